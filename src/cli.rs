@@ -1,0 +1,232 @@
+//! The command line, with Packer's single-dash flag spellings (`-var k=v`, `-only=…`) accepted
+//! next to the usual `--var`. clap speaks only double-dash long flags, so [`normalize_args`]
+//! rewrites the Packer forms first.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "ambake", version, about = "Bake Amazon machine images from Packer amazon-ebs templates, without Packer.",
+    long_about = "Bake Amazon machine images from Packer amazon-ebs templates, without Packer.\n\n\
+Packer's single-dash flags work as in Packer: -var k=v, -var-file=F, -only=…, -except=…, -force, -on-error=…, -machine-readable.\n\n\
+Exit codes: 0 success, 1 build or validation failed, 2 usage error or not implemented yet, 130 interrupted.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the AMIs of a template (not implemented yet: exits 2)
+    Build(BuildArgs),
+    /// Check that a template is valid, reporting every error with file:line:col
+    Validate(ValidateArgs),
+    /// Show a template's variables, locals, sources and builds
+    Inspect(InspectArgs),
+    /// Rewrite templates in the canonical format
+    Fmt(FmtArgs),
+    /// Show which AWS identity, credentials and region would be used (not implemented yet: exits 2)
+    Whoami(WhoamiArgs),
+    /// Remove resources left behind by interrupted builds (not implemented yet: exits 2)
+    Cleanup(CleanupArgs),
+    /// Print the version
+    Version,
+    /// Print a shell completion script
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page
+    #[command(hide = true)]
+    Man,
+}
+
+/// Variable and selection flags shared by build, validate, inspect and whoami.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VarArgs {
+    /// Set a variable: -var name=value (repeatable; wins over every other source)
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Only these builds (comma-separated globs on `amazon-ebs.<name>` or `<build>.amazon-ebs.<name>`)
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+    /// All builds except these (comma-separated globs)
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub except: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Only check the syntax
+    #[arg(long)]
+    pub syntax_only: bool,
+    /// Evaluate data sources against AWS (not available yet: data sources stay unknown)
+    #[arg(long)]
+    pub evaluate_datasources: bool,
+    /// Print machine-readable output
+    #[arg(long)]
+    pub machine_readable: bool,
+    /// Template file, directory, or - for stdin
+    pub template: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Print machine-readable output (same as --json)
+    #[arg(long)]
+    pub machine_readable: bool,
+    /// Template file, directory, or - for stdin
+    pub template: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Do not write; exit 3 if any file is not formatted (as packer fmt -check)
+    #[arg(long)]
+    pub check: bool,
+    /// Show the changes as a diff
+    #[arg(long)]
+    pub diff: bool,
+    /// Write the result back to the files (default true; -write=false prints nothing but the list)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub write: bool,
+    /// Also format files in subdirectories
+    #[arg(long)]
+    pub recursive: bool,
+    /// File or directory (or - to format stdin to stdout)
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum OnError {
+    #[default]
+    Cleanup,
+    Abort,
+    Ask,
+    #[value(name = "run-cleanup-provisioner")]
+    RunCleanupProvisioner,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Deregister an existing AMI of the same name (sets force_deregister)
+    #[arg(long)]
+    pub force: bool,
+    /// What to do when a build fails
+    #[arg(long, value_enum, default_value_t = OnError::Cleanup)]
+    pub on_error: OnError,
+    /// How many builds run at once (0: all)
+    #[arg(long, default_value_t = 0)]
+    pub parallel_builds: usize,
+    #[arg(long)]
+    pub machine_readable: bool,
+    #[arg(long)]
+    pub timestamp_ui: bool,
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub color: bool,
+    /// Pause between steps and keep the temporary private key
+    #[arg(long)]
+    pub debug: bool,
+    pub template: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[arg(long)]
+    pub profile: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    pub template: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    pub build_id: Option<String>,
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub orphans: bool,
+    #[arg(long)]
+    pub region: Vec<String>,
+    #[arg(long)]
+    pub older_than: Option<String>,
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Packer's single-dash long flags, rewritten to clap's double-dash form.
+const PACKER_FLAGS: &[&str] = &[
+    "var", "var-file", "only", "except", "force", "on-error", "machine-readable", "syntax-only", "evaluate-datasources",
+    "parallel-builds", "timestamp-ui", "color", "debug", "check", "diff", "write", "recursive", "json", "profile",
+    "region", "all", "orphans", "older-than", "dry-run",
+];
+
+/// Rewrites `-var` to `--var`, `-only=x` to `--only=x`, … up to a `--`. A lone `-` (stdin) and
+/// short flags (`-h`, `-V`) are left alone.
+pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = false;
+    for a in args {
+        if rest || a == "--" {
+            rest = true;
+            out.push(a);
+            continue;
+        }
+        if let Some(body) = a.strip_prefix('-').filter(|b| !b.starts_with('-')) {
+            let name = body.split('=').next().unwrap_or("");
+            if PACKER_FLAGS.contains(&name) {
+                out.push(format!("--{body}"));
+                continue;
+            }
+        }
+        out.push(a);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(normalize_args(args.iter().map(|s| s.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn packer_single_dash_flags() {
+        let cli = parse(&["ambake", "validate", "-var", "a=1", "-var-file=x.pkrvars.hcl", "-only=amazon-ebs.a,amazon-ebs.b", "t.pkr.hcl"]);
+        let Command::Validate(v) = cli.command else { panic!() };
+        assert_eq!(v.vars.vars, vec!["a=1"]);
+        assert_eq!(v.vars.var_files, vec!["x.pkrvars.hcl"]);
+        assert_eq!(v.select.only, vec!["amazon-ebs.a", "amazon-ebs.b"]);
+        let cli = parse(&["ambake", "build", "-force", "-on-error=abort", "--var", "b=2", "-"]);
+        let Command::Build(b) = cli.command else { panic!() };
+        assert!(b.force);
+        assert_eq!(b.on_error, OnError::Abort);
+        assert_eq!(b.template, "-");
+        let cli = parse(&["ambake", "fmt", "-check", "-write=false", "dir"]);
+        let Command::Fmt(f) = cli.command else { panic!() };
+        assert!(f.check && !f.write);
+    }
+}

@@ -1,0 +1,311 @@
+//! Typed provisioners, post-processors and data-source arguments.
+
+use super::decode::{Spans, decode};
+use super::schema::{self, Field};
+use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::duration::parse_duration;
+use crate::template::eval::EBody;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Options every provisioner and post-processor takes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Common {
+    pub name: Option<String>,
+    pub pause_before: Option<String>,
+    pub max_retries: Option<i64>,
+    pub timeout: Option<String>,
+    pub only: Vec<String>,
+    pub except: Vec<String>,
+    #[serde(rename = "override")]
+    pub override_: BTreeMap<String, serde_json::Value>,
+}
+
+impl Common {
+    /// Packer's only/except on a provisioner: names of sources (`amazon-ebs.x`, or the bare
+    /// name, or the build's renamed name).
+    pub fn applies_to(&self, names: &[String]) -> bool {
+        let hit = |list: &[String]| list.iter().any(|n| names.contains(n));
+        (self.only.is_empty() || hit(&self.only)) && !hit(&self.except)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Shell {
+    pub inline: Vec<String>,
+    pub script: Option<String>,
+    pub scripts: Vec<String>,
+    pub environment_vars: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub execute_command: Option<String>,
+    pub inline_shebang: Option<String>,
+    pub remote_folder: Option<String>,
+    pub remote_file: Option<String>,
+    pub remote_path: Option<String>,
+    pub expect_disconnect: bool,
+    pub valid_exit_codes: Vec<i64>,
+    pub skip_clean: bool,
+    pub start_retry_timeout: Option<String>,
+    pub pause_after: Option<String>,
+    pub use_env_var_file: bool,
+    pub binary: bool,
+    pub env_var_format: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct File {
+    pub source: Option<String>,
+    pub sources: Vec<String>,
+    pub content: Option<String>,
+    pub destination: Option<String>,
+    pub direction: Option<String>,
+    pub generated: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ShellLocal {
+    pub command: Option<String>,
+    pub inline: Vec<String>,
+    pub script: Option<String>,
+    pub scripts: Vec<String>,
+    pub environment_vars: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub execute_command: Vec<String>,
+    pub inline_shebang: Option<String>,
+    pub only_on: Vec<String>,
+    pub use_linux_pathing: bool,
+    pub valid_exit_codes: Vec<i64>,
+    pub env_var_format: Option<String>,
+    pub tempfile_extension: Option<String>,
+    pub keep_input_artifact: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Breakpoint {
+    pub disable: bool,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Manifest {
+    pub output: Option<String>,
+    pub strip_path: bool,
+    pub strip_time: bool,
+    pub custom_data: BTreeMap<String, String>,
+    pub keep_input_artifact: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", content = "config")]
+pub enum ProvisionerKind {
+    #[serde(rename = "shell")]
+    Shell(Shell),
+    #[serde(rename = "file")]
+    File(File),
+    #[serde(rename = "shell-local")]
+    ShellLocal(ShellLocal),
+    #[serde(rename = "breakpoint")]
+    Breakpoint(Breakpoint),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Provisioner {
+    #[serde(flatten)]
+    pub kind: ProvisionerKind,
+    pub common: Common,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", content = "config")]
+pub enum PostProcessorKind {
+    #[serde(rename = "manifest")]
+    Manifest(Manifest),
+    #[serde(rename = "shell-local")]
+    ShellLocal(ShellLocal),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PostProcessor {
+    #[serde(flatten)]
+    pub kind: PostProcessorKind,
+    pub common: Common,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+const PROVISIONER_TYPES: &[&str] = &["shell", "file", "shell-local", "breakpoint"];
+const POST_PROCESSOR_TYPES: &[&str] = &["manifest", "shell-local"];
+
+fn typed<T: serde::de::DeserializeOwned + Default>(json: &serde_json::Value, what: &str, span: &Span, diags: &mut Diagnostics) -> T {
+    serde_json::from_value(json.clone()).unwrap_or_else(|e| {
+        diags.error(format!("invalid {what}: {e}"), Some(span.clone()));
+        T::default()
+    })
+}
+
+fn unsupported(kind: &str, what: &str, known: &[&str], span: &Span, diags: &mut Diagnostics) {
+    diags.push(
+        Diagnostic::error(format!("{what} type \"{kind}\" is not supported by ambake"), Some(span.clone()))
+            .with_help(format!("supported {what}s: {}; exclude this build with -only/-except to validate the rest", known.join(", "))),
+    );
+}
+
+/// Types and checks one provisioner block whose body has been evaluated.
+pub fn provisioner(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnostics) -> Option<Provisioner> {
+    let fields: &'static [Field] = match kind {
+        "shell" => schema::SHELL,
+        "file" => schema::FILE,
+        "shell-local" => schema::SHELL_LOCAL,
+        "breakpoint" => schema::BREAKPOINT,
+        other => {
+            unsupported(other, "provisioner", PROVISIONER_TYPES, span, diags);
+            return None;
+        }
+    };
+    let mut spans = Spans::new();
+    let what = format!("provisioner \"{kind}\"");
+    let json = decode(body, fields, &what, span, &mut spans, "", diags);
+    let common: Common = typed(&json, &what, span, diags);
+    check_common(&common, &spans, span, diags);
+    let at = |k: &str| spans.get(k).cloned().unwrap_or_else(|| span.clone());
+    let kind = match kind {
+        "shell" => {
+            let s: Shell = typed(&json, &what, span, diags);
+            let n = usize::from(!s.inline.is_empty()) + usize::from(s.script.is_some()) + usize::from(!s.scripts.is_empty());
+            if n == 0 {
+                diags.error("Either a script file or inline script must be specified.", Some(span.clone()));
+            } else if n > 1 {
+                diags.error("Only one of script, scripts, or inline can be specified.", Some(span.clone()));
+            }
+            for script in s.script.iter().chain(&s.scripts) {
+                if let Err(e) = std::fs::metadata(script) {
+                    diags.error(format!("Bad script '{script}': {e}"), Some(at(if s.script.is_some() { "script" } else { "scripts" })));
+                }
+            }
+            env_vars(&s.environment_vars, &at("environment_vars"), diags);
+            for (k, d) in [("start_retry_timeout", &s.start_retry_timeout), ("pause_after", &s.pause_after)] {
+                duration(k, d, &at(k), diags);
+            }
+            ProvisionerKind::Shell(s)
+        }
+        "file" => {
+            let f: File = typed(&json, &what, span, diags);
+            let n = usize::from(f.source.is_some()) + usize::from(!f.sources.is_empty()) + usize::from(f.content.is_some());
+            if n == 0 {
+                diags.error("Source must be specified (source, sources or content).", Some(span.clone()));
+            } else if n > 1 {
+                diags.error("Only one of source, sources or content can be specified.", Some(span.clone()));
+            }
+            if f.destination.as_deref().unwrap_or("").is_empty() {
+                diags.error("Destination must be specified.", Some(span.clone()));
+            }
+            match f.direction.as_deref() {
+                None | Some("upload") => {
+                    if !f.generated {
+                        for src in f.source.iter().chain(&f.sources) {
+                            if std::fs::metadata(src).is_err() {
+                                diags.error(format!("Bad source '{src}': no such file or directory"), Some(at(if f.source.is_some() { "source" } else { "sources" })));
+                            }
+                        }
+                    }
+                }
+                Some("download") => {
+                    if f.content.is_some() || f.sources.len() > 1 {
+                        diags.error("A download takes one source path on the instance; content and several sources are for uploads.", Some(span.clone()));
+                    }
+                }
+                Some(other) => diags.error(format!("Direction must be one of: download, upload (got {other:?})"), Some(at("direction"))),
+            }
+            ProvisionerKind::File(f)
+        }
+        "shell-local" => ProvisionerKind::ShellLocal(shell_local(&json, &what, &spans, span, diags)),
+        "breakpoint" => ProvisionerKind::Breakpoint(typed(&json, &what, span, diags)),
+        _ => unreachable!(),
+    };
+    Some(Provisioner { kind, common, span: span.clone() })
+}
+
+fn shell_local(json: &serde_json::Value, what: &str, spans: &Spans, span: &Span, diags: &mut Diagnostics) -> ShellLocal {
+    let s: ShellLocal = typed(json, what, span, diags);
+    let n = usize::from(s.command.is_some()) + usize::from(!s.inline.is_empty()) + usize::from(s.script.is_some()) + usize::from(!s.scripts.is_empty());
+    if n == 0 {
+        diags.error("Command, Inline, Script and Scripts options cannot all be empty.", Some(span.clone()));
+    } else if n > 1 {
+        diags.error("Only one of command, inline, script or scripts can be specified.", Some(span.clone()));
+    }
+    env_vars(&s.environment_vars, &spans.get("environment_vars").cloned().unwrap_or_else(|| span.clone()), diags);
+    s
+}
+
+/// Types and checks one post-processor block.
+pub fn post_processor(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnostics) -> Option<PostProcessor> {
+    let fields: &'static [Field] = match kind {
+        "manifest" => schema::MANIFEST,
+        "shell-local" => schema::SHELL_LOCAL,
+        other => {
+            unsupported(other, "post-processor", POST_PROCESSOR_TYPES, span, diags);
+            return None;
+        }
+    };
+    let mut spans = Spans::new();
+    let what = format!("post-processor \"{kind}\"");
+    let json = decode(body, fields, &what, span, &mut spans, "", diags);
+    let common: Common = typed(&json, &what, span, diags);
+    check_common(&common, &spans, span, diags);
+    let kind = match kind {
+        "manifest" => PostProcessorKind::Manifest(typed(&json, &what, span, diags)),
+        _ => PostProcessorKind::ShellLocal(shell_local(&json, &what, &spans, span, diags)),
+    };
+    Some(PostProcessor { kind, common, span: span.clone() })
+}
+
+fn check_common(c: &Common, spans: &Spans, span: &Span, diags: &mut Diagnostics) {
+    for (k, d) in [("pause_before", &c.pause_before), ("timeout", &c.timeout)] {
+        duration(k, d, spans.get(k).unwrap_or(span), diags);
+    }
+    if !c.only.is_empty() && !c.except.is_empty() {
+        diags.error("only one of only or except can be set", spans.get("only").cloned().or(Some(span.clone())));
+    }
+}
+
+fn duration(key: &str, v: &Option<String>, span: &Span, diags: &mut Diagnostics) {
+    if let Some(v) = v {
+        if let Err(e) = parse_duration(v) {
+            diags.error(format!("Failed parsing {key}: {e}"), Some(span.clone()));
+        }
+    }
+}
+
+fn env_vars(vars: &[String], span: &Span, diags: &mut Diagnostics) {
+    for v in vars {
+        if !v.contains('=') || v.starts_with('=') {
+            diags.error(format!("Environment variable not in format 'key=value': {v}"), Some(span.clone()));
+        }
+    }
+}
+
+/// Checks a data source's arguments against its option table.
+pub fn data_source(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnostics) -> Option<serde_json::Value> {
+    let fields: &'static [Field] = match kind {
+        "amazon-ami" => schema::DATA_AMAZON_AMI,
+        "amazon-parameterstore" => schema::DATA_PARAMETERSTORE,
+        _ => return None,
+    };
+    let mut spans = Spans::new();
+    let json = decode(body, fields, &format!("data \"{kind}\""), span, &mut spans, "", diags);
+    if kind == "amazon-ami" && json.get("owners").and_then(|o| o.as_array()).is_none_or(|o| o.is_empty()) {
+        diags.error("For security reasons, your source AMI filter must declare an owner.", Some(span.clone()));
+    }
+    if kind == "amazon-parameterstore" && json.get("name").is_none() {
+        diags.error("data \"amazon-parameterstore\" needs name", Some(span.clone()));
+    }
+    Some(json)
+}

@@ -1,0 +1,64 @@
+//! ambake: bake Amazon machine images from Packer `amazon-ebs` templates, without Packer.
+//!
+//! The crate is layered so that each layer can be tested on its own:
+//! - [`template`] turns Packer HCL2 text into evaluated values (variables, locals, functions,
+//!   the legacy `{{ … }}` engine) and knows nothing about AWS;
+//! - [`config`] types and validates those values into one [`config::BuildPlan`] per build;
+//! - [`commands`] are the subcommands the binary runs.
+//!
+//! ```no_run
+//! use ambake::{diag::Diagnostics, template};
+//! let mut diags = Diagnostics::default();
+//! let opts = template::LoadOptions { path: "templates/al2023.pkr.hcl".into(), ..Default::default() };
+//! let cfg = template::load(&opts, &template::UnknownData, &mut diags).unwrap();
+//! let plans = ambake::config::plan(&cfg, &Default::default(), &mut diags);
+//! println!("{} builds, {} problems", plans.len(), diags.items.len());
+//! ```
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diag;
+pub mod duration;
+pub mod exit;
+pub mod fmt;
+pub mod funcs;
+pub mod output;
+pub mod template;
+
+use cli::{Cli, Command};
+use exit::Exit;
+
+/// Runs one command line and returns how the process should exit.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Validate(a) => commands::validate::run(&a),
+        Command::Inspect(a) => commands::inspect::run(&a),
+        Command::Fmt(a) => commands::fmt::run(&a),
+        Command::Version => {
+            output::line(&format!("ambake {}", env!("CARGO_PKG_VERSION")));
+            Ok(Exit::Ok)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "ambake", &mut buf);
+            output::bytes(&buf);
+            Ok(Exit::Ok)
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf)?;
+            output::bytes(&buf);
+            Ok(Exit::Ok)
+        }
+        Command::Build(_) => not_yet("build", 4),
+        Command::Whoami(_) => not_yet("whoami", 3),
+        Command::Cleanup(_) => not_yet("cleanup", 4),
+    }
+}
+
+fn not_yet(cmd: &str, issue: u32) -> anyhow::Result<Exit> {
+    eprintln!("ambake {cmd}: not implemented yet (tracked in issue #{issue}); `ambake validate` and `ambake inspect` work today.");
+    Ok(Exit::Usage)
+}
