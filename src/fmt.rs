@@ -89,7 +89,7 @@ fn rewrite(src: &str, spans: &Spans) -> String {
         depth_before[i] = depth;
         comment_before[i] = in_bc;
         if in_bc {
-            if src[i..].starts_with("*/") {
+            if bytes[i..].starts_with(b"*/") {
                 in_bc = false;
                 depth_before[i + 1] = depth;
                 i += 2;
@@ -105,16 +105,16 @@ fn rewrite(src: &str, spans: &Spans) -> String {
             i = end;
             continue;
         }
-        let skip_to_eol = bytes[i] == b'#' || src[i..].starts_with("//");
+        let skip_to_eol = bytes[i] == b'#' || bytes[i..].starts_with(b"//");
         if skip_to_eol {
-            let e = src[i..].find('\n').map(|k| i + k).unwrap_or(n);
+            let e = bytes[i..].iter().position(|&b| b == b'\n').map(|k| i + k).unwrap_or(n);
             for d in depth_before.iter_mut().take(e).skip(i) {
                 *d = depth;
             }
             i = e;
             continue;
         }
-        if src[i..].starts_with("/*") {
+        if bytes[i..].starts_with(b"/*") {
             in_bc = true;
             i += 2;
             continue;

@@ -1,0 +1,98 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_ambake_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_ambake_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_ambake_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_ambake_using_subcommand
+    set -l cmd (__fish_ambake_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c ambake -n "__fish_ambake_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ambake -n "__fish_ambake_needs_command" -s V -l version -d 'Print version'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "build" -d 'Build the AMIs of a template (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "fmt" -d 'Rewrite templates in the canonical format'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "whoami" -d 'Show which AWS identity, credentials and region would be used (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "cleanup" -d 'Remove resources left behind by interrupted builds (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "version" -d 'Print the version'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "man" -d 'Print the man page'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l var-file -d 'Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l only -d 'Only these builds (comma-separated globs on `amazon-ebs.<name>` or `<build>.amazon-ebs.<name>`)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l except -d 'All builds except these (comma-separated globs)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l on-error -d 'What to do when a build fails' -r -f -a "cleanup\t''
+abort\t''
+ask\t''
+run-cleanup-provisioner\t''"
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l parallel-builds -d 'How many builds run at once (0: all)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l color -r -f -a "true\t''
+false\t''"
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l force -d 'Deregister an existing AMI of the same name (sets force_deregister)'
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l machine-readable
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l timestamp-ui
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l debug -d 'Pause between steps and keep the temporary private key'
+complete -c ambake -n "__fish_ambake_using_subcommand build" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand validate" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand validate" -l var-file -d 'Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand validate" -l only -d 'Only these builds (comma-separated globs on `amazon-ebs.<name>` or `<build>.amazon-ebs.<name>`)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand validate" -l except -d 'All builds except these (comma-separated globs)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand validate" -l syntax-only -d 'Only check the syntax'
+complete -c ambake -n "__fish_ambake_using_subcommand validate" -l evaluate-datasources -d 'Evaluate data sources against AWS (not available yet: data sources stay unknown)'
+complete -c ambake -n "__fish_ambake_using_subcommand validate" -l machine-readable -d 'Print machine-readable output'
+complete -c ambake -n "__fish_ambake_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand inspect" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand inspect" -l var-file -d 'Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand inspect" -l json -d 'Print one JSON object instead of text'
+complete -c ambake -n "__fish_ambake_using_subcommand inspect" -l machine-readable -d 'Print machine-readable output (same as --json)'
+complete -c ambake -n "__fish_ambake_using_subcommand inspect" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand fmt" -l write -d 'Write the result back to the files (default true; -write=false prints nothing but the list)' -r -f -a "true\t''
+false\t''"
+complete -c ambake -n "__fish_ambake_using_subcommand fmt" -l check -d 'Do not write; exit 3 if any file is not formatted (as packer fmt -check)'
+complete -c ambake -n "__fish_ambake_using_subcommand fmt" -l diff -d 'Show the changes as a diff'
+complete -c ambake -n "__fish_ambake_using_subcommand fmt" -l recursive -d 'Also format files in subdirectories'
+complete -c ambake -n "__fish_ambake_using_subcommand fmt" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l var-file -d 'Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l profile -r
+complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l region -r
+complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l json
+complete -c ambake -n "__fish_ambake_using_subcommand whoami" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l region -r
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l older-than -r
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l all
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l orphans
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l dry-run
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand version" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand man" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "build" -d 'Build the AMIs of a template (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "fmt" -d 'Rewrite templates in the canonical format'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "whoami" -d 'Show which AWS identity, credentials and region would be used (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "cleanup" -d 'Remove resources left behind by interrupted builds (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "version" -d 'Print the version'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "man" -d 'Print the man page'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

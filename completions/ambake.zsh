@@ -1,0 +1,321 @@
+#compdef ambake
+
+autoload -U is-at-least
+
+_ambake() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_ambake_commands" \
+"*::: :->ambake" \
+&& ret=0
+    case $state in
+    (ambake)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:ambake-command-$line[1]:"
+        case $line[1] in
+            (build)
+_arguments "${_arguments_options[@]}" : \
+'*--var=[Set a variable\: -var name=value (repeatable; wins over every other source)]:NAME=VALUE:_default' \
+'*--var-file=[Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)]:FILE:_default' \
+'*--only=[Only these builds (comma-separated globs on \`amazon-ebs.<name>\` or \`<build>.amazon-ebs.<name>\`)]:NAMES:_default' \
+'*--except=[All builds except these (comma-separated globs)]:NAMES:_default' \
+'--on-error=[What to do when a build fails]:ON_ERROR:(cleanup abort ask run-cleanup-provisioner)' \
+'--parallel-builds=[How many builds run at once (0\: all)]:PARALLEL_BUILDS:_default' \
+'--color=[]::COLOR:(true false)' \
+'--force[Deregister an existing AMI of the same name (sets force_deregister)]' \
+'--machine-readable[]' \
+'--timestamp-ui[]' \
+'--debug[Pause between steps and keep the temporary private key]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':template:_default' \
+&& ret=0
+;;
+(validate)
+_arguments "${_arguments_options[@]}" : \
+'*--var=[Set a variable\: -var name=value (repeatable; wins over every other source)]:NAME=VALUE:_default' \
+'*--var-file=[Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)]:FILE:_default' \
+'*--only=[Only these builds (comma-separated globs on \`amazon-ebs.<name>\` or \`<build>.amazon-ebs.<name>\`)]:NAMES:_default' \
+'*--except=[All builds except these (comma-separated globs)]:NAMES:_default' \
+'--syntax-only[Only check the syntax]' \
+'--evaluate-datasources[Evaluate data sources against AWS (not available yet\: data sources stay unknown)]' \
+'--machine-readable[Print machine-readable output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':template -- Template file, directory, or - for stdin:_default' \
+&& ret=0
+;;
+(inspect)
+_arguments "${_arguments_options[@]}" : \
+'*--var=[Set a variable\: -var name=value (repeatable; wins over every other source)]:NAME=VALUE:_default' \
+'*--var-file=[Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)]:FILE:_default' \
+'--json[Print one JSON object instead of text]' \
+'--machine-readable[Print machine-readable output (same as --json)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':template -- Template file, directory, or - for stdin:_default' \
+&& ret=0
+;;
+(fmt)
+_arguments "${_arguments_options[@]}" : \
+'--write=[Write the result back to the files (default true; -write=false prints nothing but the list)]::WRITE:(true false)' \
+'--check[Do not write; exit 3 if any file is not formatted (as packer fmt -check)]' \
+'--diff[Show the changes as a diff]' \
+'--recursive[Also format files in subdirectories]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':path -- File or directory (or - to format stdin to stdout):_default' \
+&& ret=0
+;;
+(whoami)
+_arguments "${_arguments_options[@]}" : \
+'*--var=[Set a variable\: -var name=value (repeatable; wins over every other source)]:NAME=VALUE:_default' \
+'*--var-file=[Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)]:FILE:_default' \
+'--profile=[]:PROFILE:_default' \
+'--region=[]:REGION:_default' \
+'--json[]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'::template:_default' \
+&& ret=0
+;;
+(cleanup)
+_arguments "${_arguments_options[@]}" : \
+'*--region=[]:REGION:_default' \
+'--older-than=[]:OLDER_THAN:_default' \
+'--all[]' \
+'--orphans[]' \
+'--dry-run[]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'::build_id:_default' \
+&& ret=0
+;;
+(version)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+':shell:(bash elvish fish powershell zsh)' \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_ambake__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:ambake-help-command-$line[1]:"
+        case $line[1] in
+            (build)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(validate)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(inspect)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(fmt)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(whoami)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(cleanup)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(version)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(man)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+}
+
+(( $+functions[_ambake_commands] )) ||
+_ambake_commands() {
+    local commands; commands=(
+'build:Build the AMIs of a template (not implemented yet\: exits 2)' \
+'validate:Check that a template is valid, reporting every error with file\:line\:col' \
+'inspect:Show a template'\''s variables, locals, sources and builds' \
+'fmt:Rewrite templates in the canonical format' \
+'whoami:Show which AWS identity, credentials and region would be used (not implemented yet\: exits 2)' \
+'cleanup:Remove resources left behind by interrupted builds (not implemented yet\: exits 2)' \
+'version:Print the version' \
+'completions:Print a shell completion script' \
+'man:Print the man page' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'ambake commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__build_commands] )) ||
+_ambake__subcmd__build_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake build commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__cleanup_commands] )) ||
+_ambake__subcmd__cleanup_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake cleanup commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__completions_commands] )) ||
+_ambake__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake completions commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__fmt_commands] )) ||
+_ambake__subcmd__fmt_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake fmt commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help_commands] )) ||
+_ambake__subcmd__help_commands() {
+    local commands; commands=(
+'build:Build the AMIs of a template (not implemented yet\: exits 2)' \
+'validate:Check that a template is valid, reporting every error with file\:line\:col' \
+'inspect:Show a template'\''s variables, locals, sources and builds' \
+'fmt:Rewrite templates in the canonical format' \
+'whoami:Show which AWS identity, credentials and region would be used (not implemented yet\: exits 2)' \
+'cleanup:Remove resources left behind by interrupted builds (not implemented yet\: exits 2)' \
+'version:Print the version' \
+'completions:Print a shell completion script' \
+'man:Print the man page' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'ambake help commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__build_commands] )) ||
+_ambake__subcmd__help__subcmd__build_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help build commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__cleanup_commands] )) ||
+_ambake__subcmd__help__subcmd__cleanup_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help cleanup commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__completions_commands] )) ||
+_ambake__subcmd__help__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help completions commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__fmt_commands] )) ||
+_ambake__subcmd__help__subcmd__fmt_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help fmt commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__help_commands] )) ||
+_ambake__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help help commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__inspect_commands] )) ||
+_ambake__subcmd__help__subcmd__inspect_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help inspect commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__man_commands] )) ||
+_ambake__subcmd__help__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help man commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__validate_commands] )) ||
+_ambake__subcmd__help__subcmd__validate_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help validate commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__version_commands] )) ||
+_ambake__subcmd__help__subcmd__version_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help version commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__help__subcmd__whoami_commands] )) ||
+_ambake__subcmd__help__subcmd__whoami_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help whoami commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__inspect_commands] )) ||
+_ambake__subcmd__inspect_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake inspect commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__man_commands] )) ||
+_ambake__subcmd__man_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake man commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__validate_commands] )) ||
+_ambake__subcmd__validate_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake validate commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__version_commands] )) ||
+_ambake__subcmd__version_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake version commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__whoami_commands] )) ||
+_ambake__subcmd__whoami_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake whoami commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_ambake" ]; then
+    _ambake "$@"
+else
+    compdef _ambake ambake
+fi
