@@ -24,7 +24,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Rewrite templates in the canonical format
     Fmt(FmtArgs),
-    /// Show which AWS identity, credentials and region would be used (not implemented yet: exits 2)
+    /// Show which AWS credentials, account and region would be used, and check the clock
     Whoami(WhoamiArgs),
     /// Remove resources left behind by interrupted builds (not implemented yet: exits 2)
     Cleanup(CleanupArgs),
@@ -151,12 +151,16 @@ pub struct BuildArgs {
 pub struct WhoamiArgs {
     #[command(flatten)]
     pub vars: VarArgs,
+    /// Use this shared-config profile (wins over AWS_PROFILE and the template)
     #[arg(long)]
     pub profile: Option<String>,
+    /// Use this region (wins over AWS_REGION and the template)
     #[arg(long)]
     pub region: Option<String>,
+    /// Print one JSON object
     #[arg(long)]
     pub json: bool,
+    /// A template: show the identity each amazon-ebs source would use
     pub template: Option<String>,
 }
 

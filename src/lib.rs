@@ -15,6 +15,7 @@
 //! println!("{} builds, {} problems", plans.len(), diags.items.len());
 //! ```
 
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -53,7 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Build(_) => not_yet("build", 4),
-        Command::Whoami(_) => not_yet("whoami", 3),
+        Command::Whoami(a) => commands::whoami::run(&a),
         Command::Cleanup(_) => not_yet("cleanup", 4),
     }
 }

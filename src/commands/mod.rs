@@ -3,6 +3,7 @@
 pub mod fmt;
 pub mod inspect;
 pub mod validate;
+pub mod whoami;
 
 use crate::cli::VarArgs;
 use crate::diag::Diagnostics;

@@ -8,8 +8,9 @@ use hcl::Value;
 use hcl::eval::Context;
 use hcl_edit::structure::{Block, Body, Structure};
 
+/// A block with a type label and a name label: `source "amazon-ebs" "x"`, `data "amazon-ami" "y"`.
 #[derive(Debug, Clone)]
-pub struct SourceBlock {
+pub struct LabeledBlock {
     pub kind: String,
     pub name: String,
     pub body: Body,
@@ -17,14 +18,8 @@ pub struct SourceBlock {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
-pub struct DataBlock {
-    pub kind: String,
-    pub name: String,
-    pub body: Body,
-    pub file: FileId,
-    pub span: Span,
-}
+pub type SourceBlock = LabeledBlock;
+pub type DataBlock = LabeledBlock;
 
 /// A provisioner, error-cleanup provisioner or post-processor block.
 #[derive(Debug, Clone)]

@@ -1,0 +1,42 @@
+//! The access options of one source (or of `whoami`'s command line), independent of HCL.
+
+use crate::config::ebs::{AmazonEbs, AssumeRole};
+
+/// What decides which credentials, region and endpoint a build uses.
+#[derive(Debug, Clone, Default)]
+pub struct AccessOptions {
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub token: Option<String>,
+    pub profile: Option<String>,
+    pub shared_credentials_file: Option<String>,
+    pub region: Option<String>,
+    pub assume_role: Option<AssumeRole>,
+    pub custom_endpoint_ec2: Option<String>,
+    pub max_retries: Option<i64>,
+    pub decode_authorization_messages: bool,
+}
+
+impl From<&AmazonEbs> for AccessOptions {
+    fn from(c: &AmazonEbs) -> Self {
+        AccessOptions {
+            access_key: c.access_key.clone(),
+            secret_key: c.secret_key.clone(),
+            token: c.token.clone(),
+            profile: c.profile.clone(),
+            shared_credentials_file: c.shared_credentials_file.clone(),
+            region: c.region.clone(),
+            assume_role: c.assume_role.clone(),
+            custom_endpoint_ec2: c.custom_endpoint_ec2.clone(),
+            max_retries: c.max_retries,
+            decode_authorization_messages: c.decode_authorization_messages,
+        }
+    }
+}
+
+impl AccessOptions {
+    /// Every secret these options hold, for masking.
+    pub fn secrets(&self) -> Vec<String> {
+        [&self.secret_key, &self.token].into_iter().flatten().cloned().collect()
+    }
+}

@@ -1,0 +1,104 @@
+//! One configured AWS session per source: credentials (Packer's chain, optionally assumed),
+//! region, endpoint override, retries and timeouts, and the clients built from them.
+
+use super::access::AccessOptions;
+use super::clock::ClockCheck;
+use super::credentials::{AssumeRoleLayer, PackerChain, Source};
+use super::region::{self, RegionOrigin};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::Credentials;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use std::time::Duration;
+
+/// Packer's default for `max_retries` (the SDK's own is 3).
+pub const DEFAULT_MAX_RETRIES: i64 = 10;
+
+/// What a session found out while being set up.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub sdk: SdkConfig,
+    pub region: String,
+    pub region_origin: RegionOrigin,
+    pub source: Source,
+    /// The base credentials (before any assume_role).
+    pub base: Credentials,
+    pub assumed_role: Option<String>,
+    pub endpoint: Option<String>,
+    pub clock: ClockCheck,
+}
+
+fn loader(region: &str, o: &AccessOptions) -> aws_config::ConfigLoader {
+    let attempts = o.max_retries.unwrap_or(DEFAULT_MAX_RETRIES).max(1) as u32;
+    let mut l = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::standard().with_max_attempts(attempts))
+        // No call may hang forever: connect, per-attempt and whole-operation limits.
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(60))
+                .operation_attempt_timeout(Duration::from_secs(90))
+                .operation_timeout(Duration::from_secs(600))
+                .build(),
+        );
+    if let Some(ep) = &o.custom_endpoint_ec2 {
+        // Packer sets custom_endpoint_ec2 on its whole session: IAM and STS follow it too.
+        l = l.endpoint_url(ep);
+    }
+    if let Some(p) = &o.profile {
+        l = l.profile_name(p);
+    }
+    l
+}
+
+/// Resolves region and credentials (failing with every reason when there are none) and builds
+/// the SDK configuration. Credentials are providers, not a snapshot: they refresh.
+pub async fn session(o: &AccessOptions) -> anyhow::Result<Session> {
+    let (region, region_origin) = region::resolve(o.region.as_deref(), o.profile.as_deref()).await.map_err(anyhow::Error::msg)?;
+    let chain = PackerChain::new(o).map_err(anyhow::Error::msg)?;
+    let (base, source) = chain.resolve().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base_sdk = loader(&region, o).credentials_provider(chain.clone()).load().await;
+    let (sdk, assumed_role) = match &o.assume_role {
+        Some(role) => {
+            let layer = AssumeRoleLayer { role: role.clone(), sts: aws_sdk_sts::Client::new(&base_sdk) };
+            // Fail now, with the AWS error, rather than inside the first build call.
+            layer.assume().await.map_err(|e| anyhow::anyhow!("{}", chain_text(&e)))?;
+            let sdk = loader(&region, o).credentials_provider(layer).load().await;
+            (sdk, role.role_arn.clone())
+        }
+        None => (base_sdk, None),
+    };
+    Ok(Session { sdk, region, region_origin, source, base, assumed_role, endpoint: o.custom_endpoint_ec2.clone(), clock: ClockCheck::default() })
+}
+
+fn chain_text(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s = format!("{s}: {inner}");
+        src = inner.source();
+    }
+    s
+}
+
+impl Session {
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk)
+    }
+    /// EC2 in another region (copies, region checks), same credentials and endpoint.
+    pub fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
+        let conf = aws_sdk_ec2::config::Builder::from(&self.sdk).region(Region::new(region.to_string())).build();
+        aws_sdk_ec2::Client::from_conf(conf)
+    }
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk)
+    }
+    /// STS with the clock check attached, for `whoami` and credential validation.
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        let conf = aws_sdk_sts::config::Builder::from(&self.sdk).interceptor(self.clock.clone()).build();
+        aws_sdk_sts::Client::from_conf(conf)
+    }
+}

@@ -1,0 +1,107 @@
+//! Turning SDK errors into one readable line: the AWS error code, its message, the request id,
+//! and a hint for the codes users hit most. Copes with error bodies the SDK cannot parse (an
+//! emulator's `<ErrorResponse>` shape, an HTML 500 page) by quoting the HTTP status and body.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::request_id::RequestId;
+
+/// What kind of failure this is, for deciding whether to retry and what to tell the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Wrong key, unknown key, bad signature.
+    BadCredentials,
+    Expired,
+    AccessDenied,
+    ClockSkew,
+    Throttled,
+    NotFound,
+    Other,
+}
+
+pub fn classify(code: &str) -> Class {
+    match code {
+        "InvalidClientTokenId" | "AuthFailure" | "SignatureDoesNotMatch" | "UnrecognizedClientException" | "InvalidAccessKeyId" | "IncompleteSignature" => Class::BadCredentials,
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => Class::Expired,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedAccess" => Class::AccessDenied,
+        "RequestTimeTooSkewed" => Class::ClockSkew,
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => Class::Throttled,
+        c if c.ends_with(".NotFound") || c == "NoSuchEntity" => Class::NotFound,
+        _ => Class::Other,
+    }
+}
+
+/// A hint for the error class, or nothing.
+pub fn hint(class: Class) -> Option<&'static str> {
+    match class {
+        Class::BadCredentials => Some("the access key is unknown or the secret key is wrong; check which credentials are in use with `ambake whoami`"),
+        Class::Expired => Some("the session credentials have expired; refresh them (aws sso login, a new assume-role session) and retry"),
+        Class::AccessDenied => Some("the identity lacks a permission this call needs; the message names the action"),
+        Class::ClockSkew => Some("AWS signs requests with the current time: this machine's clock is off by more than 5 minutes; sync it (e.g. chrony / timedatectl set-ntp true)"),
+        _ => None,
+    }
+}
+
+/// Code of a failed call, when AWS sent one.
+pub fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<String> {
+    e.code().map(String::from)
+}
+
+/// One line: `Code: message (request id …) — hint`.
+pub fn explain<E>(e: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut out = match (e.code(), e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        _ => match e.raw_response() {
+            Some(r) => {
+                let body = r.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+                let code = xml_tag(&body, "Code");
+                let msg = xml_tag(&body, "Message");
+                match code {
+                    Some(c) => format!("{c}: {} (HTTP {})", msg.unwrap_or_default(), r.status().as_u16()),
+                    None => format!("HTTP {}: {}", r.status().as_u16(), body.chars().take(200).collect::<String>().trim()),
+                }
+            }
+            None => DisplayErrorContext(e).to_string(),
+        },
+    };
+    if let Some(id) = e.request_id() {
+        out.push_str(&format!(" (request id {id})"));
+    }
+    let c = e.code().map(String::from).or_else(|| {
+        e.raw_response().and_then(|r| r.body().bytes().and_then(|b| xml_tag(&String::from_utf8_lossy(b), "Code")))
+    });
+    if let Some(h) = c.as_deref().map(classify).and_then(hint) {
+        out.push_str(&format!("; hint: {h}"));
+    }
+    out
+}
+
+/// The text of the first `<tag>…</tag>` in an XML error body.
+pub fn xml_tag(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(body[start..end].trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_and_xml() {
+        assert_eq!(classify("AuthFailure"), Class::BadCredentials);
+        assert_eq!(classify("InvalidAMIID.NotFound"), Class::NotFound);
+        assert_eq!(classify("RequestExpired"), Class::Expired);
+        assert!(hint(Class::ClockSkew).unwrap().contains("clock"));
+        let body = "<ErrorResponse><Errors><Error><Code>AuthFailure</Code><Message>bad sig</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(xml_tag(body, "Code").as_deref(), Some("AuthFailure"));
+        assert_eq!(xml_tag(body, "Message").as_deref(), Some("bad sig"));
+    }
+}
