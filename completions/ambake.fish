@@ -30,7 +30,7 @@ complete -c ambake -n "__fish_ambake_needs_command" -f -a "build" -d 'Build the 
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "fmt" -d 'Rewrite templates in the canonical format'
-complete -c ambake -n "__fish_ambake_needs_command" -f -a "whoami" -d 'Show which AWS identity, credentials and region would be used (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "whoami" -d 'Show which AWS credentials, account and region would be used, and check the clock'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "cleanup" -d 'Remove resources left behind by interrupted builds (not implemented yet: exits 2)'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "version" -d 'Print the version'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -73,9 +73,9 @@ complete -c ambake -n "__fish_ambake_using_subcommand fmt" -l recursive -d 'Also
 complete -c ambake -n "__fish_ambake_using_subcommand fmt" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l var-file -d 'Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)' -r
-complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l profile -r
-complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l region -r
-complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l json
+complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l profile -d 'Use this shared-config profile (wins over AWS_PROFILE and the template)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l region -d 'Use this region (wins over AWS_REGION and the template)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l json -d 'Print one JSON object'
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l region -r
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l older-than -r
@@ -90,7 +90,7 @@ complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "fmt" -d 'Rewrite templates in the canonical format'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "whoami" -d 'Show which AWS identity, credentials and region would be used (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "whoami" -d 'Show which AWS credentials, account and region would be used, and check the clock'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "cleanup" -d 'Remove resources left behind by interrupted builds (not implemented yet: exits 2)'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "version" -d 'Print the version'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "completions" -d 'Print a shell completion script'

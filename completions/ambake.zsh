@@ -86,12 +86,12 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '*--var=[Set a variable\: -var name=value (repeatable; wins over every other source)]:NAME=VALUE:_default' \
 '*--var-file=[Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)]:FILE:_default' \
-'--profile=[]:PROFILE:_default' \
-'--region=[]:REGION:_default' \
-'--json[]' \
+'--profile=[Use this shared-config profile (wins over AWS_PROFILE and the template)]:PROFILE:_default' \
+'--region=[Use this region (wins over AWS_REGION and the template)]:REGION:_default' \
+'--json[Print one JSON object]' \
 '-h[Print help]' \
 '--help[Print help]' \
-'::template:_default' \
+'::template -- A template\: show the identity each amazon-ebs source would use:_default' \
 && ret=0
 ;;
 (cleanup)
@@ -193,7 +193,7 @@ _ambake_commands() {
 'validate:Check that a template is valid, reporting every error with file\:line\:col' \
 'inspect:Show a template'\''s variables, locals, sources and builds' \
 'fmt:Rewrite templates in the canonical format' \
-'whoami:Show which AWS identity, credentials and region would be used (not implemented yet\: exits 2)' \
+'whoami:Show which AWS credentials, account and region would be used, and check the clock' \
 'cleanup:Remove resources left behind by interrupted builds (not implemented yet\: exits 2)' \
 'version:Print the version' \
 'completions:Print a shell completion script' \
@@ -229,7 +229,7 @@ _ambake__subcmd__help_commands() {
 'validate:Check that a template is valid, reporting every error with file\:line\:col' \
 'inspect:Show a template'\''s variables, locals, sources and builds' \
 'fmt:Rewrite templates in the canonical format' \
-'whoami:Show which AWS identity, credentials and region would be used (not implemented yet\: exits 2)' \
+'whoami:Show which AWS credentials, account and region would be used, and check the clock' \
 'cleanup:Remove resources left behind by interrupted builds (not implemented yet\: exits 2)' \
 'version:Print the version' \
 'completions:Print a shell completion script' \

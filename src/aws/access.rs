@@ -14,7 +14,6 @@ pub struct AccessOptions {
     pub assume_role: Option<AssumeRole>,
     pub custom_endpoint_ec2: Option<String>,
     pub max_retries: Option<i64>,
-    pub decode_authorization_messages: bool,
 }
 
 impl From<&AmazonEbs> for AccessOptions {
@@ -29,7 +28,6 @@ impl From<&AmazonEbs> for AccessOptions {
             assume_role: c.assume_role.clone(),
             custom_endpoint_ec2: c.custom_endpoint_ec2.clone(),
             max_retries: c.max_retries,
-            decode_authorization_messages: c.decode_authorization_messages,
         }
     }
 }

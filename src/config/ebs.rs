@@ -127,12 +127,9 @@ pub struct AmazonEbs {
     pub profile: Option<String>,
     pub shared_credentials_file: Option<String>,
     pub assume_role: Option<AssumeRole>,
-    pub mfa_code: Option<String>,
     pub custom_endpoint_ec2: Option<String>,
-    pub insecure_skip_tls_verify: bool,
     pub max_retries: Option<i64>,
     pub skip_credential_validation: bool,
-    pub decode_authorization_messages: bool,
     pub aws_polling: Option<AwsPolling>,
     // AMI
     pub ami_name: String,

@@ -2,6 +2,8 @@
 //! the AWS SDK). Modules by topic.
 
 mod cli;
+mod credentials;
+mod emu;
 mod fixtures;
 mod fuzz;
 mod support;
