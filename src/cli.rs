@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "ambake", version, about = "Bake Amazon machine images from Packer amazon-ebs templates, without Packer.",
     long_about = "Bake Amazon machine images from Packer amazon-ebs templates, without Packer.\n\n\
 Packer's single-dash flags work as in Packer: -var k=v, -var-file=F, -only=…, -except=…, -force, -on-error=…, -machine-readable.\n\n\
-Exit codes: 0 success, 1 build or validation failed, 2 usage error or not implemented yet, 130 interrupted.")]
+Exit codes: 0 success, 1 build or validation failed, 2 usage error, 130 interrupted.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -16,7 +16,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build the AMIs of a template (not implemented yet: exits 2)
+    /// Build the AMIs of a template
     Build(BuildArgs),
     /// Check that a template is valid, reporting every error with file:line:col
     Validate(ValidateArgs),
@@ -26,7 +26,7 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Show which AWS credentials, account and region would be used, and check the clock
     Whoami(WhoamiArgs),
-    /// Remove resources left behind by interrupted builds (not implemented yet: exits 2)
+    /// Remove resources left behind by interrupted or crashed builds
     Cleanup(CleanupArgs),
     /// Print the version
     Version,
@@ -166,15 +166,21 @@ pub struct WhoamiArgs {
 
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
+    /// The build id printed by `ambake build` (its journal is replayed)
     pub build_id: Option<String>,
+    /// Replay every journal left in the state directory
     #[arg(long)]
     pub all: bool,
+    /// Find leftovers by their ambake:build-id tag, even without a journal
     #[arg(long)]
     pub orphans: bool,
+    /// Regions to search with --orphans (repeatable; default: the current region)
     #[arg(long)]
     pub region: Vec<String>,
+    /// With --orphans: only resources older than this (e.g. 2h)
     #[arg(long)]
     pub older_than: Option<String>,
+    /// List what would be deleted, delete nothing
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod aws;
+pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -25,6 +26,9 @@ pub mod exit;
 pub mod fmt;
 pub mod funcs;
 pub mod output;
+pub mod provision;
+pub mod steps;
+pub mod ui;
 pub mod template;
 
 use cli::{Cli, Command};
@@ -53,13 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             output::bytes(&buf);
             Ok(Exit::Ok)
         }
-        Command::Build(_) => not_yet("build", 4),
+        Command::Build(a) => commands::build::run(&a),
         Command::Whoami(a) => commands::whoami::run(&a),
-        Command::Cleanup(_) => not_yet("cleanup", 4),
+        Command::Cleanup(a) => commands::cleanup::run(&a),
     }
-}
-
-fn not_yet(cmd: &str, issue: u32) -> anyhow::Result<Exit> {
-    eprintln!("ambake {cmd}: not implemented yet (tracked in issue #{issue}); `ambake validate` and `ambake inspect` work today.");
-    Ok(Exit::Usage)
 }

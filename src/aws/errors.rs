@@ -64,7 +64,12 @@ where
                 let msg = xml_tag(&body, "Message");
                 match code {
                     Some(c) => format!("{c}: {} (HTTP {})", msg.unwrap_or_default(), r.status().as_u16()),
-                    None => format!("HTTP {}: {}", r.status().as_u16(), body.chars().take(200).collect::<String>().trim()),
+                    None => {
+                        // An HTML error page: its title says enough, on one line.
+                        let text = xml_tag(&body, "title").unwrap_or(body);
+                        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                        format!("HTTP {}: {}", r.status().as_u16(), text.chars().take(200).collect::<String>())
+                    }
                 }
             }
             None => DisplayErrorContext(e).to_string(),

@@ -10,3 +10,4 @@ pub mod credentials;
 pub mod errors;
 pub mod polling;
 pub mod region;
+pub mod wait;

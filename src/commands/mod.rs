@@ -1,5 +1,7 @@
 //! The subcommands. Each loads what it needs through the library and prints.
 
+pub mod build;
+pub mod cleanup;
 pub mod fmt;
 pub mod inspect;
 pub mod validate;

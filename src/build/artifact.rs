@@ -1,0 +1,102 @@
+//! The artifact of a build (Packer's `AMIs were created:` block) and the `manifest`
+//! post-processor's `packer-manifest.json`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct Artifact {
+    pub amis: BTreeMap<String, String>,
+}
+
+impl Artifact {
+    /// Packer's artifact id: sorted `region:ami` pairs joined with `,`.
+    pub fn id(&self) -> String {
+        self.amis.iter().map(|(r, a)| format!("{r}:{a}")).collect::<Vec<_>>().join(",")
+    }
+    pub fn describe(&self) -> String {
+        let mut s = String::from("AMIs were created:\n");
+        for (r, a) in &self.amis {
+            s.push_str(&format!("{r}: {a}\n"));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestBuild {
+    pub name: String,
+    pub builder_type: String,
+    pub build_time: i64,
+    pub files: Option<Vec<serde_json::Value>>,
+    pub artifact_id: String,
+    pub packer_run_uuid: String,
+    pub custom_data: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Manifest {
+    pub builds: Vec<ManifestBuild>,
+    pub last_run_uuid: String,
+}
+
+/// Appends one build to the manifest file, as Packer does: entries of earlier runs are kept
+/// unless `force` (then the file starts over once per run).
+pub fn write_manifest(path: &str, entry: ManifestBuild, force: bool) -> anyhow::Result<()> {
+    let lock = format!("{path}.lock");
+    // Parallel builds of one run append to the same file: serialise through a lock file.
+    let mut tries = 0;
+    let _guard = loop {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+            Ok(f) => break LockGuard(lock.clone(), f),
+            Err(_) if tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => anyhow::bail!("cannot lock {lock}: {e}"),
+        }
+    };
+    let mut m: Manifest = match std::fs::read_to_string(path) {
+        Ok(s) => serde_json::from_str(&s).unwrap_or_default(),
+        Err(_) => Manifest::default(),
+    };
+    if force && m.last_run_uuid != entry.packer_run_uuid {
+        m.builds.clear();
+    }
+    m.last_run_uuid = entry.packer_run_uuid.clone();
+    m.builds.push(entry);
+    std::fs::write(path, serde_json::to_string_pretty(&m)? + "\n").map_err(|e| anyhow::anyhow!("cannot write manifest {path}: {e}"))?;
+    Ok(())
+}
+
+struct LockGuard(String, #[allow(dead_code)] std::fs::File);
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_and_manifest() {
+        let a = Artifact { amis: [("us-west-2".to_string(), "ami-b".to_string()), ("us-east-1".to_string(), "ami-a".to_string())].into() };
+        assert_eq!(a.id(), "us-east-1:ami-a,us-west-2:ami-b");
+        assert_eq!(a.describe(), "AMIs were created:\nus-east-1: ami-a\nus-west-2: ami-b\n");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.json");
+        let p = p.to_str().unwrap();
+        let e = |run: &str| ManifestBuild { name: "x".into(), builder_type: "amazon-ebs".into(), build_time: 1, files: None, artifact_id: a.id(), packer_run_uuid: run.into(), custom_data: Default::default() };
+        write_manifest(p, e("r1"), false).unwrap();
+        write_manifest(p, e("r2"), false).unwrap();
+        let m: Manifest = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        assert_eq!(m.builds.len(), 2);
+        assert_eq!(m.last_run_uuid, "r2");
+        write_manifest(p, e("r3"), true).unwrap();
+        let m: Manifest = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        assert_eq!(m.builds.len(), 1, "-force starts over");
+        assert!(std::fs::read_to_string(p).unwrap().contains("\"files\": null"));
+    }
+}

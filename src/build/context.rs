@@ -1,0 +1,99 @@
+//! What every step gets: the plan, the AWS session, output, the journal, cancellation.
+
+use super::journal::{Event, Journal, Lifetime, Resource};
+use crate::aws::clients::Session;
+use crate::aws::polling::Polling;
+use crate::aws::wait::{WaitError, WaitSpec};
+use crate::config::BuildPlan;
+use crate::template::legacy::{self, LegacyContext};
+use crate::ui::Ui;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The build was interrupted (Ctrl-C / SIGTERM): not a failure of the build itself.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;
+
+pub struct Cx {
+    pub plan: BuildPlan,
+    pub session: Session,
+    pub ui: Ui,
+    pub journal: Arc<Journal>,
+    pub cancel: CancellationToken,
+    pub build_id: String,
+    pub polling: Polling,
+    /// Config-time legacy values (the run's timestamp and uuid).
+    pub legacy: LegacyContext,
+    pub debug: bool,
+    pub ec2: aws_sdk_ec2::Client,
+}
+
+impl Cx {
+    pub fn region(&self) -> &str {
+        &self.session.region
+    }
+
+    /// Journals a resource the moment its create call returned, before anything waits on it.
+    pub fn record(&self, resource: Resource, lifetime: Lifetime) -> anyhow::Result<()> {
+        self.journal
+            .append(Event::Created { resource: resource.clone(), lifetime })
+            .map_err(|e| anyhow::anyhow!("cannot write the build journal {} ({e}); {} was created and must be removed by hand if this build cannot clean it up", self.journal.path().display(), resource.describe()))
+    }
+
+    pub fn check_cancel(&self) -> anyhow::Result<()> {
+        if self.cancel.is_cancelled() { Err(Interrupted.into()) } else { Ok(()) }
+    }
+
+    /// A wait with this build's polling settings.
+    pub fn spec(&self, what: impl Into<String>, default_max: Duration) -> WaitSpec {
+        WaitSpec::new(what, default_max).with_polling(&self.polling)
+    }
+
+    /// Runs a wait; cancellation becomes [`Interrupted`].
+    pub async fn wait<T, F, Fut>(&self, spec: WaitSpec, poll: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<crate::aws::wait::Poll<T>, String>>,
+    {
+        match crate::aws::wait::wait(&spec, &self.cancel, poll).await {
+            Ok(v) => Ok(v),
+            Err(WaitError::Cancelled(_)) => Err(Interrupted.into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The run's own tags plus the build-time rendering of `{{ .SourceAMIName }}`-style values.
+    pub fn render_map(&self, m: &BTreeMap<String, String>, st: &super::state::BuildState) -> anyhow::Result<BTreeMap<String, String>> {
+        let ctx = self.legacy_ctx(st);
+        m.iter().map(|(k, v)| Ok((legacy::render(k, &ctx).map_err(anyhow::Error::msg)?, legacy::render(v, &ctx).map_err(anyhow::Error::msg)?))).collect()
+    }
+
+    pub fn render(&self, s: &str, st: &super::state::BuildState) -> anyhow::Result<String> {
+        legacy::render(s, &self.legacy_ctx(st)).map_err(anyhow::Error::msg)
+    }
+
+    pub fn legacy_ctx(&self, st: &super::state::BuildState) -> LegacyContext {
+        let c = &self.plan.config;
+        let user = (c.communicator() == "ssh").then(|| c.ssh_username.as_deref().unwrap_or_default());
+        st.legacy_context(&self.legacy, self.region(), user, c.ssh_port.unwrap_or(22) as u16)
+    }
+}
+
+/// An AWS failure with the operation, the region and the AWS error code, message and request id.
+pub fn aws_err<E>(op: &str, region: &str, e: &SdkError<E, HttpResponse>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    anyhow::anyhow!("{op} in {region} failed: {}", crate::aws::errors::explain(e))
+}
+
+/// True when the call failed with one of these AWS error codes.
+pub fn is_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, codes: &[&str]) -> bool {
+    e.code().is_some_and(|c| codes.contains(&c))
+}

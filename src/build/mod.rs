@@ -1,0 +1,267 @@
+//! The build engine: runs each build's steps, journals what it creates, and cleans up on
+//! success (temporaries), on failure and on interrupt (everything the build made).
+
+pub mod artifact;
+pub mod context;
+pub mod journal;
+pub mod signals;
+pub mod state;
+pub mod tags;
+pub mod unwind;
+
+use crate::aws::access::AccessOptions;
+use crate::aws::clients;
+use crate::cli::OnError;
+use crate::config::BuildPlan;
+use crate::config::plugins::PostProcessorKind;
+use crate::template::legacy::LegacyContext;
+use crate::ui::Ui;
+use artifact::Artifact;
+use context::{Cx, Interrupted};
+use journal::{Event, Journal};
+use state::BuildState;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub on_error: OnError,
+    pub debug: bool,
+    pub force: bool,
+    /// Packer's PACKER_RUN_UUID: one per `ambake build` run.
+    pub run_uuid: String,
+    pub now: jiff::Timestamp,
+}
+
+/// How one build ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Success(Artifact),
+    /// No AMI (skip_create_ami) but nothing failed.
+    NoArtifact,
+    Failed(String),
+    Interrupted,
+}
+
+pub fn new_build_id() -> String {
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", jiff::Timestamp::now().strftime("%Y%m%d%H%M%S"), &u[..8])
+}
+
+const STEPS: &[&str] = &[
+    "pre-validate", "source AMI", "network", "key pair", "security group", "instance profile", "run instance",
+    "provision", "stop instance", "modify instance", "deregister AMI", "create AMI", "copy AMI", "AMI attributes", "tags",
+];
+
+async fn step(cx: &Cx, st: &mut BuildState, name: &str) -> anyhow::Result<()> {
+    use crate::steps::*;
+    match name {
+        "pre-validate" => prevalidate::run(cx).await,
+        "source AMI" => source_ami::run(cx, st).await,
+        "network" => network::run(cx, st).await,
+        "key pair" => security::key_pair(cx, st).await,
+        "security group" => security::security_group(cx, st).await,
+        "instance profile" => security::instance_profile(cx, st).await,
+        "run instance" => instance::run(cx, st).await,
+        "provision" => crate::provision::run_all(cx, st).await,
+        "stop instance" => instance::stop(cx, st).await,
+        "modify instance" => instance::modify(cx, st).await,
+        "deregister AMI" => image::force_deregister(cx, st).await,
+        "create AMI" => image::create(cx, st).await,
+        "copy AMI" => image::copy(cx, st).await,
+        "AMI attributes" => image::attributes(cx, st).await,
+        "tags" => image::tags(cx, st).await,
+        other => anyhow::bail!("internal: unknown step {other}"),
+    }
+}
+
+async fn pause(ui: &Ui, msg: &str, cancel: &CancellationToken) {
+    ui.say(msg);
+    let read = tokio::task::spawn_blocking(|| {
+        let mut s = String::new();
+        let _ = std::io::stdin().read_line(&mut s);
+    });
+    tokio::select! {
+        _ = read => {}
+        _ = cancel.cancelled() => {}
+    }
+}
+
+async fn ask(ui: &Ui, err: &str, step: &str) -> char {
+    ui.error(&format!("Step \"{step}\" failed: {err}"));
+    ui.say("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step (build may fail even if retry succeeds)?");
+    tokio::task::spawn_blocking(|| {
+        let mut s = String::new();
+        match std::io::stdin().read_line(&mut s) {
+            Ok(0) | Err(_) => 'c',
+            Ok(_) => s.trim().chars().next().unwrap_or('c'),
+        }
+    })
+    .await
+    .unwrap_or('c')
+}
+
+/// Runs one build from start to cleanup.
+pub async fn run_one(plan: BuildPlan, ui: Ui, cancel: CancellationToken, opts: RunOptions, journals: Arc<std::sync::Mutex<Vec<std::path::PathBuf>>>) -> Outcome {
+    let access = AccessOptions::from(&plan.config);
+    for s in access.secrets() {
+        ui.add_secret(&s);
+    }
+    let session = match clients::session(&access).await {
+        Ok(s) => s,
+        Err(e) => return Outcome::Failed(format!("{e:#}")),
+    };
+    let build_id = new_build_id();
+    let journal = match Journal::create(&build_id) {
+        Ok(j) => Arc::new(j),
+        Err(e) => return Outcome::Failed(format!("cannot create the build journal in {}: {e}", journal::dir().display())),
+    };
+    if let Ok(mut j) = journals.lock() {
+        j.push(journal.path().to_path_buf());
+    }
+    let start = Event::Start {
+        build: plan.name.clone(),
+        region: session.region.clone(),
+        endpoint: access.custom_endpoint_ec2.clone(),
+        profile: access.profile.clone(),
+        assume_role: access.assume_role.as_ref().and_then(|a| a.role_arn.clone()),
+    };
+    if let Err(e) = journal.append(start) {
+        return Outcome::Failed(format!("cannot write the build journal: {e}"));
+    }
+    ui.say(&format!("Build {build_id}: credentials from {}; region {} (from {})", session.source, session.region, session.region_origin));
+    let mut legacy = LegacyContext::new(opts.now);
+    legacy.uuid = opts.run_uuid.clone();
+    let cx = Cx {
+        polling: crate::aws::polling::resolve(plan.config.aws_polling.as_ref()),
+        ec2: session.ec2(),
+        plan,
+        session,
+        ui: ui.clone(),
+        journal: journal.clone(),
+        cancel,
+        build_id,
+        legacy,
+        debug: opts.debug,
+    };
+    let mut st = BuildState::default();
+    let mut failure: Option<anyhow::Error> = None;
+    let mut i = 0;
+    while i < STEPS.len() {
+        let name = STEPS[i];
+        let r = match cx.check_cancel() {
+            Ok(()) => step(&cx, &mut st, name).await,
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(()) => {
+                if cx.debug && i + 1 < STEPS.len() {
+                    pause(&ui, &format!("Pausing after run of step '{name}'. Press enter to continue."), &cx.cancel).await;
+                }
+                i += 1;
+            }
+            Err(e) => {
+                if !e.is::<Interrupted>() && opts.on_error == OnError::Ask {
+                    match ask(&ui, &format!("{e:#}"), name).await {
+                        'r' => continue,
+                        'a' => {
+                            failure = Some(e);
+                            return finish(&cx, &st, failure, OnError::Abort, &opts).await;
+                        }
+                        _ => {}
+                    }
+                }
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    finish(&cx, &st, failure, opts.on_error, &opts).await
+}
+
+async fn finish(cx: &Cx, st: &BuildState, failure: Option<anyhow::Error>, on_error: OnError, opts: &RunOptions) -> Outcome {
+    let interrupted = failure.as_ref().is_some_and(|e| e.is::<Interrupted>());
+    let ok = failure.is_none();
+    if let Some(e) = &failure {
+        if interrupted {
+            cx.ui.error("Build was cancelled.");
+        } else {
+            cx.ui.error(&format!("Error: {e:#}"));
+        }
+    }
+    let keep_everything = !ok && matches!(on_error, OnError::Abort | OnError::RunCleanupProvisioner);
+    let left = if keep_everything {
+        let recs = journal::read(cx.journal.path()).unwrap_or_default();
+        let kept = unwind::plan(&recs, true);
+        if !kept.is_empty() {
+            cx.ui.say("-on-error=abort: kept these resources for inspection:");
+            for r in &kept {
+                cx.ui.message(&r.describe());
+            }
+            cx.ui.message(&format!("Remove them with: ambake cleanup {}", cx.build_id));
+        }
+        kept.len()
+    } else {
+        if cx.debug {
+            pause(&cx.ui, "Pausing before cleanup. Press enter to continue.", &CancellationToken::new()).await;
+        }
+        cx.ui.say(if ok { "Cleaning up temporary resources..." } else { "Cleaning up everything this build created..." });
+        let failed = unwind::run(&cx.journal, &cx.session, &cx.ui, !ok, false).await;
+        if !failed.is_empty() {
+            cx.ui.error(&format!("{} resource(s) could not be deleted; retry with: ambake cleanup {}", failed.len(), cx.build_id));
+        }
+        failed.len()
+    };
+    if ok {
+        for (region, id) in &st.amis {
+            let _ = cx.journal.append(Event::Committed { resource: journal::Resource::Image { region: region.clone(), id: id.clone() } });
+        }
+    }
+    let outcome = if interrupted { "cancelled" } else if ok { "success" } else { "failed" };
+    let _ = cx.journal.append(Event::Finished { outcome: outcome.to_string() });
+    if left == 0 && !keep_everything {
+        // Nothing left to clean: the journal has done its job.
+        let _ = std::fs::remove_file(cx.journal.path());
+    }
+    match failure {
+        Some(_) if interrupted => Outcome::Interrupted,
+        Some(e) => Outcome::Failed(format!("{e:#}")),
+        None if st.amis.is_empty() => Outcome::NoArtifact,
+        None => {
+            let artifact = Artifact { amis: st.amis.clone() };
+            if let Err(e) = post_process(cx, st, &artifact, opts).await {
+                return Outcome::Failed(format!("post-processor failed: {e:#}"));
+            }
+            Outcome::Success(artifact)
+        }
+    }
+}
+
+async fn post_process(cx: &Cx, st: &BuildState, a: &Artifact, opts: &RunOptions) -> anyhow::Result<()> {
+    for chain in &cx.plan.post_processors {
+        for pp in chain {
+            match &pp.kind {
+                PostProcessorKind::Manifest(m) => {
+                    let path = m.output.clone().unwrap_or_else(|| "packer-manifest.json".into());
+                    let custom = cx.render_map(&m.custom_data, st)?;
+                    let entry = artifact::ManifestBuild {
+                        name: cx.plan.source_name.clone(),
+                        builder_type: "amazon-ebs".into(),
+                        build_time: if m.strip_time { 0 } else { jiff::Timestamp::now().as_second() },
+                        files: None,
+                        artifact_id: a.id(),
+                        packer_run_uuid: opts.run_uuid.clone(),
+                        custom_data: custom,
+                    };
+                    artifact::write_manifest(&path, entry, opts.force)?;
+                    cx.ui.say(&format!("Writing manifest {path}"));
+                }
+                PostProcessorKind::ShellLocal(s) => {
+                    cx.ui.say("Running post-processor: shell-local");
+                    crate::provision::local::run(cx, st, s).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

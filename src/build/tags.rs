@@ -1,0 +1,21 @@
+//! Tags put on resources at creation (TagSpecifications), so that a resource can always be
+//! traced to its build even when the journal is gone.
+
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use std::collections::BTreeMap;
+
+/// The tag every resource ambake creates carries.
+pub const BUILD_ID_TAG: &str = "ambake:build-id";
+/// Put on AMIs (and their snapshots) of a finished build: cleanup never touches those.
+pub const COMMITTED_TAG: &str = "ambake:committed";
+
+pub fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// A TagSpecification with the build id plus `extra`.
+pub fn spec(rt: ResourceType, build_id: &str, extra: &BTreeMap<String, String>) -> TagSpecification {
+    let mut all = extra.clone();
+    all.insert(BUILD_ID_TAG.to_string(), build_id.to_string());
+    TagSpecification::builder().resource_type(rt).set_tags(Some(ec2_tags(&all))).build()
+}

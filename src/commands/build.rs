@@ -1,0 +1,113 @@
+//! `ambake build`: every selected build, in parallel up to -parallel-builds, then Packer's
+//! artifact summary. Exit 0 all built, 1 any failed, 130 interrupted.
+
+use crate::build::{self, Outcome, RunOptions};
+use crate::cli::BuildArgs;
+use crate::config::{self, PlanOptions};
+use crate::diag::Diagnostics;
+use crate::exit::Exit;
+use crate::ui::{Ui, UiOptions};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
+    let mut diags = Diagnostics::default();
+    let cfg = super::load(&a.template, &a.vars, &mut diags)?;
+    let opts = PlanOptions { only: a.select.only.clone(), except: a.select.except.clone(), force: a.force };
+    let plans = if diags.has_errors() { vec![] } else { config::plan(&cfg, &opts, &mut diags) };
+    super::report(&diags, &cfg.map, &cfg.secrets());
+    if diags.has_errors() {
+        return Ok(Exit::Failed);
+    }
+    if plans.is_empty() {
+        eprintln!("Error: no build to run (check -only / -except)");
+        return Ok(Exit::Failed);
+    }
+    let ui = Ui::new("", UiOptions { machine_readable: a.machine_readable, timestamps: a.timestamp_ui, color: a.color }, cfg.secrets());
+    let run_opts = RunOptions {
+        on_error: a.on_error,
+        debug: a.debug,
+        force: a.force,
+        run_uuid: std::env::var("PACKER_RUN_UUID").unwrap_or_else(|_| uuid::Uuid::new_v4().to_string()),
+        now: cfg.now,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let outcomes = rt.block_on(async {
+        let cancel = CancellationToken::new();
+        let journals = Arc::new(Mutex::new(Vec::new()));
+        build::signals::install(cancel.clone(), journals.clone())?;
+        // -debug runs builds one at a time, like Packer.
+        let parallel = if a.debug { 1 } else if a.parallel_builds == 0 { plans.len() } else { a.parallel_builds };
+        let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, plan) in plans.into_iter().enumerate() {
+            let bui = ui.for_target(&plan.name);
+            bui.message("output will be in this color.");
+            let (cancel, journals, sem, opts) = (cancel.clone(), journals.clone(), sem.clone(), run_opts.clone());
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let name = plan.name.clone();
+                let started = Instant::now();
+                let o = build::run_one(plan, bui, cancel, opts, journals).await;
+                (i, name, started.elapsed(), o)
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(r) = set.join_next().await {
+            match r {
+                Ok(v) => out.push(v),
+                Err(e) => out.push((usize::MAX, "?".into(), std::time::Duration::ZERO, Outcome::Failed(format!("build task crashed: {e}")))),
+            }
+        }
+        out.sort_by_key(|o| o.0);
+        anyhow::Ok(out)
+    })?;
+
+    let mut failed = 0;
+    let mut interrupted = false;
+    for (_, name, took, o) in &outcomes {
+        let t = crate::duration::format_duration(std::time::Duration::from_secs(took.as_secs()));
+        match o {
+            Outcome::Success(_) | Outcome::NoArtifact => ui.say(&format!("Build '{name}' finished after {t}.")),
+            Outcome::Failed(e) => {
+                failed += 1;
+                ui.error(&format!("Build '{name}' errored after {t}: {e}"));
+                ui.machine("error", &[e]);
+            }
+            Outcome::Interrupted => {
+                interrupted = true;
+                ui.error(&format!("Build '{name}' was cancelled after {t}."));
+            }
+        }
+    }
+    if interrupted {
+        ui.say("Cleanly cancelled builds after being interrupted.");
+    } else if failed > 0 {
+        ui.say("Some builds didn't complete successfully and had errors:");
+        for (_, name, _, o) in &outcomes {
+            if let Outcome::Failed(e) = o {
+                ui.message(&format!("--> {name}: {e}"));
+            }
+        }
+    }
+    let artifacts: Vec<(&String, &build::artifact::Artifact)> = outcomes.iter().filter_map(|(_, n, _, o)| if let Outcome::Success(a) = o { Some((n, a)) } else { None }).collect();
+    if artifacts.is_empty() {
+        ui.say("Builds finished but no artifacts were created.");
+    } else {
+        ui.say("Builds finished. The artifacts of successful builds are:");
+        ui.machine("artifact-count", &[&artifacts.len().to_string()]);
+        for (i, (name, a)) in artifacts.iter().enumerate() {
+            let bui = ui.for_target(name);
+            bui.machine("artifact", &[&i.to_string(), "builder-id", "mitchellh.amazonebs"]);
+            bui.machine("artifact", &[&i.to_string(), "id", &a.id()]);
+            bui.machine("artifact", &[&i.to_string(), "string", &a.describe()]);
+            bui.machine("artifact", &[&i.to_string(), "files-count", "0"]);
+            bui.machine("artifact", &[&i.to_string(), "end"]);
+            if !ui.is_machine() {
+                crate::output::line(&format!("--> {name}: {}", a.describe().trim_end()));
+            }
+        }
+    }
+    Ok(if interrupted { Exit::Interrupted } else if failed > 0 { Exit::Failed } else { Exit::Ok })
+}

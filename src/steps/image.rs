@@ -1,0 +1,343 @@
+//! StepDeregisterAMI, stepCreateAMI (with encrypt_boot's encrypted copy), StepAMIRegionCopy,
+//! StepModifyAMIAttributes, StepCreateTags. Calls: ec2:DescribeImages, ec2:DeregisterImage,
+//! ec2:DeleteSnapshot, ec2:CreateImage, ec2:CopyImage, ec2:ModifyImageAttribute,
+//! ec2:ModifySnapshotAttribute, ec2:CreateTags.
+//!
+//! Every AMI is journaled the moment CreateImage/CopyImage returns its id, before the wait: a
+//! cancel or timeout during the wait still deregisters it (Packer's bug packer#10248).
+
+use crate::aws::wait::{Poll, WaitSpec, wait};
+use crate::build::context::{Cx, Interrupted, aws_err, is_code};
+use crate::build::journal::{Event, Journal, Lifetime, Resource};
+use crate::build::state::BuildState;
+use crate::build::tags::{COMMITTED_TAG, ec2_tags, spec};
+use aws_sdk_ec2::types::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Packer's default wait for an AMI to become available.
+pub const IMAGE_WAIT: Duration = Duration::from_secs(1800);
+
+/// Waits until an image is available; returns its snapshot ids.
+pub async fn wait_available(ec2: &aws_sdk_ec2::Client, region: &str, id: &str, spec: &WaitSpec, cancel: &CancellationToken) -> anyhow::Result<Vec<String>> {
+    let r = wait(spec, cancel, || async {
+        let out = match ec2.describe_images().image_ids(id).send().await {
+            Ok(o) => o,
+            Err(e) if is_code(&e, &["InvalidAMIID.NotFound"]) => return Ok(Poll::NotFound),
+            Err(e) => return Err(aws_err("ec2:DescribeImages", region, &e).to_string()),
+        };
+        let Some(img) = out.images().first() else { return Ok(Poll::NotFound) };
+        match img.state().map(|s| s.as_str()).unwrap_or("") {
+            "available" => Ok(Poll::Done(snapshots_of(img))),
+            "failed" | "error" | "invalid" | "deregistered" => {
+                let reason = img.state_reason().and_then(|r| r.message()).unwrap_or("no reason given");
+                Ok(Poll::Failed(format!("the AMI is {}: {reason}", img.state().map(|s| s.as_str()).unwrap_or("?"))))
+            }
+            other => Ok(Poll::Pending(other.to_string())),
+        }
+    })
+    .await;
+    match r {
+        Ok(s) => Ok(s),
+        Err(crate::aws::wait::WaitError::Cancelled(_)) => Err(Interrupted.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn snapshots_of(img: &Image) -> Vec<String> {
+    img.block_device_mappings().iter().filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(String::from)).collect()
+}
+
+pub async fn force_deregister(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
+    let c = &cx.plan.config;
+    if !c.force_deregister || c.skip_create_ami {
+        return Ok(());
+    }
+    let name = cx.render(&c.ami_name, st)?;
+    for region in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
+        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(&region) };
+        let out = ec2.describe_images().owners("self").filters(Filter::builder().name("name").values(&name).build()).send().await.map_err(|e| aws_err("ec2:DescribeImages", &region, &e))?;
+        for img in out.images() {
+            let id = img.image_id().unwrap_or_default();
+            cx.ui.say(&format!("Deregistered AMI {name} ({id}) in {region}"));
+            ec2.deregister_image().image_id(id).send().await.map_err(|e| aws_err("ec2:DeregisterImage", &region, &e))?;
+            if c.force_delete_snapshot {
+                for s in snapshots_of(img) {
+                    cx.ui.message(&format!("Deleted snapshot {s}"));
+                    ec2.delete_snapshot().snapshot_id(&s).send().await.map_err(|e| aws_err("ec2:DeleteSnapshot", &region, &e))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
+    let c = &cx.plan.config;
+    if c.skip_create_ami {
+        cx.ui.say("Skipping AMI creation...");
+        return Ok(());
+    }
+    let name = cx.render(&c.ami_name, st)?;
+    if name.chars().any(|ch| !(ch.is_ascii_alphanumeric() || "()[] ./-'@_".contains(ch))) || !(3..=128).contains(&name.chars().count()) {
+        anyhow::bail!("ami_name {name:?} (after rendering) must be 3-128 characters of letters, digits and ()[] ./-'@_");
+    }
+    let description = c.ami_description.as_ref().map(|d| cx.render(d, st)).transpose()?;
+    let encrypt = c.encrypt_boot == Some(true);
+    let intermediary = encrypt || c.skip_save_build_region;
+    let image_name = if intermediary { format!("ambake-intermediary-{}", cx.build_id) } else { name.clone() };
+    let mut image_tags = if c.skip_ami_run_tags { BTreeMap::new() } else { super::security::run_tags(cx, st)? };
+    image_tags.remove(crate::build::tags::BUILD_ID_TAG);
+    let instance = st.instance()?.id.clone();
+    cx.ui.say(&format!("Creating AMI {image_name} from instance {instance}"));
+    let mut req = cx
+        .ec2
+        .create_image()
+        .instance_id(&instance)
+        .name(&image_name)
+        .set_description(description.clone())
+        .set_block_device_mappings(Some(super::instance::block_devices(&c.ami_block_device_mappings)).filter(|v| !v.is_empty()))
+        // Snapshots are reached through their AMI (cleanup deletes them with it) and tagged in
+        // the tags step; a snapshot TagSpecification here is also what moto cannot take.
+        .tag_specifications(spec(ResourceType::Image, &cx.build_id, &image_tags));
+    if c.no_ephemeral {
+        for l in 'a'..='z' {
+            req = req.block_device_mappings(BlockDeviceMapping::builder().device_name(format!("xvdc{l}")).no_device("").build());
+        }
+    }
+    // CreateImage right after a stop can see "Instance is not in state": retry that, bounded.
+    let started = tokio::time::Instant::now();
+    let out = loop {
+        match req.clone().send().await {
+            Ok(o) => break o,
+            Err(e) if started.elapsed() < Duration::from_secs(900) && format!("{}", crate::aws::errors::explain(&e)).contains("is not in state") => {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                cx.check_cancel()?;
+            }
+            Err(e) => return Err(aws_err("ec2:CreateImage", cx.region(), &e)),
+        }
+    };
+    let id = out.image_id().unwrap_or_default().to_string();
+    let lifetime = if intermediary { Lifetime::Temporary } else { Lifetime::Artifact };
+    cx.record(Resource::Image { region: cx.region().to_string(), id: id.clone() }, lifetime)?;
+    cx.ui.message(&format!("AMI: {id}"));
+    cx.ui.say("Waiting for AMI to become ready...");
+    let spec = cx.spec(format!("AMI {id} to be available"), IMAGE_WAIT);
+    let snaps = wait_available(&cx.ec2, cx.region(), &id, &spec, &cx.cancel).await?;
+    if !intermediary {
+        st.amis.insert(cx.region().to_string(), id);
+        st.snapshots.insert(cx.region().to_string(), snaps);
+        return Ok(());
+    }
+    if encrypt && !c.skip_save_build_region {
+        // encrypt_boot: the final AMI is an encrypted copy of the intermediary, same region.
+        let kms = c.kms_key_id.clone().or_else(|| c.region_kms_key_ids.get(cx.region()).cloned()).filter(|k| !k.is_empty());
+        let job = CopyJob::new(cx, cx.region().to_string(), id.clone(), name.clone(), description, true, kms);
+        let (region, ami, snaps) = job.run().await?;
+        st.amis.insert(region.clone(), ami);
+        st.snapshots.insert(region, snaps);
+    } else {
+        // skip_save_build_region: the intermediary only feeds the copies.
+        st.amis.insert(format!("{}#intermediary", cx.region()), id);
+    }
+    Ok(())
+}
+
+/// One CopyImage into a region and its wait: owned values, so copies run as parallel tasks.
+struct CopyJob {
+    ec2: aws_sdk_ec2::Client,
+    journal: Arc<Journal>,
+    cancel: CancellationToken,
+    ui: crate::ui::Ui,
+    spec: WaitSpec,
+    region: String,
+    source_region: String,
+    source_id: String,
+    name: String,
+    description: Option<String>,
+    encrypted: bool,
+    kms: Option<String>,
+    token: String,
+}
+
+impl CopyJob {
+    fn new(cx: &Cx, region: String, source_id: String, name: String, description: Option<String>, encrypted: bool, kms: Option<String>) -> CopyJob {
+        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(&region) };
+        CopyJob {
+            ec2,
+            journal: cx.journal.clone(),
+            cancel: cx.cancel.clone(),
+            ui: cx.ui.clone(),
+            spec: cx.spec(format!("AMI copy in {region} to be available"), IMAGE_WAIT),
+            token: format!("{}-copy-{region}", cx.build_id),
+            region,
+            source_region: cx.region().to_string(),
+            source_id,
+            name,
+            description,
+            encrypted,
+            kms,
+        }
+    }
+
+    async fn run(self) -> anyhow::Result<(String, String, Vec<String>)> {
+        self.ui.message(&format!("Copying AMI ({}) to {}", self.source_id, self.region));
+        let mut req = self
+            .ec2
+            .copy_image()
+            .source_image_id(&self.source_id)
+            .source_region(&self.source_region)
+            .name(&self.name)
+            .set_description(self.description.clone())
+            .client_token(&self.token);
+        if self.encrypted {
+            req = req.encrypted(true).set_kms_key_id(self.kms.clone());
+        }
+        let out = req.send().await.map_err(|e| aws_err("ec2:CopyImage", &self.region, &e))?;
+        let id = out.image_id().unwrap_or_default().to_string();
+        self.journal
+            .append(Event::Created { resource: Resource::Image { region: self.region.clone(), id: id.clone() }, lifetime: Lifetime::Artifact })
+            .map_err(|e| anyhow::anyhow!("cannot write the build journal ({e}); AMI {id} in {} must be removed by hand", self.region))?;
+        let spec = WaitSpec { what: format!("AMI {id} in {} to be available", self.region), ..self.spec.clone() };
+        let snaps = wait_available(&self.ec2, &self.region, &id, &spec, &self.cancel).await?;
+        Ok((self.region, id, snaps))
+    }
+}
+
+pub async fn copy(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
+    let c = &cx.plan.config;
+    if c.skip_create_ami {
+        return Ok(());
+    }
+    let mut regions = c.copy_regions();
+    let intermediary_key = format!("{}#intermediary", cx.region());
+    let source = match st.amis.remove(&intermediary_key) {
+        Some(i) => {
+            // skip_save_build_region: the build region gets nothing but the copies elsewhere.
+            i
+        }
+        None => match st.amis.get(cx.region()) {
+            Some(a) => a.clone(),
+            None => return Ok(()),
+        },
+    };
+    regions.retain(|r| !st.amis.contains_key(r));
+    if regions.is_empty() {
+        return Ok(());
+    }
+    let name = cx.render(&c.ami_name, st)?;
+    let description = c.ami_description.as_ref().map(|d| cx.render(d, st)).transpose()?;
+    let encrypt = c.encrypt_boot == Some(true);
+    let mut set = tokio::task::JoinSet::new();
+    for r in &regions {
+        let kms = c.region_kms_key_ids.get(r).cloned().filter(|k| !k.is_empty());
+        let job = CopyJob::new(cx, r.clone(), source.clone(), name.clone(), description.clone(), encrypt, kms);
+        set.spawn(job.run());
+    }
+    // Every region's outcome is collected before failing, so the error names them all.
+    let mut errors = Vec::new();
+    while let Some(res) = set.join_next().await {
+        match res {
+            Ok(Ok((region, id, snaps))) => {
+                cx.ui.message(&format!("AMI copied to {region}: {id}"));
+                st.amis.insert(region.clone(), id);
+                st.snapshots.insert(region, snaps);
+            }
+            Ok(Err(e)) if e.is::<Interrupted>() => errors.push("interrupted".to_string()),
+            Ok(Err(e)) => errors.push(format!("{e:#}")),
+            Err(e) => errors.push(format!("copy task failed: {e}")),
+        }
+    }
+    if cx.cancel.is_cancelled() {
+        return Err(Interrupted.into());
+    }
+    if !errors.is_empty() {
+        anyhow::bail!("copying the AMI failed in {} of {} regions: {}", errors.len(), regions.len(), errors.join("; "));
+    }
+    Ok(())
+}
+
+pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
+    let c = &cx.plan.config;
+    let launch = !(c.ami_users.is_empty() && c.ami_groups.is_empty() && c.ami_org_arns.is_empty() && c.ami_ou_arns.is_empty());
+    let snap = !(c.snapshot_users.is_empty() && c.snapshot_groups.is_empty());
+    if !launch && !snap {
+        return Ok(());
+    }
+    for (region, ami) in &st.amis {
+        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(region) };
+        if launch {
+            cx.ui.say(&format!("Modifying attributes on AMI ({ami}) in {region}..."));
+            let mut m = LaunchPermissionModifications::builder();
+            for u in &c.ami_users {
+                m = m.add(LaunchPermission::builder().user_id(u).build());
+            }
+            for g in &c.ami_groups {
+                m = m.add(LaunchPermission::builder().group(PermissionGroup::from(g.as_str())).build());
+            }
+            for o in &c.ami_org_arns {
+                m = m.add(LaunchPermission::builder().organization_arn(o).build());
+            }
+            for o in &c.ami_ou_arns {
+                m = m.add(LaunchPermission::builder().organizational_unit_arn(o).build());
+            }
+            ec2.modify_image_attribute().image_id(ami).launch_permission(m.build()).send().await.map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
+        }
+        if snap {
+            for s in st.snapshots.get(region).into_iter().flatten() {
+                let mut req = ec2.modify_snapshot_attribute().snapshot_id(s).attribute(SnapshotAttributeName::CreateVolumePermission).operation_type(OperationType::Add);
+                for u in &c.snapshot_users {
+                    req = req.user_ids(u);
+                }
+                for g in &c.snapshot_groups {
+                    req = req.group_names(g);
+                }
+                req.send().await.map_err(|e| aws_err("ec2:ModifySnapshotAttribute", region, &e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tags in every region; snapshot_tags win over tags on snapshots. One CreateTags per region
+/// when AMI and snapshots get the same set. Also marks the AMI as a finished build's.
+pub async fn tags(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
+    let c = &cx.plan.config;
+    let mut ami_tags = cx.render_map(&c.tags, st)?;
+    ami_tags.insert(COMMITTED_TAG.to_string(), "true".to_string());
+    let mut snap_tags = ami_tags.clone();
+    snap_tags.extend(cx.render_map(&c.snapshot_tags, st)?);
+    for (region, ami) in &st.amis {
+        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(region) };
+        let snaps = st.snapshots.get(region).cloned().unwrap_or_default();
+        cx.ui.say(&format!("Adding tags to AMI ({ami}) in {region}..."));
+        let mut batches: Vec<(Vec<String>, &BTreeMap<String, String>)> = Vec::new();
+        if snap_tags == ami_tags {
+            let mut ids = vec![ami.clone()];
+            ids.extend(snaps);
+            batches.push((ids, &ami_tags));
+        } else {
+            batches.push((vec![ami.clone()], &ami_tags));
+            if !snaps.is_empty() {
+                batches.push((snaps, &snap_tags));
+            }
+        }
+        for (ids, t) in batches {
+            let mut tries = 0;
+            loop {
+                match ec2.create_tags().set_resources(Some(ids.clone())).set_tags(Some(ec2_tags(t))).send().await {
+                    Ok(_) => break,
+                    Err(e) if tries < 10 && is_code(&e, &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"]) => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(500 * tries)).await;
+                        cx.check_cancel()?;
+                    }
+                    Err(e) => return Err(aws_err("ec2:CreateTags", region, &e)),
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! StepPreValidate. Calls: sts:GetCallerIdentity (unless skip_credential_validation),
+//! ec2:DescribeRegions (unless skip_region_validation), ec2:DescribeImages (name taken?) in the
+//! build region and every copy region (Packer checks only the build region).
+
+use crate::build::context::{Cx, aws_err};
+use aws_sdk_ec2::types::Filter;
+
+pub async fn run(cx: &Cx) -> anyhow::Result<()> {
+    let c = &cx.plan.config;
+    if !c.skip_credential_validation {
+        cx.session.sts().get_caller_identity().send().await.map_err(|e| aws_err("sts:GetCallerIdentity", cx.region(), &e))?;
+    }
+    if !c.skip_region_validation {
+        let out = cx.ec2.describe_regions().all_regions(true).send().await.map_err(|e| aws_err("ec2:DescribeRegions", cx.region(), &e))?;
+        let known: Vec<&str> = out.regions().iter().filter_map(|r| r.region_name()).collect();
+        for r in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
+            if !known.contains(&r.as_str()) {
+                anyhow::bail!("Region {r} is not a valid AWS region (set skip_region_validation = true for an EC2-compatible cloud)");
+            }
+        }
+    }
+    if c.force_deregister || c.skip_create_ami || c.ami_name.contains("{{") {
+        return Ok(());
+    }
+    for region in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
+        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(&region) };
+        let out = ec2
+            .describe_images()
+            .owners("self")
+            .filters(Filter::builder().name("name").values(&c.ami_name).build())
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeImages", &region, &e))?;
+        if let Some(img) = out.images().first() {
+            anyhow::bail!(
+                "Error: AMI Name: '{}' is used by an existing AMI: {} (in {region}); use -force or force_deregister = true to replace it",
+                c.ami_name,
+                img.image_id().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}

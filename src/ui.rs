@@ -1,0 +1,96 @@
+//! Build output in Packer's shapes: `==> amazon-ebs.x: step` lines, indented detail lines,
+//! `-machine-readable` records, `-timestamp-ui` prefixes. Every line goes through the secret
+//! mask first.
+
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Default)]
+pub struct UiOptions {
+    pub machine_readable: bool,
+    pub timestamps: bool,
+    pub color: bool,
+}
+
+/// Output for one build (or for the run as a whole, with an empty target).
+#[derive(Clone)]
+pub struct Ui {
+    target: String,
+    opts: UiOptions,
+    secrets: Arc<Mutex<Vec<String>>>,
+}
+
+/// Packer's machine-readable escaping: `,` → `%!(PACKER_COMMA)`, newlines → `\n`.
+pub fn escape_machine(s: &str) -> String {
+    s.replace(',', "%!(PACKER_COMMA)").replace('\n', "\\n").replace('\r', "\\r")
+}
+
+impl Ui {
+    pub fn new(target: &str, opts: UiOptions, secrets: Vec<String>) -> Ui {
+        Ui { target: target.to_string(), opts, secrets: Arc::new(Mutex::new(secrets)) }
+    }
+    pub fn for_target(&self, target: &str) -> Ui {
+        Ui { target: target.to_string(), opts: self.opts.clone(), secrets: self.secrets.clone() }
+    }
+    /// Adds a value that must never be shown (a private key, a session token).
+    pub fn add_secret(&self, s: &str) {
+        if let Ok(mut v) = self.secrets.lock() {
+            v.push(s.to_string());
+        }
+    }
+    fn masked(&self, s: &str) -> String {
+        let secrets = self.secrets.lock().map(|v| v.clone()).unwrap_or_default();
+        crate::output::mask(s, &secrets)
+    }
+    fn emit(&self, kind: &str, text: &str) {
+        let text = self.masked(text);
+        let mut out = std::io::stdout().lock();
+        if self.opts.machine_readable {
+            let ts = jiff::Timestamp::now().as_second();
+            let _ = writeln!(out, "{ts},{},ui,{kind},{}", self.target, escape_machine(&text));
+            return;
+        }
+        let prefix = if self.opts.timestamps { format!("{}: ", jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")) } else { String::new() };
+        for line in text.lines() {
+            let body = match (kind, self.target.is_empty()) {
+                ("say", false) => format!("==> {}: {line}", self.target),
+                ("say", true) => format!("==> {line}"),
+                ("error", false) => format!("==> {}: {line}", self.target),
+                (_, false) => format!("    {}: {line}", self.target),
+                (_, true) => line.to_string(),
+            };
+            let _ = writeln!(out, "{prefix}{body}");
+        }
+    }
+    /// A step-level line: `==> amazon-ebs.x: Creating temporary key pair…`
+    pub fn say(&self, s: &str) {
+        self.emit("say", s);
+    }
+    /// A detail line: `    amazon-ebs.x: Instance ID: i-…`
+    pub fn message(&self, s: &str) {
+        self.emit("message", s);
+    }
+    pub fn error(&self, s: &str) {
+        self.emit("error", s);
+    }
+    /// A raw machine-readable record (`artifact`, `error-count`, …); nothing in human mode.
+    pub fn machine(&self, kind: &str, fields: &[&str]) {
+        if self.opts.machine_readable {
+            let ts = jiff::Timestamp::now().as_second();
+            let data: Vec<String> = fields.iter().map(|f| escape_machine(&self.masked(f))).collect();
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{ts},{},{kind},{}", self.target, data.join(","));
+        }
+    }
+    pub fn is_machine(&self) -> bool {
+        self.opts.machine_readable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn machine_escaping() {
+        assert_eq!(super::escape_machine("a,b\nc"), "a%!(PACKER_COMMA)b\\nc");
+    }
+}
