@@ -18,6 +18,7 @@
 pub mod aws;
 pub mod build;
 pub mod cli;
+pub mod comm;
 pub mod commands;
 pub mod config;
 pub mod diag;

@@ -50,7 +50,7 @@ pub fn new_build_id() -> String {
 
 const STEPS: &[&str] = &[
     "pre-validate", "source AMI", "network", "key pair", "security group", "instance profile", "run instance",
-    "provision", "stop instance", "modify instance", "deregister AMI", "create AMI", "copy AMI", "AMI attributes", "tags",
+    "connect and provision", "stop instance", "modify instance", "deregister AMI", "create AMI", "copy AMI", "AMI attributes", "tags",
 ];
 
 async fn step(cx: &Cx, st: &mut BuildState, name: &str) -> anyhow::Result<()> {
@@ -63,7 +63,7 @@ async fn step(cx: &Cx, st: &mut BuildState, name: &str) -> anyhow::Result<()> {
         "security group" => security::security_group(cx, st).await,
         "instance profile" => security::instance_profile(cx, st).await,
         "run instance" => instance::run(cx, st).await,
-        "provision" => crate::provision::run_all(cx, st).await,
+        "connect and provision" => crate::provision::run_all(cx, st).await,
         "stop instance" => instance::stop(cx, st).await,
         "modify instance" => instance::modify(cx, st).await,
         "deregister AMI" => image::force_deregister(cx, st).await,

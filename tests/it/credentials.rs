@@ -279,7 +279,8 @@ fn base64_decode(s: &str) -> Vec<u8> {
 #[test]
 fn clock_skew_is_reported() {
     let w = world(false);
-    let (_proxy, port) = emu::helper("skew_proxy.py", &[&w.moto.port.to_string(), "-900"], w.moto.dir.path());
+    let dir = w.moto.dir.path().to_string_lossy().into_owned();
+    let (_proxy, port) = emu::helper("aws_proxy.py", &[&w.moto.port.to_string(), "--date-offset=-900", "--dir", &dir], w.moto.dir.path());
     let mut c = w.cmd(&["whoami", "--region", REGION]);
     w.with_env_keys(&mut c);
     c.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"));

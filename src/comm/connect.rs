@@ -1,0 +1,129 @@
+//! Waiting for SSH: TCP dial with its own timeout, then handshake, then authentication,
+//! retried until `ssh_timeout`, telling apart "port closed", "handshake failed" and
+//! "authentication failed" — and giving up on authentication after `ssh_handshake_attempts`
+//! with a hint, instead of trying for the whole timeout.
+
+use super::ssh::{Ssh, Transfer};
+use crate::ui::Ui;
+use ssh2::Session;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub enum Auth {
+    /// A private key in PEM (RSA PKCS#1, OpenSSH ed25519, …).
+    Key(String),
+    Agent,
+    Password(String),
+}
+
+#[derive(Clone)]
+pub struct SshConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub auth: Auth,
+    pub timeout: Duration,
+    pub handshake_attempts: u32,
+    pub keep_alive: Option<Duration>,
+    pub rw_timeout: Option<Duration>,
+    pub pty: bool,
+    pub transfer: Transfer,
+    /// The pause between attempts grows from this to 5 s (Packer waits 5 s every time).
+    pub first_retry: Duration,
+}
+
+#[derive(Debug)]
+enum Attempt {
+    Tcp(String),
+    Handshake(String),
+    Auth(String),
+}
+
+fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
+    let addr = (c.host.as_str(), c.port)
+        .to_socket_addrs()
+        .map_err(|e| Attempt::Tcp(format!("cannot resolve {}: {e}", c.host)))?
+        .next()
+        .ok_or_else(|| Attempt::Tcp(format!("{} has no address", c.host)))?;
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(15)).map_err(|e| Attempt::Tcp(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let mut sess = Session::new().map_err(|e| Attempt::Handshake(e.to_string()))?;
+    sess.set_tcp_stream(tcp);
+    sess.set_timeout(15_000);
+    sess.handshake().map_err(|e| Attempt::Handshake(e.to_string()))?;
+    let r = match &c.auth {
+        Auth::Key(pem) => sess.userauth_pubkey_memory(&c.user, None, pem, None),
+        Auth::Agent => sess.userauth_agent(&c.user),
+        Auth::Password(p) => sess.userauth_password(&c.user, p),
+    };
+    if let Err(e) = r {
+        return Err(Attempt::Auth(e.message().to_string()));
+    }
+    if !sess.authenticated() {
+        return Err(Attempt::Auth("the server did not accept the credentials".into()));
+    }
+    if let Some(k) = c.keep_alive {
+        sess.set_keepalive(false, k.as_secs().max(1) as u32);
+    }
+    // From here on, blocking calls come back every second so cancellation is noticed.
+    sess.set_timeout(1000);
+    Ok(sess)
+}
+
+/// Connects, retrying until `timeout`. Cancellable at any moment.
+pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyhow::Result<Ssh> {
+    ui.say(&format!("Using SSH communicator to connect: {}", c.host));
+    ui.say("Waiting for SSH to become available...");
+    let start = Instant::now();
+    let mut auth_failures = 0;
+    let mut delay = c.first_retry;
+    let mut last: String;
+    loop {
+        let cfg = c.clone();
+        let attempt = tokio::select! {
+            r = tokio::task::spawn_blocking(move || try_once(&cfg)) => r.map_err(|e| anyhow::anyhow!("ssh connect task: {e}"))?,
+            _ = cancel.cancelled() => return Err(crate::build::context::Interrupted.into()),
+        };
+        match attempt {
+            Ok(sess) => {
+                ui.say("Connected to SSH!");
+                let flag = Arc::new(AtomicBool::new(false));
+                let f = flag.clone();
+                let token = cancel.clone();
+                tokio::spawn(async move {
+                    token.cancelled().await;
+                    f.store(true, Ordering::SeqCst);
+                });
+                return Ok(Ssh { sess: Arc::new(Mutex::new(sess)), cancel: flag, pty: c.pty, transfer: c.transfer, rw_timeout: c.rw_timeout });
+            }
+            Err(Attempt::Auth(e)) => {
+                auth_failures += 1;
+                last = format!("authentication failed: {e}");
+                ui.message(&format!("[attempt {auth_failures}/{}] {last}", c.handshake_attempts));
+                if auth_failures >= c.handshake_attempts {
+                    anyhow::bail!(
+                        "SSH authentication as {:?} on {}:{} failed {auth_failures} times: {e}. Is ssh_username right for this AMI (ec2-user for Amazon Linux, ubuntu for Ubuntu, admin for Debian)? If the server refuses the key type, try temporary_key_pair_type = \"ed25519\".",
+                        c.user, c.host, c.port
+                    );
+                }
+            }
+            Err(Attempt::Handshake(e)) => {
+                last = format!("SSH handshake failed (banner or key exchange): {e}");
+                ui.message(&last);
+            }
+            Err(Attempt::Tcp(e)) => last = format!("port {} closed or unreachable: {e}", c.port),
+        }
+        if start.elapsed() + delay > c.timeout {
+            anyhow::bail!("Timeout waiting for SSH (ssh_timeout {}): the last attempt said: {last}", crate::duration::format_duration(c.timeout));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = cancel.cancelled() => return Err(crate::build::context::Interrupted.into()),
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

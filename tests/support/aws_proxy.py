@@ -1,0 +1,126 @@
+"""An HTTP proxy in front of moto that makes it behave more like AWS, for the tests.
+
+Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
+  --date-offset S     shift the Date header of every answer by S seconds (clock-skew tests)
+  --slow N            the first N DescribeInstances / DescribeImages answers after each state
+                      change show the previous state (pending, stopping, shutting-down), so
+                      waiters really wait
+  --hold-after K      hold request K+1 (counting the program's AWS calls) until the file
+                      DIR/release exists; DIR/held is written while it is held
+  --fail ACTION:CODE:N  answer the first N calls of ACTION with an EC2 error CODE (HTTP 400)
+  --dir DIR           where held/release/log files live
+Every request is logged to DIR/proxy.log as "seq action region".
+The Host header and body pass through unchanged, so moto's routing and signatures still work.
+"""
+import argparse
+import http.client
+import os
+import re
+import threading
+import time
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ap = argparse.ArgumentParser()
+ap.add_argument("port_file")
+ap.add_argument("upstream", type=int)
+ap.add_argument("--date-offset", type=int, default=0)
+ap.add_argument("--slow", type=int, default=0)
+ap.add_argument("--hold-after", type=int, default=-1)
+ap.add_argument("--fail", action="append", default=[])
+ap.add_argument("--dir", default=".")
+args = ap.parse_args()
+
+HOP = {"connection", "keep-alive", "transfer-encoding", "date", "server", "content-length"}
+lock = threading.Lock()
+seq = 0
+slow_left = {}  # action -> remaining slow answers since the last state change
+fails = {}
+for f in args.fail:
+    action, code, n = f.split(":")
+    fails[action] = [code, int(n)]
+CHANGES = {"RunInstances": "DescribeInstances", "StopInstances": "DescribeInstances", "TerminateInstances": "DescribeInstances",
+           "CreateImage": "DescribeImages", "CopyImage": "DescribeImages", "CreateFleet": "DescribeInstances"}
+BACK = {"running": "pending", "stopped": "stopping", "terminated": "shutting-down"}
+
+
+def action_of(body, headers):
+    q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    a = q.get("Action", [""])[0]
+    auth = headers.get("Authorization", "")
+    m = re.search(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/", auth)
+    return a, (m.group(1) if m else "?")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def _forward(self):
+        global seq
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        action, region = action_of(body, self.headers)
+        with lock:
+            seq += 1
+            n = seq
+            with open(os.path.join(args.dir, "proxy.log"), "a") as f:
+                f.write(f"{n} {action} {region}\n")
+        if args.hold_after >= 0 and n == args.hold_after + 1:
+            open(os.path.join(args.dir, "held"), "w").close()
+            while not os.path.exists(os.path.join(args.dir, "release")):
+                time.sleep(0.02)
+        if action in fails and fails[action][1] > 0:
+            with lock:
+                fails[action][1] -= 1
+            code = fails[action][0]
+            data = (f"<?xml version=\"1.0\"?><Response><Errors><Error><Code>{code}</Code>"
+                    f"<Message>injected by the test proxy</Message></Error></Errors>"
+                    f"<RequestID>proxy-{n}</RequestID></Response>").encode()
+            self.send_response_only(400 if code != "InternalError" else 500)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", args.upstream, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        conn.request(self.command, self.path, body=body or None, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        if args.slow:
+            with lock:
+                if action in CHANGES and resp.status == 200:
+                    slow_left[CHANGES[action]] = args.slow
+                elif action in ("DescribeInstances", "DescribeImages") and slow_left.get(action, 0) > 0:
+                    slow_left[action] -= 1
+                    text = data.decode()
+                    if action == "DescribeImages":
+                        text = text.replace("<imageState>available</imageState>", "<imageState>pending</imageState>")
+                    else:
+                        for new, old in BACK.items():
+                            text = re.sub(r"(<instanceState>\s*<code>\d+</code>\s*<name>)" + new + "(</name>)", r"\g<1>" + old + r"\g<2>", text)
+                    data = text.encode()
+        self.send_response_only(resp.status, resp.reason)
+        for k, v in resp.getheaders():
+            if k.lower() not in HOP:
+                self.send_header(k, v)
+        shifted = datetime.now(timezone.utc) + timedelta(seconds=args.date_offset)
+        self.send_header("Date", format_datetime(shifted, usegmt=True))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(args.port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(args.port_file + ".tmp", args.port_file)
+server.serve_forever()
