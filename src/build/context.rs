@@ -46,6 +46,17 @@ impl Cx {
             .map_err(|e| anyhow::anyhow!("cannot write the build journal {} ({e}); {} was created and must be removed by hand if this build cannot clean it up", self.journal.path().display(), resource.describe()))
     }
 
+    /// Journals the intent to create something whose id AWS will assign, before the call.
+    pub fn intend(&self, pending: Resource, lifetime: Lifetime) -> anyhow::Result<()> {
+        self.record(pending, lifetime)
+    }
+
+    /// The create call returned: the concrete resource replaces the intent.
+    pub fn fulfil(&self, pending: Resource, resource: Resource, lifetime: Lifetime) -> anyhow::Result<()> {
+        self.record(resource, lifetime)?;
+        self.journal.append(Event::Deleted { resource: pending }).map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))
+    }
+
     pub fn check_cancel(&self) -> anyhow::Result<()> {
         if self.cancel.is_cancelled() { Err(Interrupted.into()) } else { Ok(()) }
     }

@@ -24,6 +24,11 @@ pub enum Resource {
     InstanceProfile { name: String },
     /// A role added to a profile (removed before either can be deleted).
     ProfileRole { profile: String, role: String },
+    /// Written just before RunInstances / CreateFleet: if the process dies before the instance
+    /// id is journaled, cleanup finds the instances by this build's tag.
+    PendingInstances { region: String, build_id: String },
+    /// Written just before CreateImage / CopyImage: found by name if the id never got written.
+    PendingImage { region: String, name: String },
 }
 
 impl Resource {
@@ -40,6 +45,8 @@ impl Resource {
             Resource::IamRolePolicy { role, name } => format!("IAM inline policy {name} of role {role}"),
             Resource::InstanceProfile { name } => format!("instance profile {name}"),
             Resource::ProfileRole { profile, role } => format!("role {role} in instance profile {profile}"),
+            Resource::PendingInstances { region, build_id } => format!("instances tagged ambake:build-id={build_id} ({region})"),
+            Resource::PendingImage { region, name } => format!("AMI named {name:?} ({region})"),
         }
     }
 }

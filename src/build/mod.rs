@@ -176,6 +176,10 @@ pub async fn run_one(plan: BuildPlan, ui: Ui, cancel: CancellationToken, opts: R
             }
         }
     }
+    // A Ctrl-C during the last call still cancels the build: the user asked for it.
+    if failure.is_none() && cx.cancel.is_cancelled() {
+        failure = Some(Interrupted.into());
+    }
     finish(&cx, &st, failure, opts.on_error, &opts).await
 }
 

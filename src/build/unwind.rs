@@ -22,8 +22,8 @@ pub fn plan(records: &[journal::Record], include_artifacts: bool) -> Vec<Resourc
         .map(|(r, _)| r)
         .collect();
     let rank = |r: &Resource| match r {
-        Resource::Instance { .. } => 0,
-        Resource::Image { .. } => 1,
+        Resource::Instance { .. } | Resource::PendingInstances { .. } => 0,
+        Resource::Image { .. } | Resource::PendingImage { .. } => 1,
         Resource::Snapshot { .. } => 2,
         _ => 3,
     };
@@ -77,6 +77,41 @@ fn ec2_for<'a>(region: &str, session: &Session, clients: &'a mut BTreeMap<String
 async fn delete(r: &Resource, session: &Session, clients: &mut BTreeMap<String, aws_sdk_ec2::Client>, deadline: &CancellationToken) -> Result<(), String> {
     let gone = |codes: &[&str], e: &dyn aws_smithy_types::error::metadata::ProvideErrorMetadata| e.code().is_some_and(|c| codes.contains(&c));
     match r {
+        Resource::PendingInstances { region, build_id } => {
+            let ec2 = ec2_for(region, session, clients).clone();
+            let out = ec2
+                .describe_instances()
+                .filters(aws_sdk_ec2::types::Filter::builder().name(format!("tag:{}", crate::build::tags::BUILD_ID_TAG)).values(build_id).build())
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:DescribeInstances", region, &e).to_string())?;
+            for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                if i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated") {
+                    let r = Resource::Instance { region: region.clone(), id: i.instance_id().unwrap_or_default().to_string() };
+                    Box::pin(delete(&r, session, clients, deadline)).await?;
+                }
+            }
+            Ok(())
+        }
+        Resource::PendingImage { region, name } => {
+            let ec2 = ec2_for(region, session, clients).clone();
+            let out = ec2
+                .describe_images()
+                .owners("self")
+                .filters(aws_sdk_ec2::types::Filter::builder().name("name").values(name).build())
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:DescribeImages", region, &e).to_string())?;
+            for img in out.images() {
+                // A finished build's AMI of the same name is never touched.
+                if img.tags().iter().any(|t| t.key() == Some(crate::build::tags::COMMITTED_TAG)) {
+                    continue;
+                }
+                let r = Resource::Image { region: region.clone(), id: img.image_id().unwrap_or_default().to_string() };
+                Box::pin(delete(&r, session, clients, deadline)).await?;
+            }
+            Ok(())
+        }
         Resource::Instance { region, id } => {
             let ec2 = ec2_for(region, session, clients).clone();
             match ec2.terminate_instances().instance_ids(id).send().await {

@@ -107,6 +107,9 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             req = req.block_device_mappings(BlockDeviceMapping::builder().device_name(format!("xvdc{l}")).no_device("").build());
         }
     }
+    let lifetime = if intermediary { Lifetime::Temporary } else { Lifetime::Artifact };
+    let pending = Resource::PendingImage { region: cx.region().to_string(), name: image_name.clone() };
+    cx.intend(pending.clone(), lifetime)?;
     // CreateImage right after a stop can see "Instance is not in state": retry that, bounded.
     let started = tokio::time::Instant::now();
     let out = loop {
@@ -120,8 +123,7 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         }
     };
     let id = out.image_id().unwrap_or_default().to_string();
-    let lifetime = if intermediary { Lifetime::Temporary } else { Lifetime::Artifact };
-    cx.record(Resource::Image { region: cx.region().to_string(), id: id.clone() }, lifetime)?;
+    cx.fulfil(pending, Resource::Image { region: cx.region().to_string(), id: id.clone() }, lifetime)?;
     cx.ui.message(&format!("AMI: {id}"));
     cx.ui.say("Waiting for AMI to become ready...");
     let spec = cx.spec(format!("AMI {id} to be available"), IMAGE_WAIT);
@@ -160,6 +162,7 @@ struct CopyJob {
     encrypted: bool,
     kms: Option<String>,
     token: String,
+    build_id: String,
 }
 
 impl CopyJob {
@@ -172,6 +175,7 @@ impl CopyJob {
             ui: cx.ui.clone(),
             spec: cx.spec(format!("AMI copy in {region} to be available"), IMAGE_WAIT),
             token: format!("{}-copy-{region}", cx.build_id),
+            build_id: cx.build_id.clone(),
             region,
             source_region: cx.region().to_string(),
             source_id,
@@ -184,6 +188,9 @@ impl CopyJob {
 
     async fn run(self) -> anyhow::Result<(String, String, Vec<String>)> {
         self.ui.message(&format!("Copying AMI ({}) to {}", self.source_id, self.region));
+        let journal_err = |e: std::io::Error| anyhow::anyhow!("cannot write the build journal: {e}");
+        let pending = Resource::PendingImage { region: self.region.clone(), name: self.name.clone() };
+        self.journal.append(Event::Created { resource: pending.clone(), lifetime: Lifetime::Artifact }).map_err(journal_err)?;
         let mut req = self
             .ec2
             .copy_image()
@@ -191,7 +198,8 @@ impl CopyJob {
             .source_region(&self.source_region)
             .name(&self.name)
             .set_description(self.description.clone())
-            .client_token(&self.token);
+            .client_token(&self.token)
+            .tag_specifications(spec(ResourceType::Image, &self.build_id, &BTreeMap::new()));
         if self.encrypted {
             req = req.encrypted(true).set_kms_key_id(self.kms.clone());
         }
@@ -200,6 +208,7 @@ impl CopyJob {
         self.journal
             .append(Event::Created { resource: Resource::Image { region: self.region.clone(), id: id.clone() }, lifetime: Lifetime::Artifact })
             .map_err(|e| anyhow::anyhow!("cannot write the build journal ({e}); AMI {id} in {} must be removed by hand", self.region))?;
+        self.journal.append(Event::Deleted { resource: pending }).map_err(journal_err)?;
         let spec = WaitSpec { what: format!("AMI {id} in {} to be available", self.region), ..self.spec.clone() };
         let snaps = wait_available(&self.ec2, &self.region, &id, &spec, &self.cancel).await?;
         Ok((self.region, id, snaps))
@@ -267,6 +276,7 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
         return Ok(());
     }
     for (region, ami) in &st.amis {
+        cx.check_cancel()?;
         let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(region) };
         if launch {
             cx.ui.say(&format!("Modifying attributes on AMI ({ami}) in {region}..."));
@@ -310,6 +320,7 @@ pub async fn tags(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     let mut snap_tags = ami_tags.clone();
     snap_tags.extend(cx.render_map(&c.snapshot_tags, st)?);
     for (region, ami) in &st.amis {
+        cx.check_cancel()?;
         let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(region) };
         let snaps = st.snapshots.get(region).cloned().unwrap_or_default();
         cx.ui.say(&format!("Adding tags to AMI ({ami}) in {region}..."));

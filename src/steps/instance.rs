@@ -200,6 +200,8 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
                 req = req.license_specifications(LicenseConfigurationRequest::builder().license_configuration_arn(arn).build());
             }
         }
+        let pending = Resource::PendingInstances { region: cx.region().to_string(), build_id: cx.build_id.clone() };
+        cx.intend(pending.clone(), Lifetime::Temporary)?;
         // A fresh temporary instance profile may not be usable yet (IAM is eventually
         // consistent): retry that one error, briefly.
         let mut tries = 0u32;
@@ -216,7 +218,7 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             }
         };
         let id = out.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string();
-        cx.record(Resource::Instance { region: cx.region().to_string(), id: id.clone() }, Lifetime::Temporary)?;
+        cx.fulfil(pending, Resource::Instance { region: cx.region().to_string(), id: id.clone() }, Lifetime::Temporary)?;
         id
     };
     cx.ui.message(&format!("Instance ID: {id}"));
@@ -288,6 +290,8 @@ async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMa
     if let Some(a) = &c.spot_allocation_strategy {
         spot_opts = spot_opts.allocation_strategy(SpotAllocationStrategy::from(a.as_str()));
     }
+    let pending = Resource::PendingInstances { region: cx.region().to_string(), build_id: cx.build_id.clone() };
+    cx.intend(pending.clone(), Lifetime::Temporary)?;
     let mut tries = 0;
     let out = loop {
         let r = cx
@@ -308,6 +312,7 @@ async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMa
             cx.record(Resource::Instance { region: cx.region().to_string(), id: id.clone() }, Lifetime::Temporary)?;
         }
         if let Some(id) = ids.first() {
+            cx.journal.append(crate::build::journal::Event::Deleted { resource: pending.clone() }).map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))?;
             break id.clone();
         }
         let errors: Vec<String> = r.errors().iter().map(|e| format!("{}: {}", e.error_code().unwrap_or_default(), e.error_message().unwrap_or_default())).collect();

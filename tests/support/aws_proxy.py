@@ -83,6 +83,7 @@ class Handler(BaseHTTPRequestHandler):
                     f"<RequestID>proxy-{n}</RequestID></Response>").encode()
             self.send_response_only(400 if code != "InternalError" else 500)
             self.send_header("Content-Type", "text/xml")
+            self.send_header("x-amzn-RequestId", f"proxy-{n}")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
