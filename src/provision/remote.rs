@@ -153,6 +153,14 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
         let template = s.execute_command.clone().unwrap_or_else(|| default_cmd.to_string());
         let cmd = render_with(cx, st, &template, &[("Path", &path), ("Vars", vars.trim_end()), ("EnvVarFile", &env_file)])?;
         let res = comm.exec(cx, &cmd).await?;
+        // Remove the script (and env file) whatever happened, unless skip_clean.
+        if !s.skip_clean {
+            let mut rm = format!("rm -f {}", quote(&path));
+            if !env_file.is_empty() {
+                rm.push_str(&format!(" {}", quote(&env_file)));
+            }
+            let _ = comm.exec(cx, &rm).await;
+        }
         if res.disconnected {
             if s.expect_disconnect {
                 cx.ui.message("The remote end hung up (expect_disconnect): reconnecting for what follows");
@@ -164,13 +172,6 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
             if !valid.contains(&code) {
                 anyhow::bail!("Script exited with non-zero exit status: {code}. Allowed exit codes are: {valid:?} (script {})", script.display());
             }
-        }
-        if !s.skip_clean {
-            let mut rm = format!("rm -f {}", quote(&path));
-            if !env_file.is_empty() {
-                rm.push_str(&format!(" {}", quote(&env_file)));
-            }
-            let _ = comm.exec(cx, &rm).await;
         }
         if let Some(p) = s.pause_after.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)? {
             tokio::select! {

@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 
 const COPY_REGION: &str = "us-west-2";
 
-struct Bench {
-    moto: Moto,
-    dir: tempfile::TempDir,
+pub(super) struct Bench {
+    pub(super) moto: Moto,
+    pub(super) dir: tempfile::TempDir,
     _proxy: Option<Proc>,
     endpoint: String,
 }
 
 impl Bench {
-    fn new(proxy_args: &[&str]) -> Bench {
+    pub(super) fn new(proxy_args: &[&str]) -> Bench {
         let moto = Moto::start(false);
         let dir = tempfile::tempdir().unwrap();
         let (proxy, endpoint) = if proxy_args.is_empty() {
@@ -37,7 +37,7 @@ impl Bench {
     fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(super) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = ambake(args);
         c.current_dir(self.dir.path())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
@@ -83,19 +83,19 @@ build {{
         std::fs::write(&p, t).unwrap();
         p
     }
-    fn calls(&self) -> Vec<String> {
+    pub(super) fn calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default().lines().map(|l| l.splitn(2, ' ').nth(1).unwrap_or("").to_string()).collect()
     }
 }
 
-fn run(mut c: Command) -> (i32, String) {
+pub(super) fn run(mut c: Command) -> (i32, String) {
     let out = c.output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
 }
 
 /// Everything a build may have left in moto, described; empty means nothing leaked.
-async fn leftovers(moto: &Moto, allow_committed_amis: bool) -> Vec<String> {
+pub(super) async fn leftovers(moto: &Moto, allow_committed_amis: bool) -> Vec<String> {
     let sdk = moto.sdk().await;
     let mut out = Vec::new();
     for region in [REGION, COPY_REGION] {

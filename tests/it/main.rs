@@ -7,4 +7,6 @@ mod credentials;
 mod emu;
 mod fixtures;
 mod fuzz;
+mod ssh;
+mod sshd;
 mod support;
