@@ -26,12 +26,12 @@ end
 
 complete -c ambake -n "__fish_ambake_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ambake -n "__fish_ambake_needs_command" -s V -l version -d 'Print version'
-complete -c ambake -n "__fish_ambake_needs_command" -f -a "build" -d 'Build the AMIs of a template (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "build" -d 'Build the AMIs of a template'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "fmt" -d 'Rewrite templates in the canonical format'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "whoami" -d 'Show which AWS credentials, account and region would be used, and check the clock'
-complete -c ambake -n "__fish_ambake_needs_command" -f -a "cleanup" -d 'Remove resources left behind by interrupted builds (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "cleanup" -d 'Remove resources left behind by interrupted or crashed builds'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "version" -d 'Print the version'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "man" -d 'Print the man page'
@@ -77,21 +77,21 @@ complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l profile -d 'Use
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l region -d 'Use this region (wins over AWS_REGION and the template)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l json -d 'Print one JSON object'
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -s h -l help -d 'Print help'
-complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l region -r
-complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l older-than -r
-complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l all
-complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l orphans
-complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l dry-run
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l region -d 'Regions to search with --orphans (repeatable; default: the current region)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l older-than -d 'With --orphans: only resources older than this (e.g. 2h)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l all -d 'Replay every journal left in the state directory'
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l orphans -d 'Find leftovers by their ambake:build-id tag, even without a journal'
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l dry-run -d 'List what would be deleted, delete nothing'
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand version" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand man" -s h -l help -d 'Print help'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "build" -d 'Build the AMIs of a template (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "build" -d 'Build the AMIs of a template'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "fmt" -d 'Rewrite templates in the canonical format'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "whoami" -d 'Show which AWS credentials, account and region would be used, and check the clock'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "cleanup" -d 'Remove resources left behind by interrupted builds (not implemented yet: exits 2)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "cleanup" -d 'Remove resources left behind by interrupted or crashed builds'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "version" -d 'Print the version'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "completions" -d 'Print a shell completion script'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "man" -d 'Print the man page'

@@ -96,14 +96,14 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (cleanup)
 _arguments "${_arguments_options[@]}" : \
-'*--region=[]:REGION:_default' \
-'--older-than=[]:OLDER_THAN:_default' \
-'--all[]' \
-'--orphans[]' \
-'--dry-run[]' \
+'*--region=[Regions to search with --orphans (repeatable; default\: the current region)]:REGION:_default' \
+'--older-than=[With --orphans\: only resources older than this (e.g. 2h)]:OLDER_THAN:_default' \
+'--all[Replay every journal left in the state directory]' \
+'--orphans[Find leftovers by their ambake\:build-id tag, even without a journal]' \
+'--dry-run[List what would be deleted, delete nothing]' \
 '-h[Print help]' \
 '--help[Print help]' \
-'::build_id:_default' \
+'::build_id -- The build id printed by `ambake build` (its journal is replayed):_default' \
 && ret=0
 ;;
 (version)
@@ -189,12 +189,12 @@ esac
 (( $+functions[_ambake_commands] )) ||
 _ambake_commands() {
     local commands; commands=(
-'build:Build the AMIs of a template (not implemented yet\: exits 2)' \
+'build:Build the AMIs of a template' \
 'validate:Check that a template is valid, reporting every error with file\:line\:col' \
 'inspect:Show a template'\''s variables, locals, sources and builds' \
 'fmt:Rewrite templates in the canonical format' \
 'whoami:Show which AWS credentials, account and region would be used, and check the clock' \
-'cleanup:Remove resources left behind by interrupted builds (not implemented yet\: exits 2)' \
+'cleanup:Remove resources left behind by interrupted or crashed builds' \
 'version:Print the version' \
 'completions:Print a shell completion script' \
 'man:Print the man page' \
@@ -225,12 +225,12 @@ _ambake__subcmd__fmt_commands() {
 (( $+functions[_ambake__subcmd__help_commands] )) ||
 _ambake__subcmd__help_commands() {
     local commands; commands=(
-'build:Build the AMIs of a template (not implemented yet\: exits 2)' \
+'build:Build the AMIs of a template' \
 'validate:Check that a template is valid, reporting every error with file\:line\:col' \
 'inspect:Show a template'\''s variables, locals, sources and builds' \
 'fmt:Rewrite templates in the canonical format' \
 'whoami:Show which AWS credentials, account and region would be used, and check the clock' \
-'cleanup:Remove resources left behind by interrupted builds (not implemented yet\: exits 2)' \
+'cleanup:Remove resources left behind by interrupted or crashed builds' \
 'version:Print the version' \
 'completions:Print a shell completion script' \
 'man:Print the man page' \

@@ -118,12 +118,16 @@ fn exit_codes_and_usage() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("cannot read template does/not/exist.pkr.hcl"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"));
-    let r = run(ambake(&["build", "templates/al2023.pkr.hcl"]));
-    assert_eq!(r.code, 2, "build is not implemented yet and says so");
-    assert!(r.stderr.contains("not implemented yet"));
+    let r = run(ambake(&["build", "-on-error=sometimes", "templates/al2023.pkr.hcl"]));
+    assert_eq!(r.code, 2, "a bad flag value is a usage error");
+    let r = run(ambake(&["cleanup"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("say which build to clean up"), "{}", r.stderr);
     let r = run(ambake(&["--help"]));
     assert_eq!(r.code, 0);
-    assert!(r.stdout.contains("not implemented yet"), "help marks the unfinished commands");
+    for c in ["build", "validate", "inspect", "fmt", "whoami", "cleanup", "version"] {
+        assert!(r.stdout.contains(c), "help lists {c}");
+    }
     let r = run(ambake(&["version"]));
     assert!(r.stdout.starts_with("ambake "));
     let r = run(ambake(&["validate", "-syntax-only", "templates/al2023.pkr.hcl"]));
