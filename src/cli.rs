@@ -36,6 +36,30 @@ pub enum Command {
     /// Print the man page
     #[command(hide = true)]
     Man,
+    /// Copy one file over SSH with ambake's communicator (benchmarks, debugging)
+    #[command(hide = true)]
+    Transfer(TransferArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 22)]
+    pub port: u16,
+    #[arg(long)]
+    pub user: String,
+    /// Private key file
+    #[arg(long)]
+    pub key: String,
+    /// Use SFTP instead of scp
+    #[arg(long)]
+    pub sftp: bool,
+    /// upload or download
+    #[arg(value_parser = ["upload", "download"])]
+    pub direction: String,
+    pub src: String,
+    pub dst: String,
 }
 
 /// Variable and selection flags shared by build, validate, inspect and whoami.

@@ -61,5 +61,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Build(a) => commands::build::run(&a),
         Command::Whoami(a) => commands::whoami::run(&a),
         Command::Cleanup(a) => commands::cleanup::run(&a),
+        Command::Transfer(a) => commands::transfer::run(&a),
     }
 }

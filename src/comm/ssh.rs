@@ -86,7 +86,12 @@ impl Ssh {
                         on_line(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
                     }
                 }
-                Err(e) if io_timeout(&e) => continue,
+                Err(e) if io_timeout(&e) => {
+                    // Quiet commands: keep the connection alive (libssh2 sends only when the
+                    // ssh_keep_alive_interval has passed).
+                    let _ = sess.keepalive_send();
+                    continue;
+                }
                 Err(_) => {
                     disconnected = true;
                     break;

@@ -307,3 +307,35 @@ fn ctrl_c_while_waiting_for_ssh_returns_promptly_and_cleans_up() {
     assert!(text.contains("Waiting for SSH"), "{text}");
     assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
 }
+
+/// The same build as the Packer 1.6.6 parity run of the emulator reference (§11.1: existing key
+/// pair, copy to us-west-2, ami_users, tags, snapshot_tags, run_tags, one shell provisioner,
+/// credential and region checks skipped): Packer made 30 EC2 calls. ambake must not make more.
+#[test]
+fn parity_run_makes_no_more_calls_than_packer() {
+    let b = Bench::new(&["--date-offset=0"]);
+    let sshd = Sshd::start(Some(&b.moto));
+    std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(b.dir.path().join("k")).status().unwrap();
+    let public = std::fs::read(b.dir.path().join("k.pub")).unwrap();
+    emu::rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
+        ec2.import_key_pair().key_name("parity").public_key_material(aws_sdk_ec2::primitives::Blob::new(public)).send().await.unwrap();
+    });
+    let rd = remote_dir();
+    let extra = format!(
+        "  ssh_keypair_name = \"parity\"\n  ssh_private_key_file = \"{}\"\n  skip_credential_validation = true\n  skip_region_validation = true\n  ami_regions = [\"us-west-2\"]\n  ami_users = [\"111122223333\"]\n  tags = {{ Name = \"parity\" }}\n  snapshot_tags = {{ Snap = \"yes\" }}\n  run_tags = {{ Name = \"builder\" }}",
+        b.dir.path().join("k").display()
+    );
+    let t = template(&b, sshd.port, &extra, &format!("  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo hello > {rd}/proof\"]\n  }}"));
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::read_to_string(format!("{rd}/proof")).unwrap().trim(), "hello");
+    let calls = b.calls();
+    let mut by: std::collections::BTreeMap<&str, usize> = Default::default();
+    for c in &calls {
+        *by.entry(c.as_str()).or_default() += 1;
+    }
+    eprintln!("parity run: {} EC2 calls (Packer 1.6.6: 30): {by:?}", calls.len());
+    assert!(calls.len() <= 30, "{} calls: {calls:?}", calls.len());
+    let _ = std::fs::remove_dir_all(&rd);
+}
