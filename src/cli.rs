@@ -92,7 +92,7 @@ pub struct ValidateArgs {
     /// Only check the syntax
     #[arg(long)]
     pub syntax_only: bool,
-    /// Evaluate data sources against AWS (not available yet: data sources stay unknown)
+    /// Evaluate data sources against AWS (calls DescribeImages); without it their values are unknown
     #[arg(long)]
     pub evaluate_datasources: bool,
     /// Print machine-readable output

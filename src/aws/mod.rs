@@ -7,6 +7,7 @@ pub mod access;
 pub mod clients;
 pub mod clock;
 pub mod credentials;
+pub mod datasources;
 pub mod errors;
 pub mod polling;
 pub mod region;

@@ -91,6 +91,12 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
         match attempt {
             Ok(sess) => {
                 ui.say("Connected to SSH!");
+                // The build's own instance is brand new: its host key is accepted on first use.
+                if let Some(h) = sess.host_key_hash(ssh2::HashType::Sha256) {
+                    use base64::Engine as _;
+                    let fp = base64::engine::general_purpose::STANDARD_NO_PAD.encode(h);
+                    ui.message(&format!("Host key SHA256:{fp} accepted on first use (a fresh instance)"));
+                }
                 let flag = Arc::new(AtomicBool::new(false));
                 let f = flag.clone();
                 let token = cancel.clone();

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 /// libssh2's timeout error code: a blocking call gave up after `set_timeout`.
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 const CHUNK: usize = 256 * 1024;
+const WINDOW: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transfer {
@@ -150,6 +151,8 @@ impl Ssh {
         match self.transfer {
             Transfer::Scp => {
                 let (mut ch, stat) = retry(|| sess.scp_recv(Path::new(remote)), &self.cancel).map_err(|e| format!("scp from {remote}: {e}"))?;
+                // A larger receive window keeps more data in flight: downloads were window-bound.
+                let _ = retry(|| ch.adjust_receive_window(WINDOW, false), &self.cancel);
                 let mut left = stat.size();
                 while left > 0 {
                     if self.cancelled() {

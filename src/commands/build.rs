@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
     let mut diags = Diagnostics::default();
-    let cfg = super::load(&a.template, &a.vars, &mut diags)?;
+    let cfg = super::load_with_aws(&a.template, &a.vars, &mut diags)?;
     let opts = PlanOptions { only: a.select.only.clone(), except: a.select.except.clone(), force: a.force };
     let plans = if diags.has_errors() { vec![] } else { config::plan(&cfg, &opts, &mut diags) };
     super::report(&diags, &cfg.map, &cfg.secrets());

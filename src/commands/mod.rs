@@ -18,6 +18,13 @@ pub fn load(path: &str, vars: &VarArgs, diags: &mut Diagnostics) -> anyhow::Resu
     template::load(&opts, &template::UnknownData, diags)
 }
 
+/// As [`load`], with data sources evaluated against AWS (builds, `-evaluate-datasources`).
+pub fn load_with_aws(path: &str, vars: &VarArgs, diags: &mut Diagnostics) -> anyhow::Result<Configuration> {
+    let opts = LoadOptions { path: path.to_string(), vars: vars.vars.clone(), var_files: vars.var_files.clone() };
+    let resolver = crate::aws::datasources::AwsData::new()?;
+    template::load(&opts, &resolver, diags)
+}
+
 /// Prints diagnostics to stderr, with sensitive values masked.
 pub fn report(diags: &Diagnostics, map: &crate::diag::SourceMap, secrets: &[String]) {
     if !diags.items.is_empty() {

@@ -7,10 +7,6 @@ use crate::diag::Diagnostics;
 use crate::exit::Exit;
 
 pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
-    if a.evaluate_datasources {
-        eprintln!("ambake validate: -evaluate-datasources needs the AWS engine (issue #4) and is not available yet; data sources are treated as unknown without it.");
-        return Ok(Exit::Usage);
-    }
     let mut diags = Diagnostics::default();
     if a.syntax_only {
         let mut map = crate::diag::SourceMap::default();
@@ -23,7 +19,7 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
         crate::output::line("Syntax-only check passed. Everything looks okay.");
         return Ok(Exit::Ok);
     }
-    let cfg = load(&a.template, &a.vars, &mut diags)?;
+    let cfg = if a.evaluate_datasources { super::load_with_aws(&a.template, &a.vars, &mut diags)? } else { load(&a.template, &a.vars, &mut diags)? };
     let opts = PlanOptions { only: a.select.only.clone(), except: a.select.except.clone(), force: false };
     if !diags.has_errors() {
         config::plan(&cfg, &opts, &mut diags);

@@ -4,7 +4,7 @@ use crate::build::context::{Cx, aws_err};
 use crate::build::state::{BuildState, SourceImage};
 use aws_sdk_ec2::types::{Filter, Image};
 
-fn domain(i: &Image) -> SourceImage {
+pub fn domain(i: &Image) -> SourceImage {
     SourceImage {
         id: i.image_id().unwrap_or_default().to_string(),
         name: i.name().unwrap_or_default().to_string(),

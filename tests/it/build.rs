@@ -375,3 +375,42 @@ fn demo_script_and_template_exist() {
     assert!(repo().join("scripts/demo").exists());
     assert!(repo().join("templates/demo.pkr.hcl").exists());
 }
+
+/// `data "amazon-ami"` is looked up in AWS for builds (and by `validate -evaluate-datasources`),
+/// and its id feeds `source_ami`.
+#[test]
+fn amazon_ami_data_source_feeds_the_build() {
+    let b = Bench::new(&[]);
+    let t = b.template("", "");
+    let text = std::fs::read_to_string(&t).unwrap().replace("  source_ami      = \"ami-760aaa0f\"\n", "  source_ami      = data.amazon-ami.base.id\n");
+    let text = format!(
+        "data \"amazon-ami\" \"base\" {{\n  region      = \"{REGION}\"\n  filters     = {{ name = \"amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2\" }}\n  owners      = [\"137112412989\"]\n  most_recent = true\n}}\n{text}"
+    );
+    std::fs::write(&t, text).unwrap();
+    let (code, out) = run(b.cmd(&["validate", "-evaluate-datasources", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Found Image ID: ami-760aaa0f"), "{out}");
+    // A filter that matches nothing is an error that says so, before anything is created.
+    let text = std::fs::read_to_string(&t).unwrap().replace("amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2", "no-such-image-*");
+    std::fs::write(&t, text).unwrap();
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("data.amazon-ami.base") && out.contains("No AMI was found"), "{out}");
+}
+
+/// `-machine-readable` prints Packer's records, with the artifact.
+#[test]
+fn machine_readable_output() {
+    let b = Bench::new(&[]);
+    let t = b.template("", "");
+    let (code, out) = run(b.cmd(&["build", "-machine-readable", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.lines().any(|l| l.contains(",amazon-ebs.demo,ui,say,")), "{out}");
+    assert!(out.lines().any(|l| l.ends_with(",,artifact-count,1")), "{out}");
+    assert!(out.lines().any(|l| l.contains(",amazon-ebs.demo,artifact,0,builder-id,mitchellh.amazonebs")), "{out}");
+    let id = out.lines().find(|l| l.contains(",artifact,0,id,")).expect("an artifact id record");
+    assert!(id.contains("us-east-1:ami-") && id.contains("%!(PACKER_COMMA)us-west-2:ami-"), "commas escaped: {id}");
+    assert!(out.lines().all(|l| l.split(',').next().is_some_and(|ts| ts.parse::<i64>().is_ok())), "every line starts with a timestamp: {out}");
+}
