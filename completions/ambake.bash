@@ -37,6 +37,9 @@ _ambake() {
             ambake,man)
                 cmd="ambake__subcmd__man"
                 ;;
+            ambake,transfer)
+                cmd="ambake__subcmd__transfer"
+                ;;
             ambake,validate)
                 cmd="ambake__subcmd__validate"
                 ;;
@@ -67,6 +70,9 @@ _ambake() {
             ambake__subcmd__help,man)
                 cmd="ambake__subcmd__help__subcmd__man"
                 ;;
+            ambake__subcmd__help,transfer)
+                cmd="ambake__subcmd__help__subcmd__transfer"
+                ;;
             ambake__subcmd__help,validate)
                 cmd="ambake__subcmd__help__subcmd__validate"
                 ;;
@@ -83,7 +89,7 @@ _ambake() {
 
     case "${cmd}" in
         ambake)
-            opts="-h -V --help --version build validate inspect fmt whoami cleanup version completions man help"
+            opts="-h -V --help --version build validate inspect fmt whoami cleanup version completions man transfer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,7 +199,7 @@ _ambake() {
             return 0
             ;;
         ambake__subcmd__help)
-            opts="build validate inspect fmt whoami cleanup version completions man help"
+            opts="build validate inspect fmt whoami cleanup version completions man transfer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -304,6 +310,20 @@ _ambake() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ambake__subcmd__help__subcmd__transfer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ambake__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -375,6 +395,36 @@ _ambake() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ambake__subcmd__transfer)
+            opts="-h --host --port --user --key --sftp --help upload download"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

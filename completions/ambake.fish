@@ -35,6 +35,7 @@ complete -c ambake -n "__fish_ambake_needs_command" -f -a "cleanup" -d 'Remove r
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "version" -d 'Print the version'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "man" -d 'Print the man page'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "transfer" -d 'Copy one file over SSH with ambake\'s communicator (benchmarks, debugging)'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ambake -n "__fish_ambake_using_subcommand build" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand build" -l var-file -d 'Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)' -r
@@ -57,7 +58,7 @@ complete -c ambake -n "__fish_ambake_using_subcommand validate" -l var-file -d '
 complete -c ambake -n "__fish_ambake_using_subcommand validate" -l only -d 'Only these builds (comma-separated globs on `amazon-ebs.<name>` or `<build>.amazon-ebs.<name>`)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand validate" -l except -d 'All builds except these (comma-separated globs)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand validate" -l syntax-only -d 'Only check the syntax'
-complete -c ambake -n "__fish_ambake_using_subcommand validate" -l evaluate-datasources -d 'Evaluate data sources against AWS (not available yet: data sources stay unknown)'
+complete -c ambake -n "__fish_ambake_using_subcommand validate" -l evaluate-datasources -d 'Evaluate data sources against AWS (calls DescribeImages); without it their values are unknown'
 complete -c ambake -n "__fish_ambake_using_subcommand validate" -l machine-readable -d 'Print machine-readable output'
 complete -c ambake -n "__fish_ambake_using_subcommand validate" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand inspect" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r
@@ -86,13 +87,20 @@ complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -s h -l help -d '
 complete -c ambake -n "__fish_ambake_using_subcommand version" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand man" -s h -l help -d 'Print help'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "build" -d 'Build the AMIs of a template'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "fmt" -d 'Rewrite templates in the canonical format'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "whoami" -d 'Show which AWS credentials, account and region would be used, and check the clock'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "cleanup" -d 'Remove resources left behind by interrupted or crashed builds'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "version" -d 'Print the version'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "man" -d 'Print the man page'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l host -r
+complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l port -r
+complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l user -r
+complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l key -d 'Private key file' -r
+complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l sftp -d 'Use SFTP instead of scp'
+complete -c ambake -n "__fish_ambake_using_subcommand transfer" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "build" -d 'Build the AMIs of a template'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "fmt" -d 'Rewrite templates in the canonical format'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "whoami" -d 'Show which AWS credentials, account and region would be used, and check the clock'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "cleanup" -d 'Remove resources left behind by interrupted or crashed builds'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "version" -d 'Print the version'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "completions" -d 'Print a shell completion script'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "man" -d 'Print the man page'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "transfer" -d 'Copy one file over SSH with ambake\'s communicator (benchmarks, debugging)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup version completions man transfer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -53,7 +53,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--only=[Only these builds (comma-separated globs on \`amazon-ebs.<name>\` or \`<build>.amazon-ebs.<name>\`)]:NAMES:_default' \
 '*--except=[All builds except these (comma-separated globs)]:NAMES:_default' \
 '--syntax-only[Only check the syntax]' \
-'--evaluate-datasources[Evaluate data sources against AWS (not available yet\: data sources stay unknown)]' \
+'--evaluate-datasources[Evaluate data sources against AWS (calls DescribeImages); without it their values are unknown]' \
 '--machine-readable[Print machine-readable output]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -125,6 +125,20 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 && ret=0
 ;;
+(transfer)
+_arguments "${_arguments_options[@]}" : \
+'--host=[]:HOST:_default' \
+'--port=[]:PORT:_default' \
+'--user=[]:USER:_default' \
+'--key=[Private key file]:KEY:_default' \
+'--sftp[Use SFTP instead of scp]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':direction -- upload or download:(upload download)' \
+':src:_default' \
+':dst:_default' \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 ":: :_ambake__subcmd__help_commands" \
@@ -173,6 +187,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(transfer)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -198,6 +216,7 @@ _ambake_commands() {
 'version:Print the version' \
 'completions:Print a shell completion script' \
 'man:Print the man page' \
+'transfer:Copy one file over SSH with ambake'\''s communicator (benchmarks, debugging)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'ambake commands' commands "$@"
@@ -234,6 +253,7 @@ _ambake__subcmd__help_commands() {
 'version:Print the version' \
 'completions:Print a shell completion script' \
 'man:Print the man page' \
+'transfer:Copy one file over SSH with ambake'\''s communicator (benchmarks, debugging)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'ambake help commands' commands "$@"
@@ -273,6 +293,11 @@ _ambake__subcmd__help__subcmd__man_commands() {
     local commands; commands=()
     _describe -t commands 'ambake help man commands' commands "$@"
 }
+(( $+functions[_ambake__subcmd__help__subcmd__transfer_commands] )) ||
+_ambake__subcmd__help__subcmd__transfer_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help transfer commands' commands "$@"
+}
 (( $+functions[_ambake__subcmd__help__subcmd__validate_commands] )) ||
 _ambake__subcmd__help__subcmd__validate_commands() {
     local commands; commands=()
@@ -297,6 +322,11 @@ _ambake__subcmd__inspect_commands() {
 _ambake__subcmd__man_commands() {
     local commands; commands=()
     _describe -t commands 'ambake man commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__transfer_commands] )) ||
+_ambake__subcmd__transfer_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake transfer commands' commands "$@"
 }
 (( $+functions[_ambake__subcmd__validate_commands] )) ||
 _ambake__subcmd__validate_commands() {
