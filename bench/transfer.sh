@@ -2,7 +2,7 @@
 # Transfer throughput: ambake's SSH communicator (ssh2/libssh2, scp and SFTP) against OpenSSH's
 # own scp and sftp, in the same run, on loopback, with a 1 GiB file (SIZE_MB to change).
 # Runs as root (a private sshd logs in the current user's test account); nothing leaves 127.0.0.1.
-# Usage: bench/transfer.sh [runs]   → a table of median seconds and MiB/s, and ambake/OpenSSH ratios.
+# Usage: [BENCH_FILTER=regex] [SIZE_MB=n] bench/transfer.sh [runs]   → a table of median seconds and MiB/s, and ambake/OpenSSH ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -40,6 +40,7 @@ time_it() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 bench() {
   local name=$1; shift
+  [[ "$name" =~ ${BENCH_FILTER:-.} ]] || return 0
   local times=()
   for _ in $(seq "$runs"); do times+=("$(time_it "$@")"); rm -f "$w/down" "$remote/up"; done
   local m; m=$(printf '%s\n' "${times[@]}" | median)
@@ -58,7 +59,7 @@ bench "ambake scp download"       "$bin" transfer --port "$port" --user $user --
 bench "ambake sftp download"      "$bin" transfer --sftp --port "$port" --user $user --key "$w/id" download "$remote/src" "$w/down"
 rm -rf "$remote"
 r() { awk -v n="$1" '$0 ~ "^"n" [0-9.]+$" {print $NF}' "$w/results"; }
-ratio() { echo "scale=2; $(r "$2") / $(r "$1")" | bc; }
+ratio() { if [ -n "$(r "$1")" ] && [ -n "$(r "$2")" ]; then echo "scale=2; $(r "$2") / $(r "$1")" | bc; else echo "-"; fi; }
 echo
 echo "throughput ratio (ambake / OpenSSH; 1.00 = as fast, higher is better):"
 echo "  scp upload:    $(ratio "ambake scp upload" "openssh scp upload") (vs scp -O: $(ratio "ambake scp upload" "openssh scp -O upload"))"
