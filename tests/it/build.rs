@@ -414,3 +414,108 @@ fn machine_readable_output() {
     assert!(id.contains("us-east-1:ami-") && id.contains("%!(PACKER_COMMA)us-west-2:ami-"), "commas escaped: {id}");
     assert!(out.lines().all(|l| l.split(',').next().is_some_and(|ts| ts.parse::<i64>().is_ok())), "every line starts with a timestamp: {out}");
 }
+
+/// encrypt_boot: an intermediary AMI, copied encrypted under the final name, then removed.
+#[test]
+fn encrypt_boot_copies_and_removes_the_intermediary() {
+    let b = Bench::new(&["--date-offset=0"]);
+    let t = b.template("  encrypt_boot = true\n  kms_key_id = \"alias/ambake-test\"\n  region_kms_key_ids = { \"us-west-2\" = \"alias/ambake-west\" }", "");
+    // Sharing an AMI encrypted with a named key is allowed; drop nothing else.
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let calls = b.calls();
+    let copies = calls.iter().filter(|c| c.starts_with("CopyImage")).count();
+    assert_eq!(copies, 2, "one encrypted copy in the build region, one to us-west-2: {calls:?}");
+    emu::rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
+        let imgs = ec2.describe_images().owners("self").send().await.unwrap();
+        let names: Vec<&str> = imgs.images().iter().filter_map(|i| i.name()).collect();
+        assert_eq!(names.len(), 1, "only the final AMI is left in the build region: {names:?}");
+        assert!(names[0].starts_with("ambake-test-"), "{names:?}");
+        assert!(leftovers(&b.moto, true).await.is_empty());
+    });
+}
+
+/// Spot: a launch template and an instant fleet; no StopInstances; the template is removed.
+#[test]
+fn spot_build_uses_a_fleet_and_cleans_the_template() {
+    let b = Bench::new(&["--date-offset=0"]);
+    let t = b.template("  spot_price = \"auto\"\n  spot_instance_types = [\"t2.micro\", \"t3.micro\"]", "");
+    let text = std::fs::read_to_string(&t).unwrap().replace("  instance_type   = \"t2.micro\"\n", "");
+    std::fs::write(&t, text).unwrap();
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let calls = b.calls();
+    assert!(calls.iter().any(|c| c.starts_with("CreateLaunchTemplate")) && calls.iter().any(|c| c.starts_with("CreateFleet")), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.starts_with("StopInstances")), "spot builds are not stopped: {calls:?}");
+    assert!(calls.iter().any(|c| c.starts_with("DeleteLaunchTemplate")), "{calls:?}");
+    assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
+}
+
+/// An AMI name in use stops the build before it creates anything; -force replaces the old AMI.
+#[test]
+fn name_in_use_fails_early_and_force_replaces() {
+    let b = Bench::new(&["--date-offset=0"]);
+    let t = b.template("", "");
+    let text = std::fs::read_to_string(&t).unwrap().replace("ambake-test-{{timestamp}}", "ambake-fixed-name");
+    std::fs::write(&t, text).unwrap();
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let before = b.calls().len();
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("AMI Name: 'ambake-fixed-name' is used by an existing AMI"), "{out}");
+    assert!(!b.calls()[before..].iter().any(|c| c.starts_with("RunInstances")), "nothing launched");
+    let first: Vec<String> = emu::rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
+        ec2.describe_images().owners("self").send().await.unwrap().images().iter().map(|i| i.image_id().unwrap().to_string()).collect()
+    });
+    let (code, out) = run(b.cmd(&["build", "-force", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let after: Vec<String> = emu::rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
+        ec2.describe_images().owners("self").send().await.unwrap().images().iter().map(|i| i.image_id().unwrap().to_string()).collect()
+    });
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, first, "the old AMI was deregistered and a new one made");
+}
+
+/// skip_create_ami: provisioned and cleaned, no AMI, exit 0, "no artifacts".
+#[test]
+fn skip_create_ami_makes_no_ami() {
+    let b = Bench::new(&[]);
+    let t = b.template("  skip_create_ami = true", "");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Builds finished but no artifacts were created."), "{out}");
+    let left = emu::rt().block_on(leftovers(&b.moto, false));
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// The Ctrl-C ladder: three interrupts quit at once with 130 and keep the journal, which
+/// `ambake cleanup --all` then replays to zero leaks.
+#[test]
+fn three_interrupts_quit_and_cleanup_resumes() {
+    let b = Bench::new(&["--slow", "3"]);
+    let t = b.template("", "");
+    let child = b.cmd(&["build", t.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let t0 = Instant::now();
+    while !b.calls().iter().any(|c| c.starts_with("RunInstances")) {
+        assert!(t0.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..3 {
+        signal(child.id(), "-INT");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    assert!(text.contains("Ctrl-C once more to quit now; resume later with: ambake cleanup"), "{text}");
+    assert!(text.contains("Quitting without finishing cleanup"), "{text}");
+    let (code, out2) = run(b.cmd(&["cleanup", "--all"]));
+    assert_eq!(code, 0, "{out2}");
+    let left = emu::rt().block_on(leftovers(&b.moto, false));
+    assert!(left.is_empty(), "{left:?}\n{text}\n{out2}");
+}
