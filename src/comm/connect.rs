@@ -34,6 +34,18 @@ pub struct SshConfig {
     pub transfer: Transfer,
     /// The pause between attempts grows from this to 5 s (Packer waits 5 s every time).
     pub first_retry: Duration,
+    pub bastion: Option<super::bastion::Bastion>,
+}
+
+/// Authenticates a session that has done its handshake.
+pub fn authenticate(sess: &Session, user: &str, auth: &Auth) -> Result<(), String> {
+    let r = match auth {
+        Auth::Key(pem) => sess.userauth_pubkey_memory(user, None, pem, None),
+        Auth::Agent => sess.userauth_agent(user),
+        Auth::Password(p) => sess.userauth_password(user, p),
+    };
+    r.map_err(|e| e.message().to_string())?;
+    if sess.authenticated() { Ok(()) } else { Err("the server did not accept the credentials".into()) }
 }
 
 #[derive(Debug)]
@@ -44,28 +56,23 @@ enum Attempt {
 }
 
 fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
-    let addr = (c.host.as_str(), c.port)
-        .to_socket_addrs()
-        .map_err(|e| Attempt::Tcp(format!("cannot resolve {}: {e}", c.host)))?
-        .next()
-        .ok_or_else(|| Attempt::Tcp(format!("{} has no address", c.host)))?;
-    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(15)).map_err(|e| Attempt::Tcp(e.to_string()))?;
-    let _ = tcp.set_nodelay(true);
     let mut sess = Session::new().map_err(|e| Attempt::Handshake(e.to_string()))?;
-    sess.set_tcp_stream(tcp);
+    match &c.bastion {
+        Some(b) => sess.set_tcp_stream(super::bastion::tunnel(b, &c.host, c.port).map_err(Attempt::Tcp)?),
+        None => {
+            let addr = (c.host.as_str(), c.port)
+                .to_socket_addrs()
+                .map_err(|e| Attempt::Tcp(format!("cannot resolve {}: {e}", c.host)))?
+                .next()
+                .ok_or_else(|| Attempt::Tcp(format!("{} has no address", c.host)))?;
+            let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(15)).map_err(|e| Attempt::Tcp(e.to_string()))?;
+            let _ = tcp.set_nodelay(true);
+            sess.set_tcp_stream(tcp);
+        }
+    }
     sess.set_timeout(15_000);
     sess.handshake().map_err(|e| Attempt::Handshake(e.to_string()))?;
-    let r = match &c.auth {
-        Auth::Key(pem) => sess.userauth_pubkey_memory(&c.user, None, pem, None),
-        Auth::Agent => sess.userauth_agent(&c.user),
-        Auth::Password(p) => sess.userauth_password(&c.user, p),
-    };
-    if let Err(e) = r {
-        return Err(Attempt::Auth(e.message().to_string()));
-    }
-    if !sess.authenticated() {
-        return Err(Attempt::Auth("the server did not accept the credentials".into()));
-    }
+    authenticate(&sess, &c.user, &c.auth).map_err(Attempt::Auth)?;
     if let Some(k) = c.keep_alive {
         sess.set_keepalive(false, k.as_secs().max(1) as u32);
     }
@@ -76,7 +83,10 @@ fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
 
 /// Connects, retrying until `timeout`. Cancellable at any moment.
 pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyhow::Result<Ssh> {
-    ui.say(&format!("Using SSH communicator to connect: {}", c.host));
+    match &c.bastion {
+        Some(b) => ui.say(&format!("Using SSH communicator to connect: {} (through bastion {}@{}:{})", c.host, b.user, b.host, b.port)),
+        None => ui.say(&format!("Using SSH communicator to connect: {}", c.host)),
+    }
     ui.say("Waiting for SSH to become available...");
     let start = Instant::now();
     let mut auth_failures = 0;

@@ -2,6 +2,7 @@
 //! runs on a blocking thread with a one-second socket timeout, and checks a cancel flag between
 //! reads — a cancelled build never waits on a read.
 
+pub mod bastion;
 pub mod connect;
 pub mod ssh;
 

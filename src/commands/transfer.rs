@@ -24,6 +24,7 @@ pub fn run(a: &TransferArgs) -> anyhow::Result<Exit> {
         pty: false,
         transfer: if a.sftp { Transfer::Sftp } else { Transfer::Scp },
         first_retry: Duration::from_secs(1),
+        bastion: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {

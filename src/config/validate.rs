@@ -238,7 +238,20 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
     }
     k.one_of("temporary_key_pair_type", &c.temporary_key_pair_type, &["rsa", "ed25519"]);
     k.one_of("ssh_file_transfer_method", &c.ssh_file_transfer_method, &["scp", "sftp"]);
-    for (key, v) in [("ssh_port", c.ssh_port)] {
+    if let Some(f) = &c.ssh_bastion_private_key_file {
+        if let Err(e) = std::fs::read(expand_home(f)) {
+            k.err("ssh_bastion_private_key_file", format!("ssh_bastion_private_key_file is invalid: {f}: {e}"));
+        }
+    }
+    if c.ssh_bastion_host.is_some() {
+        if c.ssh_bastion_username.is_none() {
+            k.err("ssh_bastion_host", "ssh_bastion_username must be specified when ssh_bastion_host is set");
+        }
+        if c.ssh_bastion_password.is_none() && c.ssh_bastion_private_key_file.is_none() && !c.ssh_bastion_agent_auth {
+            k.err("ssh_bastion_host", "ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth must be specified when ssh_bastion_host is set");
+        }
+    }
+    for (key, v) in [("ssh_port", c.ssh_port), ("ssh_bastion_port", c.ssh_bastion_port)] {
         if let Some(p) = v {
             if !(1..=65535).contains(&p) {
                 k.err(key, format!("{key} must be between 1 and 65535"));

@@ -111,6 +111,24 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
         pty: c.ssh_pty,
         transfer: if c.ssh_file_transfer_method.as_deref() == Some("sftp") { comm::ssh::Transfer::Sftp } else { comm::ssh::Transfer::Scp },
         first_retry: Duration::from_secs(1),
+        bastion: match &c.ssh_bastion_host {
+            None => None,
+            Some(h) => Some(comm::bastion::Bastion {
+                host: h.clone(),
+                port: c.ssh_bastion_port.unwrap_or(22) as u16,
+                user: c.ssh_bastion_username.clone().unwrap_or_default(),
+                auth: if let Some(p) = &c.ssh_bastion_password {
+                    comm::connect::Auth::Password(p.clone())
+                } else if c.ssh_bastion_agent_auth {
+                    comm::connect::Auth::Agent
+                } else {
+                    let f = crate::config::validate::expand_home(c.ssh_bastion_private_key_file.as_deref().unwrap_or_default());
+                    let pem = std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("cannot read ssh_bastion_private_key_file {f}: {e}"))?;
+                    cx.ui.add_secret(&pem);
+                    comm::connect::Auth::Key(pem)
+                },
+            }),
+        },
     })
 }
 

@@ -339,3 +339,26 @@ fn parity_run_makes_no_more_calls_than_packer() {
     assert!(calls.len() <= 30, "{} calls: {calls:?}", calls.len());
     let _ = std::fs::remove_dir_all(&rd);
 }
+
+/// A bastion (jump host): the build's SSH connection to the instance goes through a second
+/// sshd, with its own user and key.
+#[test]
+fn bastion_tunnels_the_connection() {
+    let b = Bench::new(&[]);
+    let target = Sshd::start(Some(&b.moto));
+    let bastion = Sshd::start(None);
+    let rd = remote_dir();
+    let extra = format!(
+        "  ssh_bastion_host = \"127.0.0.1\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"{USER}\"\n  ssh_bastion_private_key_file = \"{}\"",
+        bastion.port,
+        bastion.dir.path().join("id_ed25519").display()
+    );
+    let t = template(&b, target.port, &extra, &format!("  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo via-bastion > {rd}/proof\"]\n  }}"));
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}\n--- bastion:\n{}\n--- target:\n{}", bastion.log(), target.log());
+    assert!(out.contains("through bastion"), "{out}");
+    assert_eq!(std::fs::read_to_string(format!("{rd}/proof")).unwrap().trim(), "via-bastion");
+    assert!(bastion.log().contains(&format!("Accepted publickey for {USER}")), "the bastion saw the login: {}", bastion.log());
+    assert!(target.log().contains(&format!("Accepted publickey for {USER}")), "{}", target.log());
+    let _ = std::fs::remove_dir_all(&rd);
+}
