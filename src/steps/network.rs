@@ -47,6 +47,14 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             fs.push(Filter::builder().name("availability-zone").values(az).build());
         }
         cx.ec2.describe_subnets().set_filters(Some(fs)).send().await.map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?.subnets().to_vec()
+    } else if c.associate_public_ip_address.is_some() {
+        // Packer infers the default VPC's subnet with the most free addresses, so that the
+        // public-IP setting can go on a network interface.
+        let mut fs = vec![Filter::builder().name("default-for-az").values("true").build()];
+        if let Some(az) = &c.availability_zone {
+            fs.push(Filter::builder().name("availability-zone").values(az).build());
+        }
+        cx.ec2.describe_subnets().set_filters(Some(fs)).send().await.map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?.subnets().to_vec()
     } else {
         return Ok(());
     };

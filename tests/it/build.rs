@@ -519,3 +519,16 @@ fn three_interrupts_quit_and_cleanup_resumes() {
     let left = emu::rt().block_on(leftovers(&b.moto, false));
     assert!(left.is_empty(), "{left:?}\n{text}\n{out2}");
 }
+
+/// associate_public_ip_address without a subnet: the default VPC's subnet with the most free
+/// addresses is chosen, and the instance is launched through a network interface.
+#[test]
+fn public_ip_without_subnet_uses_a_default_subnet() {
+    let b = Bench::new(&["--date-offset=0"]);
+    let t = b.template("  associate_public_ip_address = true", "");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Using subnet subnet-"), "{out}");
+    assert!(b.calls().iter().any(|c| c.starts_with("DescribeSubnets")), "{:?}", b.calls());
+    assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
+}
