@@ -18,6 +18,8 @@ pub fn temp_name(cx: &Cx) -> String {
 pub async fn key_pair(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
     if c.communicator() == "none" || c.ssh_agent_auth || c.ssh_password.is_some() && c.ssh_private_key_file.is_none() {
+        // With the agent, the named key pair still goes on the instance.
+        st.key = crate::build::state::KeyMaterial { name: c.ssh_keypair_name.clone(), private_key_pem: None, temporary: false };
         return Ok(());
     }
     if let Some(f) = &c.ssh_private_key_file {
