@@ -24,6 +24,20 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
     if !diags.has_errors() {
         config::plan(&cfg, &opts, &mut diags);
     }
+    if a.machine_readable {
+        // Packer's machine-readable records: one `ui,error` / `ui,say` line each.
+        let ui = crate::ui::Ui::new("", crate::ui::UiOptions { machine_readable: true, ..Default::default() }, cfg.secrets());
+        for d in &diags.items {
+            let kind = if d.severity == crate::diag::Severity::Error { "error" } else { "message" };
+            ui.machine("ui", &[kind, d.render(&cfg.map).trim_end()]);
+        }
+        if diags.has_errors() {
+            ui.machine("error-count", &[&diags.errors().count().to_string()]);
+            return Ok(Exit::Failed);
+        }
+        ui.machine("ui", &["say", "The configuration is valid."]);
+        return Ok(Exit::Ok);
+    }
     report(&diags, &cfg.map, &cfg.secrets());
     if diags.has_errors() {
         let n = diags.errors().count();

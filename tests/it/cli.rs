@@ -136,6 +136,19 @@ fn exit_codes_and_usage() {
 }
 
 #[test]
+fn validate_machine_readable() {
+    let r = run(ambake(&["validate", "-machine-readable", "tests/fixtures/err_many_errors.pkr.hcl"]));
+    assert_eq!(r.code, 1);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines.iter().filter(|l| l.contains(",ui,error,")).count() >= 3, "{}", r.stdout);
+    assert!(lines.iter().any(|l| l.ends_with(",error-count,3")), "{}", r.stdout);
+    assert!(lines.iter().all(|l| !l.contains('\n') && l.split(',').next().is_some_and(|t| t.parse::<i64>().is_ok())), "{}", r.stdout);
+    let r = run(ambake(&["validate", "-machine-readable", "templates/al2023.pkr.hcl"]));
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.trim_end().ends_with(",ui,say,The configuration is valid."), "{}", r.stdout);
+}
+
+#[test]
 fn only_and_except_select_builds() {
     let d = tempfile::tempdir().unwrap();
     let two = format!("{SRC}\nsource \"amazon-ebs\" \"y\" {{\n  region = \"us-east-1\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-1\"\n  ssh_username = \"u\"\n  ami_name = \"yyy\"\n}}\nbuild {{\n  name = \"b2\"\n  sources = [\"source.amazon-ebs.y\"]\n}}\n");
