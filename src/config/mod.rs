@@ -226,7 +226,14 @@ fn typed_provisioner(
     names: &[String],
     diags: &mut Diagnostics,
 ) -> Option<Provisioner> {
-    let mut body = eval_body(&p.body, p.file, ctx, diags);
+    let mut body = match &p.iterator {
+        Some((name, value)) => {
+            let mut child = ctx.clone();
+            child.declare_var(name.as_str(), value.clone());
+            eval_body(&p.body, p.file, &child, diags)
+        }
+        None => eval_body(&p.body, p.file, ctx, diags),
+    };
     render_body(&mut body, lctx, diags);
     // `override = { "amazon-ebs.x" = { … } }`: per-source replacements of attributes.
     if let Some(ov) = body.attr("override").map(|a| a.value.clone()) {

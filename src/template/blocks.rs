@@ -28,6 +28,9 @@ pub struct PluginBlock {
     pub body: Body,
     pub file: FileId,
     pub span: Span,
+    /// Set for blocks a `dynamic "provisioner"` generated: the iterator's name and value,
+    /// declared when the body is evaluated.
+    pub iterator: Option<(String, Value)>,
 }
 
 /// `sources = ["source.amazon-ebs.x"]` or `source "source.amazon-ebs.x" { name = …, … }`.
@@ -68,7 +71,7 @@ pub fn parse_source_ref(s: &str) -> Option<(String, String)> {
 fn plugin(file: FileId, b: &Block, diags: &mut Diagnostics) -> Option<PluginBlock> {
     let span = span_of(file, &b.ident);
     match b.labels.as_slice() {
-        [kind] => Some(PluginBlock { kind: kind.as_str().to_string(), body: b.body.clone(), file, span }),
+        [kind] => Some(PluginBlock { kind: kind.as_str().to_string(), body: b.body.clone(), file, span, iterator: None }),
         _ => {
             diags.error(format!("a {} block needs exactly one label: its type, e.g. {} \"shell\"", b.ident.as_str(), b.ident.as_str()), Some(span));
             None
@@ -154,7 +157,10 @@ pub fn read_build(file: FileId, b: &Block, ctx: &Context, diags: &mut Diagnostic
                         out.post_processors.push(chain);
                     }
                     "hcp_packer_registry" => {}
-                    "dynamic" => diags.error("dynamic blocks directly inside build are not supported yet; write the provisioners out", Some(ispan)),
+                    "dynamic" if inner.labels.first().map(|l| l.as_str()) == Some("provisioner") => {
+                        out.provisioners.extend(dynamic_provisioners(file, inner, ctx, diags));
+                    }
+                    "dynamic" => diags.error("inside build, only dynamic \"provisioner\" blocks are supported", Some(ispan)),
                     other => {
                         let mut d = Diagnostic::error(format!("unsupported block \"{other}\" in build"), Some(ispan));
                         if let Some(s) = did_you_mean(other, ["source", "provisioner", "post-processor", "post-processors", "error-cleanup-provisioner"]) {
@@ -168,6 +174,54 @@ pub fn read_build(file: FileId, b: &Block, ctx: &Context, diags: &mut Diagnostic
     }
     if out.sources.is_empty() {
         diags.error("a build block needs at least one source (sources = [\"source.amazon-ebs.x\"])", Some(out.span.clone()));
+    }
+    out
+}
+
+/// `dynamic "provisioner" { for_each = …, labels = ["shell"], content { … } }` inside build:
+/// one provisioner per element, its body evaluated later with the iterator in scope.
+fn dynamic_provisioners(file: FileId, b: &Block, ctx: &Context, diags: &mut Diagnostics) -> Vec<PluginBlock> {
+    let span = span_of(file, &b.ident);
+    let Some(for_each) = b.body.get_attribute("for_each") else {
+        diags.error("dynamic \"provisioner\" needs a for_each attribute", Some(span));
+        return vec![];
+    };
+    let Some(content) = b.body.get_blocks("content").next() else {
+        diags.error("dynamic \"provisioner\" needs a content block", Some(span));
+        return vec![];
+    };
+    let iterator = match b.body.get_attribute("iterator").map(|a| &a.value) {
+        Some(hcl_edit::expr::Expression::Variable(v)) => v.as_str().to_string(),
+        _ => "provisioner".to_string(),
+    };
+    let items: Vec<(Value, Value)> = match eval_expr(&for_each.value, ctx) {
+        Ok(Value::Array(v)) => v.into_iter().enumerate().map(|(i, x)| (Value::from(i as i64), x)).collect(),
+        Ok(Value::Object(o)) => o.into_iter().map(|(k, x)| (Value::from(k), x)).collect(),
+        Ok(Value::Null) => vec![],
+        Ok(other) => {
+            diags.error(format!("for_each must be a list or map, got {other}"), Some(span_of(file, &for_each.value)));
+            return vec![];
+        }
+        Err(e) => {
+            diags.error(format!("cannot evaluate for_each: {e}"), Some(span_of(file, &for_each.value)));
+            return vec![];
+        }
+    };
+    let mut out = Vec::new();
+    for (key, value) in items {
+        let mut it = hcl::Map::new();
+        it.insert("key".to_string(), key);
+        it.insert("value".to_string(), value);
+        let mut child = ctx.clone();
+        child.declare_var(iterator.as_str(), Value::Object(it.clone()));
+        let kind = match b.body.get_attribute("labels").map(|a| eval_expr(&a.value, &child)) {
+            Some(Ok(Value::Array(l))) if l.len() == 1 && l[0].is_string() => l[0].as_str().unwrap_or_default().to_string(),
+            _ => {
+                diags.error("dynamic \"provisioner\" needs labels = [\"<type>\"], e.g. [\"shell\"]", Some(span.clone()));
+                return out;
+            }
+        };
+        out.push(PluginBlock { kind, body: content.body.clone(), file, span: span.clone(), iterator: Some((iterator.clone(), Value::Object(it))) });
     }
     out
 }
