@@ -56,6 +56,13 @@ impl Spans {
 }
 
 impl Visit for Spans {
+    /// Object entries (`tags = { Name = "x" }`) are aligned like attributes, as packer fmt does.
+    fn visit_object_item(&mut self, key: &hcl_edit::expr::ObjectKey, value: &hcl_edit::expr::ObjectValue) {
+        if let Some(r) = key.span() {
+            self.attr_starts.push(r.start);
+        }
+        hcl_edit::visit::visit_object_item(self, key, value);
+    }
     fn visit_expr(&mut self, node: &Expression) {
         match node {
             Expression::String(_) | Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
@@ -198,11 +205,24 @@ fn rewrite(src: &str, spans: &Spans) -> String {
 }
 
 fn is_attr_line(l: &Line, spans: &Spans) -> bool {
-    spans.attr_starts.contains(&l.start) && l.text.contains('=')
+    if !spans.attr_starts.contains(&l.start) {
+        return false;
+    }
+    let t = l.text.trim_start();
+    let key = key_of(t);
+    // `key = value` only: object entries written `key: value` are left as they are.
+    !key.is_empty() && t[key.len()..].trim_start().starts_with('=') && !t[key.len()..].trim_start().starts_with("==")
 }
 
+/// The key at the start of a line: an identifier or a quoted string.
 fn key_of(t: &str) -> &str {
     let t = t.trim_start();
+    if let Some(rest) = t.strip_prefix('"') {
+        return match rest.find('"') {
+            Some(end) => &t[..end + 2],
+            None => "",
+        };
+    }
     let end = t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).unwrap_or(t.len());
     &t[..end]
 }
@@ -216,6 +236,7 @@ mod tests {
         let src = "source \"amazon-ebs\" \"x\" {\n# the name\n      ami_name=\"a  b\"\ninstance_type   =   \"t3.micro\"\n\n\n\n  tags = {\n  Name = \"x\"\n    }\n  heredoc = <<EOF\n   keep   this\nEOF\n}\n";
         let out = format(src).unwrap();
         let want = "source \"amazon-ebs\" \"x\" {\n  # the name\n  ami_name      = \"a  b\"\n  instance_type = \"t3.micro\"\n\n  tags = {\n    Name = \"x\"\n  }\n  heredoc = <<EOF\n   keep   this\nEOF\n}\n";
+        assert_eq!(format("t = {\na = 1\n\"long-key\" = 2\n}\n").unwrap(), "t = {\n  a          = 1\n  \"long-key\" = 2\n}\n");
         assert_eq!(out, want);
         assert_eq!(format(&out).unwrap(), out, "idempotent");
     }
