@@ -532,3 +532,48 @@ fn public_ip_without_subnet_uses_a_default_subnet() {
     assert!(b.calls().iter().any(|c| c.starts_with("DescribeSubnets")), "{:?}", b.calls());
     assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
 }
+
+/// -debug: pauses between steps (stdin closed here, so each pause returns at once) and keeps
+/// the temporary private key in the working directory, mode 0600.
+#[test]
+fn debug_keeps_the_private_key_and_pauses() {
+    let b = Bench::new(&[]);
+    let port = emu::free_port();
+    let t = b.template(&format!("  ssh_username = \"ec2-user\"\n  ssh_host = \"127.0.0.1\"\n  ssh_port = {port}\n  ssh_timeout = \"2s\""), "").to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(&t).unwrap().replace("  communicator    = \"none\"\n", "");
+    std::fs::write(&t, text).unwrap();
+    let mut c = b.cmd(&["build", "-debug", &t]);
+    c.stdin(Stdio::null());
+    let (code, out) = run(c);
+    assert_eq!(code, 1, "the SSH wait times out: {out}");
+    assert!(out.contains("Pausing after run of step 'key pair'. Press enter to continue."), "{out}");
+    let pem = b.dir.path().join("ec2_demo.pem");
+    let text = std::fs::read_to_string(&pem).expect("the debug key file");
+    assert!(text.starts_with("-----BEGIN"), "a PEM private key");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!out.contains(text.lines().nth(1).unwrap()), "the key itself is never printed");
+}
+
+/// -on-error=ask: [r] retries the failed step (here the injected failure happens once, so the
+/// retry succeeds); [a] keeps everything.
+#[test]
+fn on_error_ask_retry_and_abort() {
+    use std::io::Write as _;
+    for (answer, want) in [("r\n", 0), ("a\n", 1)] {
+        let b = Bench::new(&["--fail", "CreateImage:UnauthorizedOperation:1"]);
+        let t = b.template("", "");
+        let mut child = b.cmd(&["build", "-on-error=ask", t.to_str().unwrap()]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(want), "{answer:?}: {text}");
+        assert!(text.contains("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step"), "{text}");
+        let left = emu::rt().block_on(leftovers(&b.moto, want == 0));
+        if want == 0 {
+            assert!(left.is_empty(), "retry: {left:?}");
+        } else {
+            assert!(left.iter().any(|l| l.contains("instance")), "abort keeps the instance: {left:?}");
+        }
+    }
+}
