@@ -236,16 +236,13 @@ fn typed_provisioner(
     };
     render_body(&mut body, lctx, diags);
     // `override = { "amazon-ebs.x" = { … } }`: per-source replacements of attributes.
-    if let Some(ov) = body.attr("override").map(|a| a.value.clone()) {
-        if let Value::Object(o) = ov {
-            for n in names {
-                if let Some(Value::Object(repl)) = o.get(n) {
-                    for (k, v) in repl {
-                        let template = body.attrs.iter().find(|a| a.name == "override").cloned().expect("override attr exists");
-                        body.attrs.retain(|a| &a.name != k);
-                        body.attrs.push(crate::template::eval::EAttr { name: k.clone(), value: v.clone(), ..template });
-                    }
-                    break;
+    // Replacements are reported at the `override` attribute's position.
+    if let Some(ov_attr) = body.attr("override").cloned() {
+        if let Value::Object(o) = &ov_attr.value {
+            if let Some(Value::Object(repl)) = names.iter().find_map(|n| o.get(n)) {
+                for (k, v) in repl {
+                    body.attrs.retain(|a| &a.name != k);
+                    body.attrs.push(crate::template::eval::EAttr { name: k.clone(), value: v.clone(), ..ov_attr.clone() });
                 }
             }
         }

@@ -216,3 +216,14 @@ fn completions_and_man_page_in_repo_are_current() {
     let committed = std::fs::read_to_string(repo().join("man/ambake.1")).expect("man/ambake.1");
     assert_eq!(r.stdout, committed, "man/ambake.1 is stale: run scripts/gen-completions");
 }
+
+#[test]
+fn provisioner_override_applies_per_source() {
+    let d = tempfile::tempdir().unwrap();
+    let t = write(d.path(), "t.pkr.hcl", &format!("{SRC}\nsource \"amazon-ebs\" \"y\" {{\n  region = \"us-east-1\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-1\"\n  ssh_username = \"u\"\n  ami_name = \"yyy\"\n}}\nbuild {{\n  sources = [\"source.amazon-ebs.y\"]\n  provisioner \"shell\" {{\n    inline = [\"echo default\"]\n    override = {{ \"amazon-ebs.y\" = {{ inline = [\"echo for-y\"], override = {{}} }} }}\n  }}\n}}\n"));
+    let r = run(ambake(&["inspect", "--json", t.to_str().unwrap()]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let y = v["builds"].as_array().unwrap().iter().find(|b| b["name"] == "amazon-ebs.y").unwrap();
+    assert_eq!(y["provisioners"][0]["config"]["inline"][0], "echo for-y");
+}
