@@ -90,12 +90,12 @@ pub const AMAZON_EBS: &[Field] = &[
     later("decode_authorization_messages", Bool), f("aws_polling", Block(AWS_POLLING)),
     // AMIConfig / SnapshotConfig
     f("ami_name", Str), f("ami_description", Str), f("ami_virtualization_type", Str), f("ami_users", StrList),
-    f("ami_groups", StrList), f("ami_org_arns", StrList), f("ami_ou_arns", StrList), later("ami_product_codes", StrList),
-    f("ami_regions", StrList), f("skip_region_validation", Bool), later("snapshot_copy_duration_minutes", Int),
+    f("ami_groups", StrList), f("ami_org_arns", StrList), f("ami_ou_arns", StrList), f("ami_product_codes", StrList),
+    f("ami_regions", StrList), f("skip_region_validation", Bool), f("snapshot_copy_duration_minutes", Int),
     f("tags", StrMap), f("tag", Blocks(KEY_VALUE)), f("snapshot_tags", StrMap), f("snapshot_tag", Blocks(KEY_VALUE)),
     f("snapshot_users", StrList), f("snapshot_groups", StrList), f("ena_support", Bool), f("sriov_support", Bool),
     f("force_deregister", Bool), f("force_delete_snapshot", Bool), f("encrypt_boot", Bool), f("kms_key_id", Str),
-    f("region_kms_key_ids", StrMap), f("skip_save_build_region", Bool), later("imds_support", Str),
+    f("region_kms_key_ids", StrMap), f("skip_save_build_region", Bool), f("imds_support", Str),
     later("deprecate_at", Str), later("deregistration_protection", Block(DEREGISTRATION_PROTECTION)),
     // ebs-only
     f("launch_block_device_mappings", Blocks(BLOCK_DEVICE)), f("ami_block_device_mappings", Blocks(BLOCK_DEVICE)),

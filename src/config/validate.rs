@@ -121,6 +121,16 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
     if encrypt && shared && (c.kms_key_id.is_none() || c.region_kms_key_ids.values().any(|v| v.is_empty())) {
         k.err("ami_users", "Cannot share AMI encrypted with default KMS key");
     }
+    if let Some(v) = &c.imds_support {
+        if !v.is_empty() && v != "v2.0" {
+            k.err("imds_support", format!("imds_support must be \"\" or \"v2.0\", not {v:?}"));
+        }
+    }
+    if let Some(m) = c.snapshot_copy_duration_minutes {
+        if m <= 0 || m % 15 != 0 {
+            k.err("snapshot_copy_duration_minutes", "snapshot_copy_duration_minutes must be a positive multiple of 15");
+        }
+    }
     if let Some(v) = &c.ami_virtualization_type {
         k.one_of("ami_virtualization_type", &Some(v.clone()), &["hvm", "paravirtual"]);
     }

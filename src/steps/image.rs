@@ -161,6 +161,7 @@ struct CopyJob {
     description: Option<String>,
     encrypted: bool,
     kms: Option<String>,
+    duration: Option<i64>,
     token: String,
     build_id: String,
 }
@@ -174,6 +175,8 @@ impl CopyJob {
             cancel: cx.cancel.clone(),
             ui: cx.ui.clone(),
             spec: cx.spec(format!("AMI copy in {region} to be available"), IMAGE_WAIT),
+            // Time-based copies apply to the cross-region copies, not to encrypt_boot's own.
+            duration: if region == cx.region() { None } else { cx.plan.config.snapshot_copy_duration_minutes },
             token: format!("{}-copy-{region}", cx.build_id),
             build_id: cx.build_id.clone(),
             region,
@@ -202,6 +205,9 @@ impl CopyJob {
             .tag_specifications(spec(ResourceType::Image, &self.build_id, &BTreeMap::new()));
         if self.encrypted {
             req = req.encrypted(true).set_kms_key_id(self.kms.clone());
+        }
+        if let Some(m) = self.duration {
+            req = req.snapshot_copy_completion_duration_minutes(m);
         }
         let out = req.send().await.map_err(|e| aws_err("ec2:CopyImage", &self.region, &e))?;
         let id = out.image_id().unwrap_or_default().to_string();
@@ -272,12 +278,19 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
     let launch = !(c.ami_users.is_empty() && c.ami_groups.is_empty() && c.ami_org_arns.is_empty() && c.ami_ou_arns.is_empty());
     let snap = !(c.snapshot_users.is_empty() && c.snapshot_groups.is_empty());
-    if !launch && !snap {
+    let imds = c.imds_support.as_deref().filter(|v| !v.is_empty());
+    if !launch && !snap && imds.is_none() && c.ami_product_codes.is_empty() {
         return Ok(());
     }
     for (region, ami) in &st.amis {
         cx.check_cancel()?;
         let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(region) };
+        if let Some(v) = imds {
+            ec2.modify_image_attribute().image_id(ami).imds_support(AttributeValue::builder().value(v).build()).send().await.map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
+        }
+        if !c.ami_product_codes.is_empty() {
+            ec2.modify_image_attribute().image_id(ami).set_product_codes(Some(c.ami_product_codes.clone())).send().await.map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
+        }
         if launch {
             cx.ui.say(&format!("Modifying attributes on AMI ({ami}) in {region}..."));
             let mut m = LaunchPermissionModifications::builder();
