@@ -184,6 +184,8 @@ pub struct AmazonEbs {
     pub spot_price: Option<String>,
     pub spot_instance_types: Vec<String>,
     pub spot_allocation_strategy: Option<String>,
+    pub spot_tags: Tags,
+    pub fleet_tags: Tags,
     pub shutdown_behavior: Option<String>,
     pub metadata_options: Option<MetadataOptions>,
     pub ebs_optimized: bool,
@@ -268,7 +270,7 @@ mod tests {
                 Kind::Blocks(_) => serde_json::json!([]),
             };
             // Block-list forms of maps are folded into the maps by the decoder.
-            if ["tag", "snapshot_tag", "run_tag", "run_volume_tag"].contains(&f.name) {
+            if ["tag", "snapshot_tag", "run_tag", "run_volume_tag", "spot_tag", "fleet_tag"].contains(&f.name) {
                 continue;
             }
             obj.insert(f.name.to_string(), sample);

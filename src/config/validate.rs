@@ -150,6 +150,12 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             k.err("spot_price", format!("spot_price must be \"auto\", \"0\" or a price such as \"0.05\", not {p:?}"));
         }
     }
+    if !spot && !c.spot_tags.is_empty() {
+        k.err("spot_tags", "spot_tags should not be set when not requesting a spot instance");
+    }
+    if !spot && !c.fleet_tags.is_empty() {
+        k.err("fleet_tags", "fleet_tags should not be set when not requesting a spot instance");
+    }
     if spot && (c.ena_support.is_some() || c.sriov_support) {
         k.err(if c.sriov_support { "sriov_support" } else { "ena_support" }, "Spot instances do not support modification, which is required when either `ena_support` or `sriov_support` are set. Please ensure you use an AMI that already has either SR-IOV or ENA enabled.");
     }

@@ -257,6 +257,10 @@ async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMa
     if let Some(k) = &st.key.name {
         data = data.key_name(k);
     }
+    if !c.spot_tags.is_empty() {
+        let spot_tags = cx.render_map(&c.spot_tags, st)?;
+        data = data.tag_specifications(LaunchTemplateTagSpecificationRequest::builder().resource_type(ResourceType::SpotInstancesRequest).set_tags(Some(crate::build::tags::ec2_tags(&with_id(&spot_tags, &cx.build_id)))).build());
+    }
     if !st.security_group_ids.is_empty() {
         data = data.set_security_group_ids(Some(st.security_group_ids.clone()));
     }
@@ -302,6 +306,7 @@ async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMa
             .target_capacity_specification(TargetCapacitySpecificationRequest::builder().total_target_capacity(1).default_target_capacity_type(DefaultTargetCapacityType::Spot).build())
             .spot_options(spot_opts.clone().build())
             .replace_unhealthy_instances(false)
+            .set_tag_specifications((!c.fleet_tags.is_empty()).then(|| vec![spec(ResourceType::Fleet, &cx.build_id, &c.fleet_tags)]))
             .client_token(format!("{}-fleet-{tries}", cx.build_id))
             .send()
             .await

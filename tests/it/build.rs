@@ -440,7 +440,7 @@ fn encrypt_boot_copies_and_removes_the_intermediary() {
 #[test]
 fn spot_build_uses_a_fleet_and_cleans_the_template() {
     let b = Bench::new(&["--date-offset=0"]);
-    let t = b.template("  spot_price = \"auto\"\n  spot_instance_types = [\"t2.micro\", \"t3.micro\"]", "");
+    let t = b.template("  spot_price = \"auto\"\n  spot_instance_types = [\"t2.micro\", \"t3.micro\"]\n  spot_tags = { Spot = \"yes\" }\n  fleet_tags = { Fleet = \"yes\" }", "");
     let text = std::fs::read_to_string(&t).unwrap().replace("  instance_type   = \"t2.micro\"\n", "");
     std::fs::write(&t, text).unwrap();
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
