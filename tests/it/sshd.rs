@@ -26,7 +26,13 @@ fn is_root() -> bool {
 }
 
 /// The AuthorizedKeysCommand must be root-owned all the way up: copy it under /usr/local/lib.
+/// Once per test process (tests run in parallel threads).
 fn install_authkeys() -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(install_authkeys_once).clone()
+}
+
+fn install_authkeys_once() -> PathBuf {
     let dir = Path::new("/usr/local/lib/ambake-test");
     let target = dir.join("authkeys");
     let body = format!("#!{}\n{}", python().display(), std::fs::read_to_string(repo().join("tests/support/authkeys.py")).unwrap());
