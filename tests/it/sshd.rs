@@ -54,7 +54,9 @@ impl Sshd {
     pub fn start_on(moto: Option<&Moto>, port: u16) -> Sshd {
         assert!(is_root(), "the SSH tests need root (sshd logs in as {USER}); run them through scripts/test");
         assert!(Path::new("/usr/sbin/sshd").exists(), "openssh-server is missing: run scripts/test, which installs it");
-        sh(&format!("id {USER} >/dev/null 2>&1 || useradd -m -s /bin/bash {USER}; usermod -p '*' {USER}; mkdir -p /run/sshd"));
+        // Once per process: parallel tests would race on useradd on a fresh machine.
+        static USER_READY: std::sync::Once = std::sync::Once::new();
+        USER_READY.call_once(|| sh(&format!("id {USER} >/dev/null 2>&1 || useradd -m -s /bin/bash {USER}; usermod -p '*' {USER}; mkdir -p /run/sshd")));
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         sh(&format!("chmod 755 {}", d.display()));
