@@ -14,6 +14,9 @@ pub struct AccessOptions {
     pub assume_role: Option<AssumeRole>,
     pub custom_endpoint_ec2: Option<String>,
     pub max_retries: Option<i64>,
+    /// A TOTP code for the assume_role call (single use: a session that must be renewed later
+    /// needs a new code).
+    pub mfa_code: Option<String>,
 }
 
 impl From<&AmazonEbs> for AccessOptions {
@@ -28,6 +31,7 @@ impl From<&AmazonEbs> for AccessOptions {
             assume_role: c.assume_role.clone(),
             custom_endpoint_ec2: c.custom_endpoint_ec2.clone(),
             max_retries: c.max_retries,
+            mfa_code: c.mfa_code.clone(),
         }
     }
 }
@@ -35,6 +39,6 @@ impl From<&AmazonEbs> for AccessOptions {
 impl AccessOptions {
     /// Every secret these options hold, for masking.
     pub fn secrets(&self) -> Vec<String> {
-        [&self.secret_key, &self.token].into_iter().flatten().cloned().collect()
+        [&self.secret_key, &self.token, &self.mfa_code].into_iter().flatten().cloned().collect()
     }
 }

@@ -63,7 +63,17 @@ pub async fn session(o: &AccessOptions) -> anyhow::Result<Session> {
     let base_sdk = loader(&region, o).credentials_provider(chain.clone()).load().await;
     let (sdk, assumed_role) = match &o.assume_role {
         Some(role) => {
-            let layer = AssumeRoleLayer { role: role.clone(), sts: aws_sdk_sts::Client::new(&base_sdk) };
+            let sts = aws_sdk_sts::Client::new(&base_sdk);
+            let mfa = match &o.mfa_code {
+                Some(code) => {
+                    let id = sts.get_caller_identity().send().await.map_err(|e| anyhow::anyhow!("sts:GetCallerIdentity (for mfa_code) failed: {}", super::errors::explain(&e)))?;
+                    let arn = id.arn().unwrap_or_default();
+                    let serial = super::credentials::mfa_serial_for(arn).ok_or_else(|| anyhow::anyhow!("mfa_code needs long-term IAM user credentials to find the MFA device; the base identity is {arn}"))?;
+                    Some((serial, code.clone()))
+                }
+                None => None,
+            };
+            let layer = AssumeRoleLayer { role: role.clone(), sts, mfa };
             // Fail now, with the AWS error, rather than inside the first build call.
             layer.assume().await.map_err(|e| anyhow::anyhow!("{}", chain_text(&e)))?;
             let sdk = loader(&region, o).credentials_provider(layer).load().await;

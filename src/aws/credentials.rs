@@ -177,6 +177,10 @@ impl ProvideCredentials for PackerChain {
 pub struct AssumeRoleLayer {
     pub role: AssumeRole,
     pub sts: aws_sdk_sts::Client,
+    /// `mfa_code`: sent as TokenCode with the serial number of the caller's virtual MFA device
+    /// (`arn:aws:iam::<account>:mfa/<user>`, AWS's default name for it), which Packer's
+    /// configuration has no option for.
+    pub mfa: Option<(String, String)>,
 }
 
 impl AssumeRoleLayer {
@@ -203,6 +207,9 @@ impl AssumeRoleLayer {
         for k in &r.transitive_tag_keys {
             req = req.transitive_tag_keys(k);
         }
+        if let Some((serial, code)) = &self.mfa {
+            req = req.serial_number(serial).token_code(code);
+        }
         let out = req.send().await.map_err(|e| {
             CredentialsError::provider_error(format!("sts:AssumeRole {}: {}", r.role_arn.as_deref().unwrap_or(""), super::errors::explain(&e)))
         })?;
@@ -218,5 +225,22 @@ impl ProvideCredentials for AssumeRoleLayer {
         Self: 'a,
     {
         future::ProvideCredentials::new(self.assume())
+    }
+}
+
+/// The virtual MFA device of an IAM user ARN (`arn:aws:iam::123:user/path/name` →
+/// `arn:aws:iam::123:mfa/name`).
+pub fn mfa_serial_for(arn: &str) -> Option<String> {
+    let (prefix, rest) = arn.split_once(":user/")?;
+    let name = rest.rsplit('/').next()?;
+    Some(format!("{prefix}:mfa/{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mfa_serials() {
+        assert_eq!(super::mfa_serial_for("arn:aws:iam::123456789012:user/dev/alice").as_deref(), Some("arn:aws:iam::123456789012:mfa/alice"));
+        assert_eq!(super::mfa_serial_for("arn:aws:sts::1:assumed-role/r/s"), None);
     }
 }

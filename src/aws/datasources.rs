@@ -45,6 +45,7 @@ impl DataResolver for AwsData {
             assume_role: args.get("assume_role").and_then(|a| serde_json::from_value::<AssumeRole>(a.clone()).ok()),
             custom_endpoint_ec2: s(&args, "custom_endpoint_ec2"),
             max_retries: args.get("max_retries").and_then(|v| v.as_i64()),
+            mfa_code: s(&args, "mfa_code"),
         };
         let what = format!("data.amazon-ami.{}", block.name);
         self.rt.block_on(async {

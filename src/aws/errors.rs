@@ -87,6 +87,21 @@ where
     out
 }
 
+const ENCODED_MARKER: &str = "Encoded authorization failure message: ";
+
+/// `decode_authorization_messages`: when an AccessDenied carries an encoded message, ask STS
+/// to decode it (sts:DecodeAuthorizationMessage) so the user sees which action and resource were
+/// refused. `None` when there is nothing to decode or the decoding itself fails.
+pub async fn decode_authorization(sts: &aws_sdk_sts::Client, text: &str) -> Option<String> {
+    let start = text.find(ENCODED_MARKER)? + ENCODED_MARKER.len();
+    let token: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != ')' && *c != ';').collect();
+    if token.is_empty() {
+        return None;
+    }
+    let out = sts.decode_authorization_message().encoded_message(token).send().await.ok()?;
+    out.decoded_message().map(String::from)
+}
+
 /// The text of the first `<tag>…</tag>` in an XML error body.
 pub fn xml_tag(body: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");

@@ -186,11 +186,17 @@ pub async fn run_one(plan: BuildPlan, ui: Ui, cancel: CancellationToken, opts: R
 async fn finish(cx: &Cx, st: &BuildState, failure: Option<anyhow::Error>, on_error: OnError, opts: &RunOptions) -> Outcome {
     let interrupted = failure.as_ref().is_some_and(|e| e.is::<Interrupted>());
     let ok = failure.is_none();
-    if let Some(e) = &failure {
+    let mut message = failure.as_ref().map(|e| format!("{e:#}")).unwrap_or_default();
+    if !ok && cx.plan.config.decode_authorization_messages {
+        if let Some(decoded) = crate::aws::errors::decode_authorization(&cx.session.sts(), &message).await {
+            message.push_str(&format!("\nDecoded authorization failure message: {decoded}"));
+        }
+    }
+    if failure.is_some() {
         if interrupted {
             cx.ui.error("Build was cancelled.");
         } else {
-            cx.ui.error(&format!("Error: {e:#}"));
+            cx.ui.error(&format!("Error: {message}"));
         }
     }
     let keep_everything = !ok && matches!(on_error, OnError::Abort | OnError::RunCleanupProvisioner);
@@ -229,7 +235,7 @@ async fn finish(cx: &Cx, st: &BuildState, failure: Option<anyhow::Error>, on_err
     }
     match failure {
         Some(_) if interrupted => Outcome::Interrupted,
-        Some(e) => Outcome::Failed(format!("{e:#}")),
+        Some(_) => Outcome::Failed(message),
         None if st.amis.is_empty() => Outcome::NoArtifact,
         None => {
             let artifact = Artifact { amis: st.amis.clone() };

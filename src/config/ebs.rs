@@ -127,6 +127,8 @@ pub struct AmazonEbs {
     pub profile: Option<String>,
     pub shared_credentials_file: Option<String>,
     pub assume_role: Option<AssumeRole>,
+    pub mfa_code: Option<String>,
+    pub decode_authorization_messages: bool,
     pub custom_endpoint_ec2: Option<String>,
     pub max_retries: Option<i64>,
     pub skip_credential_validation: bool,

@@ -83,11 +83,11 @@ pub const LICENSE_SPEC: &[Field] = &[f("license_configuration_request", Block(LI
 pub const AMAZON_EBS: &[Field] = &[
     // AccessConfig
     f("access_key", Str), f("secret_key", Str), f("token", Str), f("region", Str), f("profile", Str),
-    f("shared_credentials_file", Str), f("assume_role", Block(ASSUME_ROLE)), later("mfa_code", Str),
+    f("shared_credentials_file", Str), f("assume_role", Block(ASSUME_ROLE)), f("mfa_code", Str),
     later("vault_aws_engine", Block(VAULT_AWS_ENGINE)), f("custom_endpoint_ec2", Str), later("insecure_skip_tls_verify", Bool),
     f("max_retries", Int), f("skip_credential_validation", Bool),
     ignored("skip_metadata_api_check", Bool, "skip_metadata_api_check is ignored, as in Packer 1.8+"),
-    later("decode_authorization_messages", Bool), f("aws_polling", Block(AWS_POLLING)),
+    f("decode_authorization_messages", Bool), f("aws_polling", Block(AWS_POLLING)),
     // AMIConfig / SnapshotConfig
     f("ami_name", Str), f("ami_description", Str), f("ami_virtualization_type", Str), f("ami_users", StrList),
     f("ami_groups", StrList), f("ami_org_arns", StrList), f("ami_ou_arns", StrList), f("ami_product_codes", StrList),

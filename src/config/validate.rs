@@ -64,6 +64,9 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             k.err("aws_polling", "aws_polling delay_seconds and max_attempts must not be negative");
         }
     }
+    if c.mfa_code.is_some() && c.assume_role.is_none() {
+        k.err("mfa_code", "mfa_code is used with assume_role: add an assume_role block");
+    }
     if let Some(ar) = &c.assume_role {
         if ar.role_arn.as_deref().unwrap_or("").is_empty() {
             k.err("assume_role", "assume_role needs role_arn");

@@ -602,3 +602,25 @@ fn imds_support_product_codes_and_copy_duration_are_sent() {
     assert_eq!(has("ProductCode.1=abcdefgh"), 2, "in both regions");
     assert_eq!(has("SnapshotCopyCompletionDurationMinutes=15"), 1, "on the copy");
 }
+
+/// decode_authorization_messages: an encoded AccessDenied message is decoded with
+/// sts:DecodeAuthorizationMessage. moto lacks that action, so the proxy answers it (emulator-
+/// limited): what is shown is that ambake extracts the token, calls STS and shows the answer.
+#[test]
+fn authorization_messages_are_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let answer = dir.path().join("decode.xml");
+    std::fs::write(&answer, r#"<DecodeAuthorizationMessageResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><DecodeAuthorizationMessageResult><DecodedMessage>{"allowed":false,"context":{"action":"ec2:RunInstances"}}</DecodedMessage></DecodeAuthorizationMessageResult><ResponseMetadata><RequestId>proxy-decode</RequestId></ResponseMetadata></DecodeAuthorizationMessageResponse>"#).unwrap();
+    let b = Bench::new(&[
+        "--fail",
+        "RunInstances:UnauthorizedOperation:1:You are not authorized to perform this operation. Encoded authorization failure message: ENC-abc123",
+        "--answer",
+        &format!("DecodeAuthorizationMessage:{}", answer.display()),
+    ]);
+    let t = b.template("  decode_authorization_messages = true", "");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(r#"Decoded authorization failure message: {"allowed":false,"context":{"action":"ec2:RunInstances"}}"#), "{out}");
+    assert!(b.calls().iter().any(|c| c.starts_with("DecodeAuthorizationMessage")), "{:?}", b.calls());
+    assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
+}

@@ -269,6 +269,22 @@ build {{
     for part in ["ExternalId=ext-123", "DurationSeconds=1800", "RoleSessionName=ambake-test-session", "PolicyArns.member.1.arn=", "Tags.member.1.Key=Team", "TransitiveTagKeys.member.1=Team", "Policy="] {
         assert!(call.contains(part), "AssumeRole lacks {part}: {call}");
     }
+    // mfa_code: TokenCode plus the caller's virtual MFA device, and the code is never printed.
+    let text = std::fs::read_to_string(&t).unwrap().replace("  assume_role {", "  mfa_code      = \"918273\"\n  assume_role {");
+    std::fs::write(&t, text).unwrap();
+    let mut c = w.cmd(&["whoami", t.to_str().unwrap()]);
+    w.with_env_keys(&mut c);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("918273") && !r.stderr.contains("918273"), "the MFA code was printed");
+    let rec = std::fs::read_to_string(w.moto.dir.path().join("moto-calls.jsonl")).unwrap();
+    let with_mfa = rec.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).any(|v| {
+        let body = v["body"].as_str().unwrap_or_default().to_string();
+        let body = if v["body_encoded"] == true { String::from_utf8(base64_decode(&body)).unwrap_or_default() } else { body };
+        let body = body.replace("%3A", ":").replace("%2F", "/");
+        body.contains("Action=AssumeRole") && body.contains("TokenCode=918273") && body.contains("SerialNumber=arn:aws:iam::123456789012:mfa/env-user")
+    });
+    assert!(with_mfa, "no AssumeRole with the MFA code and device");
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

@@ -7,7 +7,10 @@ Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
                       waiters really wait
   --hold-after K      hold request K+1 (counting the program's AWS calls) until the file
                       DIR/release exists; DIR/held is written while it is held
-  --fail ACTION:CODE:N  answer the first N calls of ACTION with an EC2 error CODE (HTTP 400)
+  --fail ACTION:CODE:N[:MESSAGE]  answer the first N calls of ACTION with an EC2 error CODE
+                      (HTTP 400) and MESSAGE
+  --answer ACTION:FILE  answer every call of ACTION with FILE's content (HTTP 200), for actions
+                      moto does not implement (the feature is then "emulator-limited")
   --dir DIR           where held/release/log files live
 Every request is logged to DIR/proxy.log as "seq action region".
 The Host header and body pass through unchanged, so moto's routing and signatures still work.
@@ -30,6 +33,7 @@ ap.add_argument("--date-offset", type=int, default=0)
 ap.add_argument("--slow", type=int, default=0)
 ap.add_argument("--hold-after", type=int, default=-1)
 ap.add_argument("--fail", action="append", default=[])
+ap.add_argument("--answer", action="append", default=[])
 ap.add_argument("--dir", default=".")
 args = ap.parse_args()
 
@@ -39,8 +43,12 @@ seq = 0
 slow_left = {}  # action -> remaining slow answers since the last state change
 fails = {}
 for f in args.fail:
-    action, code, n = f.split(":")
-    fails[action] = [code, int(n)]
+    action, code, n, *msg = f.split(":", 3)
+    fails[action] = [code, int(n), msg[0] if msg else "injected by the test proxy"]
+answers = {}
+for a in args.answer:
+    action, path = a.split(":", 1)
+    answers[action] = open(path, "rb").read()
 CHANGES = {"RunInstances": "DescribeInstances", "StopInstances": "DescribeInstances", "TerminateInstances": "DescribeInstances",
            "CreateImage": "DescribeImages", "CopyImage": "DescribeImages", "CreateFleet": "DescribeInstances"}
 BACK = {"running": "pending", "stopped": "stopping", "terminated": "shutting-down"}
@@ -74,12 +82,20 @@ class Handler(BaseHTTPRequestHandler):
             open(os.path.join(args.dir, "held"), "w").close()
             while not os.path.exists(os.path.join(args.dir, "release")):
                 time.sleep(0.02)
+        if action in answers:
+            data = answers[action]
+            self.send_response_only(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if action in fails and fails[action][1] > 0:
             with lock:
                 fails[action][1] -= 1
             code = fails[action][0]
             data = (f"<?xml version=\"1.0\"?><Response><Errors><Error><Code>{code}</Code>"
-                    f"<Message>injected by the test proxy</Message></Error></Errors>"
+                    f"<Message>{fails[action][2]}</Message></Error></Errors>"
                     f"<RequestID>proxy-{n}</RequestID></Response>").encode()
             self.send_response_only(400 if code != "InternalError" else 500)
             self.send_header("Content-Type", "text/xml")
