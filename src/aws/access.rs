@@ -17,6 +17,8 @@ pub struct AccessOptions {
     /// A TOTP code for the assume_role call (single use: a session that must be renewed later
     /// needs a new code).
     pub mfa_code: Option<String>,
+    /// Accept any TLS certificate (an EC2-compatible endpoint with a self-signed one).
+    pub insecure_skip_tls_verify: bool,
 }
 
 impl From<&AmazonEbs> for AccessOptions {
@@ -32,6 +34,7 @@ impl From<&AmazonEbs> for AccessOptions {
             custom_endpoint_ec2: c.custom_endpoint_ec2.clone(),
             max_retries: c.max_retries,
             mfa_code: c.mfa_code.clone(),
+            insecure_skip_tls_verify: c.insecure_skip_tls_verify,
         }
     }
 }

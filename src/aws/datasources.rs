@@ -46,6 +46,7 @@ impl DataResolver for AwsData {
             custom_endpoint_ec2: s(&args, "custom_endpoint_ec2"),
             max_retries: args.get("max_retries").and_then(|v| v.as_i64()),
             mfa_code: s(&args, "mfa_code"),
+            insecure_skip_tls_verify: args.get("insecure_skip_tls_verify").and_then(|v| v.as_bool()).unwrap_or(false),
         };
         let what = format!("data.amazon-ami.{}", block.name);
         self.rt.block_on(async {

@@ -83,6 +83,8 @@ where
     });
     if let Some(h) = c.as_deref().map(classify).and_then(hint) {
         out.push_str(&format!("; hint: {h}"));
+    } else if out.contains("invalid peer certificate") {
+        out.push_str("; hint: the endpoint's TLS certificate is not trusted by this machine; for an EC2-compatible endpoint with a self-signed certificate set insecure_skip_tls_verify = true");
     }
     out
 }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod credentials;
 pub mod datasources;
 pub mod errors;
+pub mod insecure;
 pub mod polling;
 pub mod region;
 pub mod wait;

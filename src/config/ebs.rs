@@ -130,6 +130,7 @@ pub struct AmazonEbs {
     pub mfa_code: Option<String>,
     pub decode_authorization_messages: bool,
     pub custom_endpoint_ec2: Option<String>,
+    pub insecure_skip_tls_verify: bool,
     pub max_retries: Option<i64>,
     pub skip_credential_validation: bool,
     pub aws_polling: Option<AwsPolling>,

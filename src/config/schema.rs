@@ -84,7 +84,7 @@ pub const AMAZON_EBS: &[Field] = &[
     // AccessConfig
     f("access_key", Str), f("secret_key", Str), f("token", Str), f("region", Str), f("profile", Str),
     f("shared_credentials_file", Str), f("assume_role", Block(ASSUME_ROLE)), f("mfa_code", Str),
-    later("vault_aws_engine", Block(VAULT_AWS_ENGINE)), f("custom_endpoint_ec2", Str), later("insecure_skip_tls_verify", Bool),
+    later("vault_aws_engine", Block(VAULT_AWS_ENGINE)), f("custom_endpoint_ec2", Str), f("insecure_skip_tls_verify", Bool),
     f("max_retries", Int), f("skip_credential_validation", Bool),
     ignored("skip_metadata_api_check", Bool, "skip_metadata_api_check is ignored, as in Packer 1.8+"),
     f("decode_authorization_messages", Bool), f("aws_polling", Block(AWS_POLLING)),

@@ -172,6 +172,21 @@ fn chain_precedence_static_env_profile_imds() {
     assert_no_secrets(&w, &r);
 }
 
+/// Container (ECS) credentials come after the shared files and before the instance role.
+#[test]
+fn container_credentials_beat_the_instance_role() {
+    let w = world(true);
+    std::fs::remove_dir_all(w.home.path().join(".aws")).unwrap();
+    let mut c = w.cmd(&["whoami", "--json", "--region", REGION]);
+    c.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("http://127.0.0.1:{}/ecs-creds", w.imds_port.unwrap()));
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = json(&r);
+    assert_eq!(j["credentials"]["source"], "container", "{j}");
+    assert!(j["expires"].as_str().is_some());
+    assert_no_secrets(&w, &r);
+}
+
 #[test]
 fn explicit_missing_profile_fails_instead_of_falling_through() {
     let w = world(true);
@@ -333,4 +348,33 @@ fn shared_credentials_file_option_and_per_source_identities() {
     assert!(j["builds"]["amazon-ebs.a"]["arn"].as_str().unwrap().ends_with("user/static-user"));
     assert!(j["builds"]["amazon-ebs.b"]["arn"].as_str().unwrap().ends_with("user/profile-user"), "b uses ~/.aws default");
     assert_no_secrets(&w, &r);
+}
+
+/// insecure_skip_tls_verify: an endpoint with a self-signed certificate (moto over HTTPS) is
+/// refused by default and accepted with the option.
+#[test]
+fn self_signed_endpoint_needs_insecure_skip_tls_verify() {
+    let moto = Moto::start_with(false, true);
+    let d = tempfile::tempdir().unwrap();
+    let url = format!("https://127.0.0.1:{}", moto.port);
+    for insecure in [false, true] {
+        let t = format!(
+            "source \"amazon-ebs\" \"x\" {{\n  region = \"{REGION}\"\n  custom_endpoint_ec2 = \"{url}\"\n  insecure_skip_tls_verify = {insecure}\n  max_retries = 1\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-1\"\n  communicator = \"none\"\n  ami_name = \"tls-test\"\n}}\nbuild {{\n  sources = [\"source.amazon-ebs.x\"]\n}}\n"
+        );
+        let t = write(d.path(), "t.pkr.hcl", &t);
+        let mut c = ambake(&["whoami", "--json", t.to_str().unwrap()]);
+        c.env("HOME", d.path()).env("AWS_ACCESS_KEY_ID", emu::HARNESS_KEY).env("AWS_SECRET_ACCESS_KEY", emu::HARNESS_SECRET);
+        let r = run(c);
+        let j = json(&r);
+        let b = &j["builds"]["amazon-ebs.x"];
+        if insecure {
+            assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+            assert_eq!(b["account"], "123456789012");
+        } else {
+            assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+            let e = b["error"].as_str().unwrap_or_default().to_lowercase();
+            assert!(e.contains("certificate") || e.contains("unknownissuer") || e.contains("tls") || e.contains("io error"), "{e}");
+            eprintln!("without insecure_skip_tls_verify: {e}");
+        }
+    }
 }

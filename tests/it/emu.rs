@@ -65,6 +65,11 @@ impl Moto {
     /// Starts moto. With `auth`, signatures are verified after the harness's setup calls
     /// (see [`Moto::require_auth`]).
     pub fn start(auth: bool) -> Moto {
+        Self::start_with(auth, false)
+    }
+
+    /// `tls`: moto serves HTTPS with a self-signed, auto-generated certificate.
+    pub fn start_with(auth: bool, tls: bool) -> Moto {
         let dir = tempfile::tempdir().unwrap();
         for _ in 0..5 {
             let port = free_port();
@@ -81,10 +86,18 @@ impl Moto {
             if auth {
                 c.env("INITIAL_NO_AUTH_ACTION_COUNT", "100000");
             }
+            if tls {
+                c.arg("--ssl");
+            }
             let proc = Proc(c.spawn().expect("start moto_server"));
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
-                if let Ok((200, _)) = http(port, "GET", "/moto-api/", "") {
+                let up = if tls { TcpStream::connect(("127.0.0.1", port)).is_ok() } else { matches!(http(port, "GET", "/moto-api/", ""), Ok((200, _))) };
+                if up {
+                    if tls {
+                        // Give werkzeug a moment to finish generating its certificate.
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
                     return Moto { port, dir, _proc: proc };
                 }
                 std::thread::sleep(Duration::from_millis(100));

@@ -40,6 +40,13 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, "bad token request")
 
     def do_GET(self):
+        if self.path == "/ecs-creds":
+            # The ECS container-credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI).
+            self._log(True)
+            now = datetime.now(timezone.utc)
+            self._send(200, json.dumps({"AccessKeyId": access_key, "SecretAccessKey": secret_key, "Token": session_token,
+                                        "Expiration": (now + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")}))
+            return
         ok = self.headers.get("X-aws-ec2-metadata-token") == TOKEN
         self._log(ok)
         if not ok:
