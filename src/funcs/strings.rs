@@ -143,21 +143,16 @@ fn f_replace(a: FuncArgs) -> Result<Value, String> {
     let (v, search, rep) = (s(&a, 0), s(&a, 1), s(&a, 2));
     if search.len() > 1 && search.starts_with('/') && search.ends_with('/') {
         let re = compile(&search[1..search.len() - 1])?;
-        return Ok(re.replace_all(&v, go_replacement(&rep).as_str()).into_owned().into());
+        return Ok(re.replace_all(&v, rep.as_str()).into_owned().into());
     }
     Ok(v.replace(&search, &rep).into())
 }
 
-/// Packer's `regex_replace(str, pattern, replacement)` (Go's ReplaceAllString: `$1` groups).
+/// Packer's `regex_replace(str, pattern, replacement)`: Go's ReplaceAllString, whose `$1` /
+/// `${name}` expansion (including `$1x` meaning the group named `1x`) the regex crate shares.
 fn f_regex_replace(a: FuncArgs) -> Result<Value, String> {
     let re = compile(&s(&a, 1))?;
-    Ok(re.replace_all(&s(&a, 0), go_replacement(&s(&a, 2)).as_str()).into_owned().into())
-}
-
-/// Go expands `$1x` as the group named `1x`; the regex crate does the same, so only `${1}`
-/// forms need no change. Kept as a hook in case a difference shows up.
-fn go_replacement(rep: &str) -> String {
-    rep.to_string()
+    Ok(re.replace_all(&s(&a, 0), s(&a, 2).as_str()).into_owned().into())
 }
 
 fn captures_value(re: &Regex, caps: &regex::Captures) -> Value {

@@ -24,13 +24,7 @@ pub fn eval_expr(expr: &EExpr, ctx: &Context) -> Result<Value, String> {
         return Err(err);
     }
     let h: hcl::Expression = e.into();
-    h.evaluate(ctx).map_err(|e| clean_error(&e.to_string()))
-}
-
-/// hcl-rs errors end with "in expression `…`" quoting the whole expression, which repeats what
-/// the caret already shows; keep the message itself.
-fn clean_error(s: &str) -> String {
-    s.to_string()
+    h.evaluate(ctx).map_err(|e| e.to_string())
 }
 
 /// Rewrites `try(a, b, …)` to the first argument that evaluates and `can(x)` to a bool.
@@ -65,7 +59,7 @@ impl Lazy<'_, '_> {
                 return None;
             }
             match eval_expr(arg, self.ctx) {
-                Ok(v) if name == "can" => return Some(Value::Bool({ let _ = v; true })),
+                Ok(_) if name == "can" => return Some(Value::Bool(true)),
                 Ok(v) => return Some(v),
                 Err(e) => last_err = Some(e),
             }
