@@ -31,6 +31,9 @@ _ambake() {
             ambake,help)
                 cmd="ambake__subcmd__help"
                 ;;
+            ambake,iam-policy)
+                cmd="ambake__subcmd__iam__subcmd__policy"
+                ;;
             ambake,inspect)
                 cmd="ambake__subcmd__inspect"
                 ;;
@@ -64,6 +67,9 @@ _ambake() {
             ambake__subcmd__help,help)
                 cmd="ambake__subcmd__help__subcmd__help"
                 ;;
+            ambake__subcmd__help,iam-policy)
+                cmd="ambake__subcmd__help__subcmd__iam__subcmd__policy"
+                ;;
             ambake__subcmd__help,inspect)
                 cmd="ambake__subcmd__help__subcmd__inspect"
                 ;;
@@ -89,7 +95,7 @@ _ambake() {
 
     case "${cmd}" in
         ambake)
-            opts="-h -V --help --version build validate inspect fmt whoami cleanup version completions man transfer help"
+            opts="-h -V --help --version build validate inspect fmt whoami cleanup iam-policy version completions man transfer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,7 +205,7 @@ _ambake() {
             return 0
             ;;
         ambake__subcmd__help)
-            opts="build validate inspect fmt whoami cleanup version completions man transfer help"
+            opts="build validate inspect fmt whoami cleanup iam-policy version completions man transfer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,6 +275,20 @@ _ambake() {
             return 0
             ;;
         ambake__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ambake__subcmd__help__subcmd__iam__subcmd__policy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -359,6 +379,36 @@ _ambake() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ambake__subcmd__iam__subcmd__policy)
+            opts="-h --var --var-file --only --except --explain --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --except)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

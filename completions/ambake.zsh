@@ -106,6 +106,18 @@ _arguments "${_arguments_options[@]}" : \
 '::build_id -- The build id printed by `ambake build` (its journal is replayed):_default' \
 && ret=0
 ;;
+(iam-policy)
+_arguments "${_arguments_options[@]}" : \
+'*--var=[Set a variable\: -var name=value (repeatable; wins over every other source)]:NAME=VALUE:_default' \
+'*--var-file=[Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)]:FILE:_default' \
+'*--only=[Only these builds (comma-separated globs on \`amazon-ebs.<name>\` or \`<build>.amazon-ebs.<name>\`)]:NAMES:_default' \
+'*--except=[All builds except these (comma-separated globs)]:NAMES:_default' \
+'--explain[List each action with the reason it is needed instead of the JSON document]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':template:_default' \
+&& ret=0
+;;
 (version)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
@@ -175,6 +187,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(iam-policy)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (version)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -213,6 +229,7 @@ _ambake_commands() {
 'fmt:Rewrite templates in the canonical format' \
 'whoami:Show which AWS credentials, account and region would be used, and check the clock' \
 'cleanup:Remove resources left behind by interrupted or crashed builds' \
+'iam-policy:Print the minimal IAM policy a template'\''s builds need' \
 'version:Print the version' \
 'completions:Print a shell completion script' \
 'man:Print the man page' \
@@ -250,6 +267,7 @@ _ambake__subcmd__help_commands() {
 'fmt:Rewrite templates in the canonical format' \
 'whoami:Show which AWS credentials, account and region would be used, and check the clock' \
 'cleanup:Remove resources left behind by interrupted or crashed builds' \
+'iam-policy:Print the minimal IAM policy a template'\''s builds need' \
 'version:Print the version' \
 'completions:Print a shell completion script' \
 'man:Print the man page' \
@@ -283,6 +301,11 @@ _ambake__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
     _describe -t commands 'ambake help help commands' commands "$@"
 }
+(( $+functions[_ambake__subcmd__help__subcmd__iam-policy_commands] )) ||
+_ambake__subcmd__help__subcmd__iam-policy_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help iam-policy commands' commands "$@"
+}
 (( $+functions[_ambake__subcmd__help__subcmd__inspect_commands] )) ||
 _ambake__subcmd__help__subcmd__inspect_commands() {
     local commands; commands=()
@@ -312,6 +335,11 @@ _ambake__subcmd__help__subcmd__version_commands() {
 _ambake__subcmd__help__subcmd__whoami_commands() {
     local commands; commands=()
     _describe -t commands 'ambake help whoami commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__iam-policy_commands] )) ||
+_ambake__subcmd__iam-policy_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake iam-policy commands' commands "$@"
 }
 (( $+functions[_ambake__subcmd__inspect_commands] )) ||
 _ambake__subcmd__inspect_commands() {

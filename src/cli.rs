@@ -28,6 +28,8 @@ pub enum Command {
     Whoami(WhoamiArgs),
     /// Remove resources left behind by interrupted or crashed builds
     Cleanup(CleanupArgs),
+    /// Print the minimal IAM policy a template's builds need
+    IamPolicy(PolicyArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -172,6 +174,18 @@ pub struct BuildArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// List each action with the reason it is needed instead of the JSON document
+    #[arg(long)]
+    pub explain: bool,
+    pub template: String,
+}
+
+#[derive(Debug, Args)]
 pub struct WhoamiArgs {
     #[command(flatten)]
     pub vars: VarArgs,
@@ -213,7 +227,7 @@ pub struct CleanupArgs {
 const PACKER_FLAGS: &[&str] = &[
     "var", "var-file", "only", "except", "force", "on-error", "machine-readable", "syntax-only", "evaluate-datasources",
     "parallel-builds", "timestamp-ui", "color", "debug", "check", "diff", "write", "recursive", "json", "profile",
-    "region", "all", "orphans", "older-than", "dry-run",
+    "region", "all", "orphans", "older-than", "dry-run", "explain",
 ];
 
 /// Rewrites `-var` to `--var`, `-only=x` to `--only=x`, … up to a `--`. A lone `-` (stdin) and

@@ -27,6 +27,7 @@ pub mod exit;
 pub mod fmt;
 pub mod funcs;
 pub mod output;
+pub mod policy;
 pub mod provision;
 pub mod steps;
 pub mod ui;
@@ -62,5 +63,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Whoami(a) => commands::whoami::run(&a),
         Command::Cleanup(a) => commands::cleanup::run(&a),
         Command::Transfer(a) => commands::transfer::run(&a),
+        Command::IamPolicy(a) => commands::policy::run(&a),
     }
 }

@@ -37,6 +37,9 @@ pub struct RunOptions {
 #[derive(Debug)]
 pub enum Outcome {
     Success(Artifact),
+    /// The AMIs were made, but some temporary resources could not be removed: the build's
+    /// artifact stands, and the run still exits non-zero so nobody misses the leftovers.
+    SuccessWithLeftovers(Artifact, String),
     /// No AMI (skip_create_ami) but nothing failed.
     NoArtifact,
     Failed(String),
@@ -236,11 +239,15 @@ async fn finish(cx: &Cx, st: &BuildState, failure: Option<anyhow::Error>, on_err
     match failure {
         Some(_) if interrupted => Outcome::Interrupted,
         Some(_) => Outcome::Failed(message),
+        None if st.amis.is_empty() && left > 0 => Outcome::Failed(format!("{left} temporary resource(s) could not be removed; remove them with: ambake cleanup {}", cx.build_id)),
         None if st.amis.is_empty() => Outcome::NoArtifact,
         None => {
             let artifact = Artifact { amis: st.amis.clone() };
             if let Err(e) = post_process(cx, st, &artifact, opts).await {
                 return Outcome::Failed(format!("post-processor failed: {e:#}"));
+            }
+            if left > 0 {
+                return Outcome::SuccessWithLeftovers(artifact, format!("{left} temporary resource(s) could not be removed; remove them with: ambake cleanup {}", cx.build_id));
             }
             Outcome::Success(artifact)
         }

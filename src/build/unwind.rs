@@ -49,13 +49,23 @@ pub async fn run(journal: &Journal, session: &Session, ui: &Ui, include_artifact
     });
     let mut clients: BTreeMap<String, aws_sdk_ec2::Client> = BTreeMap::new();
     let mut failed = Vec::new();
+    // An instance that could not be terminated still holds its volumes and groups: waiting for
+    // them to be released would only burn the deadline, so they get one attempt each.
+    let mut instance_left = false;
     for r in todo {
         if dry_run {
             ui.message(&format!("would delete {}", r.describe()));
             continue;
         }
         ui.message(&format!("Deleting {}...", r.describe()));
-        let result = delete(&r, session, &mut clients, &deadline).await;
+        let patience = if instance_left { CancellationToken::new() } else { deadline.clone() };
+        if instance_left {
+            patience.cancel();
+        }
+        let result = delete(&r, session, &mut clients, &patience).await;
+        if result.is_err() && matches!(r, Resource::Instance { .. } | Resource::PendingInstances { .. }) {
+            instance_left = true;
+        }
         match result {
             Ok(()) => {
                 let _ = journal.append(Event::Deleted { resource: r.clone() });
@@ -225,6 +235,13 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool, String>>,
 {
+    // One attempt even when there is no time left to wait.
+    match f().await {
+        Ok(true) => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(false) if deadline.is_cancelled() => return Err("still in use (the instance using it could not be terminated)".into()),
+        Ok(false) => {}
+    }
     let spec = WaitSpec { not_found_grace: Duration::from_secs(180), ..WaitSpec::new("the resource to be released", Duration::from_secs(180)) };
     wait(&spec, deadline, || {
         let fut = f();

@@ -70,6 +70,11 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         let t = crate::duration::format_duration(std::time::Duration::from_secs(took.as_secs()));
         match o {
             Outcome::Success(_) | Outcome::NoArtifact => ui.say(&format!("Build '{name}' finished after {t}.")),
+            Outcome::SuccessWithLeftovers(_, e) => {
+                failed += 1;
+                ui.error(&format!("Build '{name}' made its AMIs after {t}, but: {e}"));
+                ui.machine("error", &[e]);
+            }
             Outcome::Failed(e) => {
                 failed += 1;
                 ui.error(&format!("Build '{name}' errored after {t}: {e}"));
@@ -86,12 +91,15 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
     } else if failed > 0 {
         ui.say("Some builds didn't complete successfully and had errors:");
         for (_, name, _, o) in &outcomes {
-            if let Outcome::Failed(e) = o {
+            if let Outcome::Failed(e) | Outcome::SuccessWithLeftovers(_, e) = o {
                 ui.message(&format!("--> {name}: {e}"));
             }
         }
     }
-    let artifacts: Vec<(&String, &build::artifact::Artifact)> = outcomes.iter().filter_map(|(_, n, _, o)| if let Outcome::Success(a) = o { Some((n, a)) } else { None }).collect();
+    let artifacts: Vec<(&String, &build::artifact::Artifact)> = outcomes.iter().filter_map(|(_, n, _, o)| match o {
+        Outcome::Success(a) | Outcome::SuccessWithLeftovers(a, _) => Some((n, a)),
+        _ => None,
+    }).collect();
     if artifacts.is_empty() {
         ui.say("Builds finished but no artifacts were created.");
     } else {

@@ -127,15 +127,19 @@ impl Moto {
 
     /// Creates an IAM user with admin rights and returns its (access key, secret).
     pub async fn user(&self, name: &str) -> (String, String) {
-        let iam = aws_sdk_iam::Client::new(&self.sdk().await);
+        self.user_with_policy(name, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#, None).await
+    }
+
+    /// Creates an IAM user with this inline policy, calling IAM with `as_user` (an admin's keys
+    /// once signatures are checked) or the harness's keys.
+    pub async fn user_with_policy(&self, name: &str, policy: &str, as_user: Option<(&str, &str)>) -> (String, String) {
+        let mut conf = aws_sdk_iam::config::Builder::from(&self.sdk().await);
+        if let Some((k, s)) = as_user {
+            conf = conf.credentials_provider(aws_credential_types::Credentials::new(k, s, None, None, "harness-admin"));
+        }
+        let iam = aws_sdk_iam::Client::from_conf(conf.build());
         iam.create_user().user_name(name).send().await.unwrap();
-        iam.put_user_policy()
-            .user_name(name)
-            .policy_name("admin")
-            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
-            .send()
-            .await
-            .unwrap();
+        iam.put_user_policy().user_name(name).policy_name("p").policy_document(policy).send().await.unwrap();
         let k = iam.create_access_key().user_name(name).send().await.unwrap();
         let k = k.access_key().unwrap();
         (k.access_key_id().to_string(), k.secret_access_key().to_string())

@@ -7,6 +7,7 @@ mod credentials;
 mod emu;
 mod fixtures;
 mod fuzz;
+mod policy;
 mod ssh;
 mod sshd;
 mod support;
