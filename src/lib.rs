@@ -4,6 +4,11 @@
 //! - [`template`] turns Packer HCL2 text into evaluated values (variables, locals, functions,
 //!   the legacy `{{ … }}` engine) and knows nothing about AWS;
 //! - [`config`] types and validates those values into one [`config::BuildPlan`] per build;
+//! - [`aws`] resolves credentials and region and builds the SDK clients, the one waiter and the
+//!   error explanations; [`steps`] are the amazon-ebs steps that call them;
+//! - [`build`] runs a plan's steps with the journal, the unwind and the Ctrl-C ladder;
+//! - [`comm`] is the SSH communicator and [`provision`] the provisioners that use it;
+//! - [`policy`] derives the IAM actions a plan needs;
 //! - [`commands`] are the subcommands the binary runs.
 //!
 //! ```no_run
