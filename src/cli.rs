@@ -5,10 +5,14 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "ambake", version, about = "Bake Amazon machine images from Packer amazon-ebs templates, without Packer.",
+#[command(
+    name = "ambake",
+    version,
+    about = "Bake Amazon machine images from Packer amazon-ebs templates, without Packer.",
     long_about = "Bake Amazon machine images from Packer amazon-ebs templates, without Packer.\n\n\
 Packer's single-dash flags work as in Packer: -var k=v, -var-file=F, -only=…, -except=…, -force, -on-error=…, -machine-readable.\n\n\
-Exit codes: 0 success, 1 build or validation failed, 2 usage error, 130 interrupted.")]
+Exit codes: 0 success, 1 build or validation failed, 2 usage error, 130 interrupted."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -225,9 +229,31 @@ pub struct CleanupArgs {
 
 /// Packer's single-dash long flags, rewritten to clap's double-dash form.
 const PACKER_FLAGS: &[&str] = &[
-    "var", "var-file", "only", "except", "force", "on-error", "machine-readable", "syntax-only", "evaluate-datasources",
-    "parallel-builds", "timestamp-ui", "color", "debug", "check", "diff", "write", "recursive", "json", "profile",
-    "region", "all", "orphans", "older-than", "dry-run", "explain",
+    "var",
+    "var-file",
+    "only",
+    "except",
+    "force",
+    "on-error",
+    "machine-readable",
+    "syntax-only",
+    "evaluate-datasources",
+    "parallel-builds",
+    "timestamp-ui",
+    "color",
+    "debug",
+    "check",
+    "diff",
+    "write",
+    "recursive",
+    "json",
+    "profile",
+    "region",
+    "all",
+    "orphans",
+    "older-than",
+    "dry-run",
+    "explain",
 ];
 
 /// Rewrites `-var` to `--var`, `-only=x` to `--only=x`, … up to a `--`. A lone `-` (stdin) and
@@ -263,18 +289,40 @@ mod tests {
 
     #[test]
     fn packer_single_dash_flags() {
-        let cli = parse(&["ambake", "validate", "-var", "a=1", "-var-file=x.pkrvars.hcl", "-only=amazon-ebs.a,amazon-ebs.b", "t.pkr.hcl"]);
-        let Command::Validate(v) = cli.command else { panic!() };
+        let cli = parse(&[
+            "ambake",
+            "validate",
+            "-var",
+            "a=1",
+            "-var-file=x.pkrvars.hcl",
+            "-only=amazon-ebs.a,amazon-ebs.b",
+            "t.pkr.hcl",
+        ]);
+        let Command::Validate(v) = cli.command else {
+            panic!()
+        };
         assert_eq!(v.vars.vars, vec!["a=1"]);
         assert_eq!(v.vars.var_files, vec!["x.pkrvars.hcl"]);
         assert_eq!(v.select.only, vec!["amazon-ebs.a", "amazon-ebs.b"]);
-        let cli = parse(&["ambake", "build", "-force", "-on-error=abort", "--var", "b=2", "-"]);
-        let Command::Build(b) = cli.command else { panic!() };
+        let cli = parse(&[
+            "ambake",
+            "build",
+            "-force",
+            "-on-error=abort",
+            "--var",
+            "b=2",
+            "-",
+        ]);
+        let Command::Build(b) = cli.command else {
+            panic!()
+        };
         assert!(b.force);
         assert_eq!(b.on_error, OnError::Abort);
         assert_eq!(b.template, "-");
         let cli = parse(&["ambake", "fmt", "-check", "-write=false", "dir"]);
-        let Command::Fmt(f) = cli.command else { panic!() };
+        let Command::Fmt(f) = cli.command else {
+            panic!()
+        };
         assert!(f.check && !f.write);
     }
 }

@@ -22,7 +22,12 @@ impl SourceFile {
     pub fn new(name: impl Into<String>, path: PathBuf, text: String) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { name: name.into(), path, text, line_starts }
+        SourceFile {
+            name: name.into(),
+            path,
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -42,9 +47,20 @@ impl SourceFile {
 
     /// The text of a 1-based line, without its newline.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self.line_starts.get(line - 1).copied().unwrap_or(self.text.len());
-        let end = self.line_starts.get(line).map(|e| e - 1).unwrap_or(self.text.len());
-        self.text.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
+        let start = self
+            .line_starts
+            .get(line - 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line)
+            .map(|e| e - 1)
+            .unwrap_or(self.text.len());
+        self.text
+            .get(start..end.max(start))
+            .unwrap_or("")
+            .trim_end_matches('\r')
     }
 }
 
@@ -113,10 +129,20 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>, span: Option<Span>) -> Self {
-        Diagnostic { severity: Severity::Error, message: message.into(), span, help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span,
+            help: None,
+        }
     }
     pub fn warning(message: impl Into<String>, span: Option<Span>) -> Self {
-        Diagnostic { severity: Severity::Warning, message: message.into(), span, help: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            span,
+            help: None,
+        }
     }
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
@@ -138,13 +164,21 @@ impl Diagnostic {
                 let (line, col) = f.line_col(r.start);
                 let text = f.line_text(line);
                 let (end_line, end_col) = f.line_col(r.end.max(r.start));
-                let width = if end_line == line { end_col.saturating_sub(col).max(1) } else {
+                let width = if end_line == line {
+                    end_col.saturating_sub(col).max(1)
+                } else {
                     text.chars().count().saturating_sub(col - 1).max(1)
                 };
                 let gutter = line.to_string().len();
                 let _ = writeln!(out, "{:gutter$} |", "");
                 let _ = writeln!(out, "{line} | {text}");
-                let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(col - 1), "^".repeat(width));
+                let _ = writeln!(
+                    out,
+                    "{:gutter$} | {}{}",
+                    "",
+                    " ".repeat(col - 1),
+                    "^".repeat(width)
+                );
             }
         }
         if let Some(help) = &self.help {
@@ -180,15 +214,24 @@ impl Diagnostics {
         self.items.iter().filter(|d| d.severity == Severity::Error)
     }
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
     pub fn render(&self, map: &SourceMap) -> String {
-        self.items.iter().map(|d| d.render(map)).collect::<Vec<_>>().join("\n")
+        self.items
+            .iter()
+            .map(|d| d.render(map))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
 /// Closest candidate for a misspelt name, for "did you mean" hints.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
@@ -204,10 +247,17 @@ mod tests {
     #[test]
     fn line_col_and_render() {
         let mut map = SourceMap::default();
-        let id = map.add(SourceFile::new("t.pkr.hcl", "t.pkr.hcl".into(), "a = 1\n  bad = 2\n".into()));
+        let id = map.add(SourceFile::new(
+            "t.pkr.hcl",
+            "t.pkr.hcl".into(),
+            "a = 1\n  bad = 2\n".into(),
+        ));
         let start = "a = 1\n  ".len();
-        let d = Diagnostic::error("unknown option \"bad\"", Some(Span::new(id, Some(start..start + 3))))
-            .with_help("did you mean \"bat\"?");
+        let d = Diagnostic::error(
+            "unknown option \"bad\"",
+            Some(Span::new(id, Some(start..start + 3))),
+        )
+        .with_help("did you mean \"bat\"?");
         let r = d.render(&map);
         assert!(r.contains("t.pkr.hcl:2:3"), "{r}");
         assert!(r.contains("2 |   bad = 2"), "{r}");
@@ -217,7 +267,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("instnce_type", ["instance_type", "ami_name"]), Some("instance_type"));
+        assert_eq!(
+            did_you_mean("instnce_type", ["instance_type", "ami_name"]),
+            Some("instance_type")
+        );
         assert_eq!(did_you_mean("zzz", ["instance_type"]), None);
     }
 }

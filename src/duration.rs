@@ -20,13 +20,21 @@ pub fn parse_go_duration(s: &str) -> Result<i128, String> {
     }
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
-            return Err(format!("invalid duration {orig:?}: expected a number at {rest:?}"));
+            return Err(format!(
+                "invalid duration {orig:?}: expected a number at {rest:?}"
+            ));
         }
-        let value: f64 = rest[..num_len].parse().map_err(|_| format!("invalid duration {orig:?}"))?;
+        let value: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("invalid duration {orig:?}"))?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let scale = match unit {
@@ -36,8 +44,16 @@ pub fn parse_go_duration(s: &str) -> Result<i128, String> {
             "s" => 1e9,
             "m" => 60e9,
             "h" => 3600e9,
-            "" => return Err(format!("missing unit in duration {orig:?} (use e.g. \"30s\", \"5m\", \"1h\")")),
-            other => return Err(format!("unknown unit {other:?} in duration {orig:?} (use ns, us, ms, s, m, h)")),
+            "" => {
+                return Err(format!(
+                    "missing unit in duration {orig:?} (use e.g. \"30s\", \"5m\", \"1h\")"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "unknown unit {other:?} in duration {orig:?} (use ns, us, ms, s, m, h)"
+                ));
+            }
         };
         total += value * scale;
     }
@@ -59,7 +75,11 @@ pub fn format_duration(d: Duration) -> String {
     let secs = d.as_secs();
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
     let frac = d.subsec_millis();
-    let s_part = if frac > 0 { format!("{s}.{frac:03}s") } else { format!("{s}s") };
+    let s_part = if frac > 0 {
+        format!("{s}.{frac:03}s")
+    } else {
+        format!("{s}s")
+    };
     match (h, m) {
         (0, 0) => s_part,
         (0, m) => format!("{m}m{s_part}"),

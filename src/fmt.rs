@@ -14,8 +14,14 @@ use std::ops::Range;
 
 /// Formats `src`. Errors are syntax errors as `line:col: message`.
 pub fn format(src: &str) -> Result<String, String> {
-    let body = hcl_edit::parser::parse_body(src)
-        .map_err(|e| format!("{}:{}: {}", e.location().line(), e.location().column(), e.message()))?;
+    let body = hcl_edit::parser::parse_body(src).map_err(|e| {
+        format!(
+            "{}:{}: {}",
+            e.location().line(),
+            e.location().column(),
+            e.message()
+        )
+    })?;
     let mut spans = Spans::default();
     spans.body(&body);
     Ok(rewrite(src, &spans))
@@ -51,13 +57,20 @@ impl Spans {
         }
     }
     fn in_opaque(&self, i: usize) -> Option<usize> {
-        self.opaque.iter().find(|r| r.start <= i && i < r.end).map(|r| r.end)
+        self.opaque
+            .iter()
+            .find(|r| r.start <= i && i < r.end)
+            .map(|r| r.end)
     }
 }
 
 impl Visit for Spans {
     /// Object entries (`tags = { Name = "x" }`) are aligned like attributes, as packer fmt does.
-    fn visit_object_item(&mut self, key: &hcl_edit::expr::ObjectKey, value: &hcl_edit::expr::ObjectValue) {
+    fn visit_object_item(
+        &mut self,
+        key: &hcl_edit::expr::ObjectKey,
+        value: &hcl_edit::expr::ObjectValue,
+    ) {
         if let Some(r) = key.span() {
             self.attr_starts.push(r.start);
         }
@@ -65,7 +78,9 @@ impl Visit for Spans {
     }
     fn visit_expr(&mut self, node: &Expression) {
         match node {
-            Expression::String(_) | Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
+            Expression::String(_)
+            | Expression::StringTemplate(_)
+            | Expression::HeredocTemplate(_) => {
                 if let Some(r) = node.span() {
                     self.opaque.push(r);
                 }
@@ -114,7 +129,11 @@ fn rewrite(src: &str, spans: &Spans) -> String {
         }
         let skip_to_eol = bytes[i] == b'#' || bytes[i..].starts_with(b"//");
         if skip_to_eol {
-            let e = bytes[i..].iter().position(|&b| b == b'\n').map(|k| i + k).unwrap_or(n);
+            let e = bytes[i..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|k| i + k)
+                .unwrap_or(n);
             for d in depth_before.iter_mut().take(e).skip(i) {
                 *d = depth;
             }
@@ -141,8 +160,15 @@ fn rewrite(src: &str, spans: &Spans) -> String {
     for raw in src.split('\n') {
         let lead = raw.len() - raw.trim_start().len();
         let first = start + lead;
-        let closers = raw.trim_start().bytes().take_while(|b| matches!(b, b'}' | b']' | b')')).count() as i64;
-        let inside_string = spans.opaque.iter().any(|r| r.start < start && start < r.end);
+        let closers = raw
+            .trim_start()
+            .bytes()
+            .take_while(|b| matches!(b, b'}' | b']' | b')'))
+            .count() as i64;
+        let inside_string = spans
+            .opaque
+            .iter()
+            .any(|r| r.start < start && start < r.end);
         lines.push(Line {
             text: raw.to_string(),
             depth: (depth_before[first.min(n)] - closers).max(0) as usize,
@@ -166,32 +192,58 @@ fn rewrite(src: &str, spans: &Spans) -> String {
             // A run: consecutive attribute lines at the same depth.
             let mut run = vec![idx];
             let mut j = idx + 1;
-            while j < lines.len() && !lines[j].verbatim && is_attr_line(&lines[j], spans) && lines[j].depth == l.depth {
+            while j < lines.len()
+                && !lines[j].verbatim
+                && is_attr_line(&lines[j], spans)
+                && lines[j].depth == l.depth
+            {
                 run.push(j);
                 j += 1;
             }
-            let width = run.iter().map(|&k| key_of(&lines[k].text).chars().count()).max().unwrap_or(0);
+            let width = run
+                .iter()
+                .map(|&k| key_of(&lines[k].text).chars().count())
+                .max()
+                .unwrap_or(0);
             for &k in &run {
                 let t = lines[k].text.trim();
                 let key = key_of(t);
-                let rest = t[key.len()..].trim_start().strip_prefix('=').unwrap_or("").trim_start();
-                out.push(format!("{}{key:width$} = {rest}", "  ".repeat(lines[k].depth)).trim_end().to_string());
+                let rest = t[key.len()..]
+                    .trim_start()
+                    .strip_prefix('=')
+                    .unwrap_or("")
+                    .trim_start();
+                out.push(
+                    format!("{}{key:width$} = {rest}", "  ".repeat(lines[k].depth))
+                        .trim_end()
+                        .to_string(),
+                );
             }
             idx = j;
             continue;
         }
         let t = l.text.trim();
-        out.push(if t.is_empty() { String::new() } else { format!("{}{t}", "  ".repeat(l.depth)) });
+        out.push(if t.is_empty() {
+            String::new()
+        } else {
+            format!("{}{t}", "  ".repeat(l.depth))
+        });
         idx += 1;
     }
     // Collapse blank lines; no blank line right after `{` or before `}`.
     let mut result: Vec<String> = Vec::new();
     for line in out {
         let blank = line.trim().is_empty();
-        if blank && (result.is_empty() || result.last().is_some_and(|p: &String| p.trim().is_empty() || p.trim_end().ends_with('{'))) {
+        if blank
+            && (result.is_empty()
+                || result
+                    .last()
+                    .is_some_and(|p: &String| p.trim().is_empty() || p.trim_end().ends_with('{')))
+        {
             continue;
         }
-        if line.trim_start().starts_with('}') && result.last().is_some_and(|p| p.trim().is_empty()) {
+        if line.trim_start().starts_with('}') && result.last().is_some_and(|p| p.trim().is_empty())
+        {
             result.pop();
         }
         result.push(line);
@@ -211,7 +263,9 @@ fn is_attr_line(l: &Line, spans: &Spans) -> bool {
     let t = l.text.trim_start();
     let key = key_of(t);
     // `key = value` only: object entries written `key: value` are left as they are.
-    !key.is_empty() && t[key.len()..].trim_start().starts_with('=') && !t[key.len()..].trim_start().starts_with("==")
+    !key.is_empty()
+        && t[key.len()..].trim_start().starts_with('=')
+        && !t[key.len()..].trim_start().starts_with("==")
 }
 
 /// The key at the start of a line: an identifier or a quoted string.
@@ -223,7 +277,9 @@ fn key_of(t: &str) -> &str {
             None => "",
         };
     }
-    let end = t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).unwrap_or(t.len());
+    let end = t
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(t.len());
     &t[..end]
 }
 
@@ -236,7 +292,10 @@ mod tests {
         let src = "source \"amazon-ebs\" \"x\" {\n# the name\n      ami_name=\"a  b\"\ninstance_type   =   \"t3.micro\"\n\n\n\n  tags = {\n  Name = \"x\"\n    }\n  heredoc = <<EOF\n   keep   this\nEOF\n}\n";
         let out = format(src).unwrap();
         let want = "source \"amazon-ebs\" \"x\" {\n  # the name\n  ami_name      = \"a  b\"\n  instance_type = \"t3.micro\"\n\n  tags = {\n    Name = \"x\"\n  }\n  heredoc = <<EOF\n   keep   this\nEOF\n}\n";
-        assert_eq!(format("t = {\na = 1\n\"long-key\" = 2\n}\n").unwrap(), "t = {\n  a          = 1\n  \"long-key\" = 2\n}\n");
+        assert_eq!(
+            format("t = {\na = 1\n\"long-key\" = 2\n}\n").unwrap(),
+            "t = {\n  a          = 1\n  \"long-key\" = 2\n}\n"
+        );
         assert_eq!(out, want);
         assert_eq!(format(&out).unwrap(), out, "idempotent");
     }
@@ -245,7 +304,10 @@ mod tests {
     fn strings_with_brackets_do_not_shift_indentation() {
         let src = "locals {\nx = \"{[(\"\ny = [\n\"a\", # c {\n]\n}\n";
         let out = format(src).unwrap();
-        assert_eq!(out, "locals {\n  x = \"{[(\"\n  y = [\n    \"a\", # c {\n  ]\n}\n");
+        assert_eq!(
+            out,
+            "locals {\n  x = \"{[(\"\n  y = [\n    \"a\", # c {\n  ]\n}\n"
+        );
     }
 
     #[test]

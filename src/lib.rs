@@ -35,8 +35,8 @@ pub mod output;
 pub mod policy;
 pub mod provision;
 pub mod steps;
-pub mod ui;
 pub mod template;
+pub mod ui;
 
 use cli::{Cli, Command};
 use exit::Exit;

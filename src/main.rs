@@ -8,7 +8,11 @@ fn main() -> ExitCode {
     let cli = match ambake::cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { ambake::exit::Exit::Usage } else { ambake::exit::Exit::Ok };
+            let code = if e.use_stderr() {
+                ambake::exit::Exit::Usage
+            } else {
+                ambake::exit::Exit::Ok
+            };
             let _ = e.print();
             return code.into();
         }

@@ -22,15 +22,25 @@ pub struct Ui {
 
 /// Packer's machine-readable escaping: `,` → `%!(PACKER_COMMA)`, newlines → `\n`.
 pub fn escape_machine(s: &str) -> String {
-    s.replace(',', "%!(PACKER_COMMA)").replace('\n', "\\n").replace('\r', "\\r")
+    s.replace(',', "%!(PACKER_COMMA)")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
 }
 
 impl Ui {
     pub fn new(target: &str, opts: UiOptions, secrets: Vec<String>) -> Ui {
-        Ui { target: target.to_string(), opts, secrets: Arc::new(Mutex::new(secrets)) }
+        Ui {
+            target: target.to_string(),
+            opts,
+            secrets: Arc::new(Mutex::new(secrets)),
+        }
     }
     pub fn for_target(&self, target: &str) -> Ui {
-        Ui { target: target.to_string(), opts: self.opts.clone(), secrets: self.secrets.clone() }
+        Ui {
+            target: target.to_string(),
+            opts: self.opts.clone(),
+            secrets: self.secrets.clone(),
+        }
     }
     /// Adds a value that must never be shown (a private key, a session token).
     pub fn add_secret(&self, s: &str) {
@@ -47,10 +57,22 @@ impl Ui {
         let mut out = std::io::stdout().lock();
         if self.opts.machine_readable {
             let ts = jiff::Timestamp::now().as_second();
-            let _ = writeln!(out, "{ts},{},ui,{kind},{}", self.target, escape_machine(&text));
+            let _ = writeln!(
+                out,
+                "{ts},{},ui,{kind},{}",
+                self.target,
+                escape_machine(&text)
+            );
             return;
         }
-        let prefix = if self.opts.timestamps { format!("{}: ", jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")) } else { String::new() };
+        let prefix = if self.opts.timestamps {
+            format!(
+                "{}: ",
+                jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            )
+        } else {
+            String::new()
+        };
         for line in text.lines() {
             let body = match (kind, self.target.is_empty()) {
                 ("say", false) => format!("==> {}: {line}", self.target),
@@ -77,7 +99,10 @@ impl Ui {
     pub fn machine(&self, kind: &str, fields: &[&str]) {
         if self.opts.machine_readable {
             let ts = jiff::Timestamp::now().as_second();
-            let data: Vec<String> = fields.iter().map(|f| escape_machine(&self.masked(f))).collect();
+            let data: Vec<String> = fields
+                .iter()
+                .map(|f| escape_machine(&self.masked(f)))
+                .collect();
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{ts},{},{kind},{}", self.target, data.join(","));
         }

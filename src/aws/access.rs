@@ -42,6 +42,10 @@ impl From<&AmazonEbs> for AccessOptions {
 impl AccessOptions {
     /// Every secret these options hold, for masking.
     pub fn secrets(&self) -> Vec<String> {
-        [&self.secret_key, &self.token, &self.mfa_code].into_iter().flatten().cloned().collect()
+        [&self.secret_key, &self.token, &self.mfa_code]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
     }
 }

@@ -64,31 +64,57 @@ fn loader(region: &str, o: &AccessOptions) -> aws_config::ConfigLoader {
 /// Resolves region and credentials (failing with every reason when there are none) and builds
 /// the SDK configuration. Credentials are providers, not a snapshot: they refresh.
 pub async fn session(o: &AccessOptions) -> anyhow::Result<Session> {
-    let (region, region_origin) = region::resolve(o.region.as_deref(), o.profile.as_deref()).await.map_err(anyhow::Error::msg)?;
+    let (region, region_origin) = region::resolve(o.region.as_deref(), o.profile.as_deref())
+        .await
+        .map_err(anyhow::Error::msg)?;
     let chain = PackerChain::new(o).map_err(anyhow::Error::msg)?;
     let (base, source) = chain.resolve().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let base_sdk = loader(&region, o).credentials_provider(chain.clone()).load().await;
+    let base_sdk = loader(&region, o)
+        .credentials_provider(chain.clone())
+        .load()
+        .await;
     let (sdk, assumed_role) = match &o.assume_role {
         Some(role) => {
             let sts = aws_sdk_sts::Client::new(&base_sdk);
             let mfa = match &o.mfa_code {
                 Some(code) => {
-                    let id = sts.get_caller_identity().send().await.map_err(|e| anyhow::anyhow!("sts:GetCallerIdentity (for mfa_code) failed: {}", super::errors::explain(&e)))?;
+                    let id = sts.get_caller_identity().send().await.map_err(|e| {
+                        anyhow::anyhow!(
+                            "sts:GetCallerIdentity (for mfa_code) failed: {}",
+                            super::errors::explain(&e)
+                        )
+                    })?;
                     let arn = id.arn().unwrap_or_default();
                     let serial = super::credentials::mfa_serial_for(arn).ok_or_else(|| anyhow::anyhow!("mfa_code needs long-term IAM user credentials to find the MFA device; the base identity is {arn}"))?;
                     Some((serial, code.clone()))
                 }
                 None => None,
             };
-            let layer = AssumeRoleLayer { role: role.clone(), sts, mfa };
+            let layer = AssumeRoleLayer {
+                role: role.clone(),
+                sts,
+                mfa,
+            };
             // Fail now, with the AWS error, rather than inside the first build call.
-            layer.assume().await.map_err(|e| anyhow::anyhow!("{}", chain_text(&e)))?;
+            layer
+                .assume()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", chain_text(&e)))?;
             let sdk = loader(&region, o).credentials_provider(layer).load().await;
             (sdk, role.role_arn.clone())
         }
         None => (base_sdk, None),
     };
-    Ok(Session { sdk, region, region_origin, source, base, assumed_role, endpoint: o.custom_endpoint_ec2.clone(), clock: ClockCheck::default() })
+    Ok(Session {
+        sdk,
+        region,
+        region_origin,
+        source,
+        base,
+        assumed_role,
+        endpoint: o.custom_endpoint_ec2.clone(),
+        clock: ClockCheck::default(),
+    })
 }
 
 fn chain_text(e: &dyn std::error::Error) -> String {
@@ -107,7 +133,9 @@ impl Session {
     }
     /// EC2 in another region (copies, region checks), same credentials and endpoint.
     pub fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
-        let conf = aws_sdk_ec2::config::Builder::from(&self.sdk).region(Region::new(region.to_string())).build();
+        let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()))
+            .build();
         aws_sdk_ec2::Client::from_conf(conf)
     }
     pub fn iam(&self) -> aws_sdk_iam::Client {
@@ -115,7 +143,9 @@ impl Session {
     }
     /// STS with the clock check attached, for `whoami` and credential validation.
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        let conf = aws_sdk_sts::config::Builder::from(&self.sdk).interceptor(self.clock.clone()).build();
+        let conf = aws_sdk_sts::config::Builder::from(&self.sdk)
+            .interceptor(self.clock.clone())
+            .build();
         aws_sdk_sts::Client::from_conf(conf)
     }
 }

@@ -18,7 +18,12 @@ impl Intercept for ClockCheck {
     fn name(&self) -> &'static str {
         "ambake-clock-check"
     }
-    fn read_after_transmit(&self, ctx: &BeforeDeserializationInterceptorContextRef<'_>, _: &RuntimeComponents, _: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_after_transmit(
+        &self,
+        ctx: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if let Some(d) = ctx.response().headers().get("date") {
             if let Ok(mut s) = self.seen.lock() {
                 *s = Some((d.to_string(), jiff::Timestamp::now()));

@@ -35,8 +35,12 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Static => write!(f, "static keys in the template (access_key/secret_key)"),
-            Source::Environment => write!(f, "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"),
-            Source::SharedFile { profile } => write!(f, "shared config/credentials files, profile \"{profile}\""),
+            Source::Environment => {
+                write!(f, "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+            }
+            Source::SharedFile { profile } => {
+                write!(f, "shared config/credentials files, profile \"{profile}\"")
+            }
             Source::Container => write!(f, "container role (ECS task credentials)"),
             Source::InstanceRole => write!(f, "instance role (EC2 instance metadata, IMDSv2)"),
         }
@@ -68,7 +72,10 @@ impl fmt::Display for NoCredentials {
         for (i, (name, why)) in self.attempts.iter().enumerate() {
             writeln!(f, "  {}. {name}: {why}", i + 1)?;
         }
-        write!(f, "Set access_key/secret_key in the source, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile in ~/.aws/credentials (AWS_PROFILE), or run on an instance with a role.")
+        write!(
+            f,
+            "Set access_key/secret_key in the source, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile in ~/.aws/credentials (AWS_PROFILE), or run on an instance with a role."
+        )
     }
 }
 impl std::error::Error for NoCredentials {}
@@ -89,7 +96,16 @@ pub struct PackerChain {
 
 impl fmt::Debug for PackerChain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PackerChain").field("links", &self.links.iter().map(|l| l.source.key()).collect::<Vec<_>>()).finish()
+        f.debug_struct("PackerChain")
+            .field(
+                "links",
+                &self
+                    .links
+                    .iter()
+                    .map(|l| l.source.key())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -110,13 +126,27 @@ impl PackerChain {
         match (&o.access_key, &o.secret_key) {
             (Some(ak), Some(sk)) => links.push(Link {
                 source: Source::Static,
-                provider: SharedCredentialsProvider::new(Credentials::new(ak, sk, o.token.clone(), None, "Static")),
+                provider: SharedCredentialsProvider::new(Credentials::new(
+                    ak,
+                    sk,
+                    o.token.clone(),
+                    None,
+                    "Static",
+                )),
                 fatal: true,
             }),
             (None, None) => {}
-            _ => return Err("`access_key` and `secret_key` must both be either set or not set.".into()),
+            _ => {
+                return Err(
+                    "`access_key` and `secret_key` must both be either set or not set.".into(),
+                );
+            }
         }
-        links.push(Link { source: Source::Environment, provider: SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()), fatal: false });
+        links.push(Link {
+            source: Source::Environment,
+            provider: SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+            fatal: false,
+        });
 
         let env_profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
         let explicit = o.profile.clone().or(env_profile);
@@ -124,12 +154,36 @@ impl PackerChain {
         let mut pb = ProfileFileCredentialsProvider::builder().profile_name(&profile_name);
         if let Some(f) = &o.shared_credentials_file {
             let path = crate::config::validate::expand_home(f);
-            pb = pb.profile_files(ProfileFiles::builder().include_default_config_file(true).with_file(ProfileFileKind::Credentials, path).build());
+            pb = pb.profile_files(
+                ProfileFiles::builder()
+                    .include_default_config_file(true)
+                    .with_file(ProfileFileKind::Credentials, path)
+                    .build(),
+            );
         }
-        links.push(Link { source: Source::SharedFile { profile: profile_name }, provider: SharedCredentialsProvider::new(pb.build()), fatal: explicit.is_some() });
-        links.push(Link { source: Source::Container, provider: SharedCredentialsProvider::new(aws_config::ecs::EcsCredentialsProvider::builder().build()), fatal: false });
-        links.push(Link { source: Source::InstanceRole, provider: SharedCredentialsProvider::new(ImdsCredentialsProvider::builder().build()), fatal: false });
-        Ok(PackerChain { links: Arc::new(links), winner: Arc::new(Mutex::new(None)) })
+        links.push(Link {
+            source: Source::SharedFile {
+                profile: profile_name,
+            },
+            provider: SharedCredentialsProvider::new(pb.build()),
+            fatal: explicit.is_some(),
+        });
+        links.push(Link {
+            source: Source::Container,
+            provider: SharedCredentialsProvider::new(
+                aws_config::ecs::EcsCredentialsProvider::builder().build(),
+            ),
+            fatal: false,
+        });
+        links.push(Link {
+            source: Source::InstanceRole,
+            provider: SharedCredentialsProvider::new(ImdsCredentialsProvider::builder().build()),
+            fatal: false,
+        });
+        Ok(PackerChain {
+            links: Arc::new(links),
+            winner: Arc::new(Mutex::new(None)),
+        })
     }
 
     /// The source that answered last, once credentials were loaded.
@@ -138,7 +192,9 @@ impl PackerChain {
     }
 
     /// Tries each link in order. Returns the credentials and the source, or every reason.
-    pub async fn resolve(&self) -> Result<(Credentials, Source), Box<dyn std::error::Error + Send + Sync>> {
+    pub async fn resolve(
+        &self,
+    ) -> Result<(Credentials, Source), Box<dyn std::error::Error + Send + Sync>> {
         let mut attempts = Vec::new();
         for link in self.links.iter() {
             match link.provider.provide_credentials().await {
@@ -148,7 +204,9 @@ impl PackerChain {
                     }
                     return Ok((c, link.source.clone()));
                 }
-                Err(e @ CredentialsError::CredentialsNotLoaded(_)) if !link.fatal => attempts.push((link.source.to_string(), reason(&e))),
+                Err(e @ CredentialsError::CredentialsNotLoaded(_)) if !link.fatal => {
+                    attempts.push((link.source.to_string(), reason(&e)))
+                }
                 Err(e) => {
                     let what = link.source.to_string();
                     return Err(format!("{what}: {}", reason(&e)).into());
@@ -165,7 +223,10 @@ impl ProvideCredentials for PackerChain {
         Self: 'a,
     {
         future::ProvideCredentials::new(async move {
-            self.resolve().await.map(|(c, _)| c).map_err(CredentialsError::provider_error)
+            self.resolve()
+                .await
+                .map(|(c, _)| c)
+                .map_err(CredentialsError::provider_error)
         })
     }
 }
@@ -186,8 +247,15 @@ pub struct AssumeRoleLayer {
 impl AssumeRoleLayer {
     pub async fn assume(&self) -> Result<Credentials, CredentialsError> {
         let r = &self.role;
-        let session = r.session_name.clone().unwrap_or_else(|| format!("ambake-{}", jiff::Timestamp::now().as_second()));
-        let mut req = self.sts.assume_role().role_arn(r.role_arn.clone().unwrap_or_default()).role_session_name(session);
+        let session = r
+            .session_name
+            .clone()
+            .unwrap_or_else(|| format!("ambake-{}", jiff::Timestamp::now().as_second()));
+        let mut req = self
+            .sts
+            .assume_role()
+            .role_arn(r.role_arn.clone().unwrap_or_default())
+            .role_session_name(session);
         if let Some(x) = &r.external_id {
             req = req.external_id(x);
         }
@@ -198,10 +266,18 @@ impl AssumeRoleLayer {
             req = req.policy(p);
         }
         for arn in &r.policy_arns {
-            req = req.policy_arns(aws_sdk_sts::types::PolicyDescriptorType::builder().arn(arn).build());
+            req = req.policy_arns(
+                aws_sdk_sts::types::PolicyDescriptorType::builder()
+                    .arn(arn)
+                    .build(),
+            );
         }
         for (k, v) in &r.tags {
-            let tag = aws_sdk_sts::types::Tag::builder().key(k).value(v).build().map_err(CredentialsError::invalid_configuration)?;
+            let tag = aws_sdk_sts::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(CredentialsError::invalid_configuration)?;
             req = req.tags(tag);
         }
         for k in &r.transitive_tag_keys {
@@ -211,11 +287,23 @@ impl AssumeRoleLayer {
             req = req.serial_number(serial).token_code(code);
         }
         let out = req.send().await.map_err(|e| {
-            CredentialsError::provider_error(format!("sts:AssumeRole {}: {}", r.role_arn.as_deref().unwrap_or(""), super::errors::explain(&e)))
+            CredentialsError::provider_error(format!(
+                "sts:AssumeRole {}: {}",
+                r.role_arn.as_deref().unwrap_or(""),
+                super::errors::explain(&e)
+            ))
         })?;
-        let c = out.credentials().ok_or_else(|| CredentialsError::provider_error("sts:AssumeRole returned no credentials"))?;
+        let c = out.credentials().ok_or_else(|| {
+            CredentialsError::provider_error("sts:AssumeRole returned no credentials")
+        })?;
         let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
-        Ok(Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), expiry, "AssumeRole"))
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "AssumeRole",
+        ))
     }
 }
 
@@ -240,7 +328,13 @@ pub fn mfa_serial_for(arn: &str) -> Option<String> {
 mod tests {
     #[test]
     fn mfa_serials() {
-        assert_eq!(super::mfa_serial_for("arn:aws:iam::123456789012:user/dev/alice").as_deref(), Some("arn:aws:iam::123456789012:mfa/alice"));
-        assert_eq!(super::mfa_serial_for("arn:aws:sts::1:assumed-role/r/s"), None);
+        assert_eq!(
+            super::mfa_serial_for("arn:aws:iam::123456789012:user/dev/alice").as_deref(),
+            Some("arn:aws:iam::123456789012:mfa/alice")
+        );
+        assert_eq!(
+            super::mfa_serial_for("arn:aws:sts::1:assumed-role/r/s"),
+            None
+        );
     }
 }

@@ -23,11 +23,22 @@ pub enum Class {
 
 pub fn classify(code: &str) -> Class {
     match code {
-        "InvalidClientTokenId" | "AuthFailure" | "SignatureDoesNotMatch" | "UnrecognizedClientException" | "InvalidAccessKeyId" | "IncompleteSignature" => Class::BadCredentials,
+        "InvalidClientTokenId"
+        | "AuthFailure"
+        | "SignatureDoesNotMatch"
+        | "UnrecognizedClientException"
+        | "InvalidAccessKeyId"
+        | "IncompleteSignature" => Class::BadCredentials,
         "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => Class::Expired,
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedAccess" => Class::AccessDenied,
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "UnauthorizedAccess" => Class::AccessDenied,
         "RequestTimeTooSkewed" => Class::ClockSkew,
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => Class::Throttled,
+        "Throttling"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException" => Class::Throttled,
         c if c.ends_with(".NotFound") || c == "NoSuchEntity" => Class::NotFound,
         _ => Class::Other,
     }
@@ -36,10 +47,18 @@ pub fn classify(code: &str) -> Class {
 /// A hint for the error class, or nothing.
 pub fn hint(class: Class) -> Option<&'static str> {
     match class {
-        Class::BadCredentials => Some("the access key is unknown or the secret key is wrong; check which credentials are in use with `ambake whoami`"),
-        Class::Expired => Some("the session credentials have expired; refresh them (aws sso login, a new assume-role session) and retry"),
-        Class::AccessDenied => Some("the identity lacks a permission this call needs; the message names the action"),
-        Class::ClockSkew => Some("AWS signs requests with the current time: this machine's clock is off by more than 5 minutes; sync it (e.g. chrony / timedatectl set-ntp true)"),
+        Class::BadCredentials => Some(
+            "the access key is unknown or the secret key is wrong; check which credentials are in use with `ambake whoami`",
+        ),
+        Class::Expired => Some(
+            "the session credentials have expired; refresh them (aws sso login, a new assume-role session) and retry",
+        ),
+        Class::AccessDenied => {
+            Some("the identity lacks a permission this call needs; the message names the action")
+        }
+        Class::ClockSkew => Some(
+            "AWS signs requests with the current time: this machine's clock is off by more than 5 minutes; sync it (e.g. chrony / timedatectl set-ntp true)",
+        ),
         _ => None,
     }
 }
@@ -59,16 +78,28 @@ where
         (Some(c), None) => c.to_string(),
         _ => match e.raw_response() {
             Some(r) => {
-                let body = r.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+                let body = r
+                    .body()
+                    .bytes()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
                 let code = xml_tag(&body, "Code");
                 let msg = xml_tag(&body, "Message");
                 match code {
-                    Some(c) => format!("{c}: {} (HTTP {})", msg.unwrap_or_default(), r.status().as_u16()),
+                    Some(c) => format!(
+                        "{c}: {} (HTTP {})",
+                        msg.unwrap_or_default(),
+                        r.status().as_u16()
+                    ),
                     None => {
                         // An HTML error page: its title says enough, on one line.
                         let text = xml_tag(&body, "title").unwrap_or(body);
                         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                        format!("HTTP {}: {}", r.status().as_u16(), text.chars().take(200).collect::<String>())
+                        format!(
+                            "HTTP {}: {}",
+                            r.status().as_u16(),
+                            text.chars().take(200).collect::<String>()
+                        )
                     }
                 }
             }
@@ -79,7 +110,11 @@ where
         out.push_str(&format!(" (request id {id})"));
     }
     let c = e.code().map(String::from).or_else(|| {
-        e.raw_response().and_then(|r| r.body().bytes().and_then(|b| xml_tag(&String::from_utf8_lossy(b), "Code")))
+        e.raw_response().and_then(|r| {
+            r.body()
+                .bytes()
+                .and_then(|b| xml_tag(&String::from_utf8_lossy(b), "Code"))
+        })
     });
     if let Some(h) = c.as_deref().map(classify).and_then(hint) {
         out.push_str(&format!("; hint: {h}"));
@@ -96,11 +131,19 @@ const ENCODED_MARKER: &str = "Encoded authorization failure message: ";
 /// refused. `None` when there is nothing to decode or the decoding itself fails.
 pub async fn decode_authorization(sts: &aws_sdk_sts::Client, text: &str) -> Option<String> {
     let start = text.find(ENCODED_MARKER)? + ENCODED_MARKER.len();
-    let token: String = text[start..].chars().take_while(|c| !c.is_whitespace() && *c != ')' && *c != ';').collect();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != ')' && *c != ';')
+        .collect();
     if token.is_empty() {
         return None;
     }
-    let out = sts.decode_authorization_message().encoded_message(token).send().await.ok()?;
+    let out = sts
+        .decode_authorization_message()
+        .encoded_message(token)
+        .send()
+        .await
+        .ok()?;
     out.decoded_message().map(String::from)
 }
 

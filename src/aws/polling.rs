@@ -18,8 +18,14 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 pub fn resolve(block: Option<&AwsPolling>) -> Polling {
-    let delay_s = block.and_then(|b| b.delay_seconds).map(|d| d.max(0) as u64).or_else(|| env_u64("AWS_POLL_DELAY_SECONDS"));
-    let attempts = block.and_then(|b| b.max_attempts).map(|a| a.max(0) as u64).or_else(|| env_u64("AWS_MAX_ATTEMPTS"));
+    let delay_s = block
+        .and_then(|b| b.delay_seconds)
+        .map(|d| d.max(0) as u64)
+        .or_else(|| env_u64("AWS_POLL_DELAY_SECONDS"));
+    let attempts = block
+        .and_then(|b| b.max_attempts)
+        .map(|a| a.max(0) as u64)
+        .or_else(|| env_u64("AWS_MAX_ATTEMPTS"));
     let timeout = env_u64("AWS_TIMEOUT_SECONDS");
     let delay = delay_s.map(Duration::from_secs);
     let max_wait = match (attempts, timeout) {
@@ -36,9 +42,21 @@ mod tests {
 
     #[test]
     fn block_wins_and_attempts_become_a_budget() {
-        let b = AwsPolling { delay_seconds: Some(5), max_attempts: Some(10) };
-        assert_eq!(resolve(Some(&b)), Polling { delay: Some(Duration::from_secs(5)), max_wait: Some(Duration::from_secs(50)) });
-        let b = AwsPolling { delay_seconds: None, max_attempts: Some(30) };
+        let b = AwsPolling {
+            delay_seconds: Some(5),
+            max_attempts: Some(10),
+        };
+        assert_eq!(
+            resolve(Some(&b)),
+            Polling {
+                delay: Some(Duration::from_secs(5)),
+                max_wait: Some(Duration::from_secs(50))
+            }
+        );
+        let b = AwsPolling {
+            delay_seconds: None,
+            max_attempts: Some(30),
+        };
         let p = resolve(Some(&b));
         // Unless the environment sets a delay, attempts × 2 s.
         if std::env::var("AWS_POLL_DELAY_SECONDS").is_err() {

@@ -24,7 +24,10 @@ impl fmt::Display for RegionOrigin {
 }
 
 /// Resolves the region. `None` from every source is an error that says what to set.
-pub async fn resolve(option: Option<&str>, profile: Option<&str>) -> Result<(String, RegionOrigin), String> {
+pub async fn resolve(
+    option: Option<&str>,
+    profile: Option<&str>,
+) -> Result<(String, RegionOrigin), String> {
     if let Some(r) = option.filter(|r| !r.is_empty()) {
         return Ok((r.to_string(), RegionOrigin::Option));
     }
@@ -34,12 +37,18 @@ pub async fn resolve(option: Option<&str>, profile: Option<&str>) -> Result<(Str
         }
     }
     let env_profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
-    let name = profile.map(String::from).or(env_profile).unwrap_or_else(|| "default".to_string());
-    let p = aws_config::profile::region::ProfileFileRegionProvider::builder().profile_name(&name).build();
+    let name = profile
+        .map(String::from)
+        .or(env_profile)
+        .unwrap_or_else(|| "default".to_string());
+    let p = aws_config::profile::region::ProfileFileRegionProvider::builder()
+        .profile_name(&name)
+        .build();
     if let Some(r) = p.region().await {
         return Ok((r.to_string(), RegionOrigin::Profile(name)));
     }
-    let imds_off = std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    let imds_off =
+        std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
     if !imds_off {
         let p = aws_config::imds::region::ImdsRegionProvider::builder().build();
         if let Some(r) = p.region().await {

@@ -59,14 +59,24 @@ pub enum WaitError {
     Cancelled(String),
     #[error("{what}: {reason}")]
     Failed { what: String, reason: String },
-    #[error("timed out after {waited} waiting for {what} (last state seen: {last}). If the resource is just slow, wait longer with aws_polling {{ delay_seconds = …, max_attempts = … }} (or AWS_MAX_ATTEMPTS / AWS_POLL_DELAY_SECONDS); a KMS key the account cannot use, or credentials that expired during the build, also end this way (ResourceNotReady)")]
-    TimedOut { what: String, waited: String, last: String },
+    #[error(
+        "timed out after {waited} waiting for {what} (last state seen: {last}). If the resource is just slow, wait longer with aws_polling {{ delay_seconds = …, max_attempts = … }} (or AWS_MAX_ATTEMPTS / AWS_POLL_DELAY_SECONDS); a KMS key the account cannot use, or credentials that expired during the build, also end this way (ResourceNotReady)"
+    )]
+    TimedOut {
+        what: String,
+        waited: String,
+        last: String,
+    },
     #[error("{0}")]
     Poll(String),
 }
 
 /// Polls until done, failed, timed out or cancelled. The first poll is immediate.
-pub async fn wait<T, F, Fut>(spec: &WaitSpec, cancel: &CancellationToken, mut poll: F) -> Result<T, WaitError>
+pub async fn wait<T, F, Fut>(
+    spec: &WaitSpec,
+    cancel: &CancellationToken,
+    mut poll: F,
+) -> Result<T, WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, String>>,
@@ -85,18 +95,30 @@ where
         };
         match result.map_err(WaitError::Poll)? {
             Poll::Done(v) => return Ok(v),
-            Poll::Failed(reason) => return Err(WaitError::Failed { what: spec.what.clone(), reason }),
+            Poll::Failed(reason) => {
+                return Err(WaitError::Failed {
+                    what: spec.what.clone(),
+                    reason,
+                });
+            }
             Poll::Pending(state) => last = state,
             Poll::NotFound => {
                 if start.elapsed() > spec.not_found_grace {
-                    return Err(WaitError::Failed { what: spec.what.clone(), reason: format!("not found after {}s", spec.not_found_grace.as_secs()) });
+                    return Err(WaitError::Failed {
+                        what: spec.what.clone(),
+                        reason: format!("not found after {}s", spec.not_found_grace.as_secs()),
+                    });
                 }
                 last = "not found yet".into();
             }
         }
         let elapsed = start.elapsed();
         if elapsed >= spec.max_wait {
-            return Err(WaitError::TimedOut { what: spec.what.clone(), waited: crate::duration::format_duration(elapsed), last });
+            return Err(WaitError::TimedOut {
+                what: spec.what.clone(),
+                waited: crate::duration::format_duration(elapsed),
+                last,
+            });
         }
         // Jitter ±20% so parallel builds do not poll in lock step; never past the budget.
         let jittered = delay.mul_f64(0.8 + rng.f64() * 0.4);
@@ -117,33 +139,64 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn scripted(states: Vec<Poll<u8>>) -> (Arc<AtomicUsize>, impl FnMut() -> std::future::Ready<Result<Poll<u8>, String>>) {
+    fn scripted(
+        states: Vec<Poll<u8>>,
+    ) -> (
+        Arc<AtomicUsize>,
+        impl FnMut() -> std::future::Ready<Result<Poll<u8>, String>>,
+    ) {
         let n = Arc::new(AtomicUsize::new(0));
         let c = n.clone();
         (n, move || {
             let i = c.fetch_add(1, Ordering::SeqCst);
-            std::future::ready(Ok(states.get(i).cloned().unwrap_or(Poll::Pending("pending".into()))))
+            std::future::ready(Ok(states
+                .get(i)
+                .cloned()
+                .unwrap_or(Poll::Pending("pending".into()))))
         })
     }
 
     #[tokio::test(start_paused = true)]
     async fn fast_change_is_seen_fast_and_backoff_grows() {
-        let (n, f) = scripted(vec![Poll::Pending("pending".into()), Poll::Pending("pending".into()), Poll::Done(7)]);
+        let (n, f) = scripted(vec![
+            Poll::Pending("pending".into()),
+            Poll::Pending("pending".into()),
+            Poll::Done(7),
+        ]);
         let t0 = tokio::time::Instant::now();
-        let v = wait(&WaitSpec::new("x", Duration::from_secs(600)), &CancellationToken::new(), f).await.unwrap();
+        let v = wait(
+            &WaitSpec::new("x", Duration::from_secs(600)),
+            &CancellationToken::new(),
+            f,
+        )
+        .await
+        .unwrap();
         assert_eq!(v, 7);
         assert_eq!(n.load(Ordering::SeqCst), 3);
         // 0.5 s then 0.8 s (±20%): well under two seconds of (virtual) time.
-        assert!(t0.elapsed() < Duration::from_millis(1700), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_millis(1700),
+            "{:?}",
+            t0.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn budget_is_wall_clock_and_message_is_useful() {
         let (n, f) = scripted(vec![]);
         let t0 = tokio::time::Instant::now();
-        let e = wait(&WaitSpec::new("image ami-1 to be available", Duration::from_secs(120)), &CancellationToken::new(), f).await.unwrap_err();
+        let e = wait(
+            &WaitSpec::new("image ami-1 to be available", Duration::from_secs(120)),
+            &CancellationToken::new(),
+            f,
+        )
+        .await
+        .unwrap_err();
         let waited = t0.elapsed();
-        assert!(waited >= Duration::from_secs(120) && waited < Duration::from_secs(121), "{waited:?}");
+        assert!(
+            waited >= Duration::from_secs(120) && waited < Duration::from_secs(121),
+            "{waited:?}"
+        );
         let msg = e.to_string();
         assert!(msg.contains("timed out after 2m0s waiting for image ami-1 to be available (last state seen: pending)"), "{msg}");
         assert!(msg.contains("aws_polling"));
@@ -155,7 +208,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn fixed_delay_from_aws_polling() {
         let (n, f) = scripted(vec![]);
-        let p = crate::aws::polling::Polling { delay: Some(Duration::from_secs(5)), max_wait: Some(Duration::from_secs(50)) };
+        let p = crate::aws::polling::Polling {
+            delay: Some(Duration::from_secs(5)),
+            max_wait: Some(Duration::from_secs(50)),
+        };
         let spec = WaitSpec::new("x", Duration::from_secs(600)).with_polling(&p);
         assert!(wait(&spec, &CancellationToken::new(), f).await.is_err());
         // Polls at 0 then every 4–6 s until 50 s: 9 to 14 polls whatever the jitter.
@@ -165,8 +221,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn terminal_state_fails_at_once() {
-        let (n, f) = scripted(vec![Poll::Pending("pending".into()), Poll::Failed("image state failed: Client.InternalError".into())]);
-        let e = wait(&WaitSpec::new("image ami-1 to be available", Duration::from_secs(600)), &CancellationToken::new(), f).await.unwrap_err();
+        let (n, f) = scripted(vec![
+            Poll::Pending("pending".into()),
+            Poll::Failed("image state failed: Client.InternalError".into()),
+        ]);
+        let e = wait(
+            &WaitSpec::new("image ami-1 to be available", Duration::from_secs(600)),
+            &CancellationToken::new(),
+            f,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, WaitError::Failed { .. }));
         assert!(e.to_string().contains("Client.InternalError"));
         assert_eq!(n.load(Ordering::SeqCst), 2);
@@ -175,9 +240,24 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn not_found_is_pending_within_grace() {
         let (_, f) = scripted(vec![Poll::NotFound, Poll::NotFound, Poll::Done(1)]);
-        assert_eq!(wait(&WaitSpec::new("x", Duration::from_secs(600)), &CancellationToken::new(), f).await.unwrap(), 1);
+        assert_eq!(
+            wait(
+                &WaitSpec::new("x", Duration::from_secs(600)),
+                &CancellationToken::new(),
+                f
+            )
+            .await
+            .unwrap(),
+            1
+        );
         let (_, f) = scripted((0..100).map(|_| Poll::NotFound).collect());
-        let e = wait(&WaitSpec::new("x", Duration::from_secs(600)), &CancellationToken::new(), f).await.unwrap_err();
+        let e = wait(
+            &WaitSpec::new("x", Duration::from_secs(600)),
+            &CancellationToken::new(),
+            f,
+        )
+        .await
+        .unwrap_err();
         assert!(e.to_string().contains("not found after 30s"), "{e}");
     }
 
@@ -191,9 +271,14 @@ mod tests {
         });
         let (_, f) = scripted(vec![]);
         let t0 = tokio::time::Instant::now();
-        let e = wait(&WaitSpec::new("x", Duration::from_secs(600)), &cancel, f).await.unwrap_err();
+        let e = wait(&WaitSpec::new("x", Duration::from_secs(600)), &cancel, f)
+            .await
+            .unwrap_err();
         assert!(matches!(e, WaitError::Cancelled(_)));
         let latency = t0.elapsed() - Duration::from_secs(20);
-        assert!(latency < Duration::from_secs(1), "cancel noticed after {latency:?}");
+        assert!(
+            latency < Duration::from_secs(1),
+            "cancel noticed after {latency:?}"
+        );
     }
 }

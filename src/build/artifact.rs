@@ -12,7 +12,11 @@ pub struct Artifact {
 impl Artifact {
     /// Packer's artifact id: sorted `region:ami` pairs joined with `,`.
     pub fn id(&self) -> String {
-        self.amis.iter().map(|(r, a)| format!("{r}:{a}")).collect::<Vec<_>>().join(",")
+        self.amis
+            .iter()
+            .map(|(r, a)| format!("{r}:{a}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
     pub fn describe(&self) -> String {
         let mut s = String::from("AMIs were created:\n");
@@ -47,7 +51,11 @@ pub fn write_manifest(path: &str, entry: ManifestBuild, force: bool) -> anyhow::
     // Parallel builds of one run append to the same file: serialise through a lock file.
     let mut tries = 0;
     let _guard = loop {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
             Ok(f) => break LockGuard(lock.clone(), f),
             Err(_) if tries < 50 => {
                 tries += 1;
@@ -65,7 +73,8 @@ pub fn write_manifest(path: &str, entry: ManifestBuild, force: bool) -> anyhow::
     }
     m.last_run_uuid = entry.packer_run_uuid.clone();
     m.builds.push(entry);
-    std::fs::write(path, serde_json::to_string_pretty(&m)? + "\n").map_err(|e| anyhow::anyhow!("cannot write manifest {path}: {e}"))?;
+    std::fs::write(path, serde_json::to_string_pretty(&m)? + "\n")
+        .map_err(|e| anyhow::anyhow!("cannot write manifest {path}: {e}"))?;
     Ok(())
 }
 
@@ -82,13 +91,30 @@ mod tests {
 
     #[test]
     fn artifact_and_manifest() {
-        let a = Artifact { amis: [("us-west-2".to_string(), "ami-b".to_string()), ("us-east-1".to_string(), "ami-a".to_string())].into() };
+        let a = Artifact {
+            amis: [
+                ("us-west-2".to_string(), "ami-b".to_string()),
+                ("us-east-1".to_string(), "ami-a".to_string()),
+            ]
+            .into(),
+        };
         assert_eq!(a.id(), "us-east-1:ami-a,us-west-2:ami-b");
-        assert_eq!(a.describe(), "AMIs were created:\nus-east-1: ami-a\nus-west-2: ami-b\n");
+        assert_eq!(
+            a.describe(),
+            "AMIs were created:\nus-east-1: ami-a\nus-west-2: ami-b\n"
+        );
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("m.json");
         let p = p.to_str().unwrap();
-        let e = |run: &str| ManifestBuild { name: "x".into(), builder_type: "amazon-ebs".into(), build_time: 1, files: None, artifact_id: a.id(), packer_run_uuid: run.into(), custom_data: Default::default() };
+        let e = |run: &str| ManifestBuild {
+            name: "x".into(),
+            builder_type: "amazon-ebs".into(),
+            build_time: 1,
+            files: None,
+            artifact_id: a.id(),
+            packer_run_uuid: run.into(),
+            custom_data: Default::default(),
+        };
         write_manifest(p, e("r1"), false).unwrap();
         write_manifest(p, e("r2"), false).unwrap();
         let m: Manifest = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
@@ -97,6 +123,10 @@ mod tests {
         write_manifest(p, e("r3"), true).unwrap();
         let m: Manifest = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
         assert_eq!(m.builds.len(), 1, "-force starts over");
-        assert!(std::fs::read_to_string(p).unwrap().contains("\"files\": null"));
+        assert!(
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("\"files\": null")
+        );
     }
 }

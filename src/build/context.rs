@@ -52,13 +52,24 @@ impl Cx {
     }
 
     /// The create call returned: the concrete resource replaces the intent.
-    pub fn fulfil(&self, pending: Resource, resource: Resource, lifetime: Lifetime) -> anyhow::Result<()> {
+    pub fn fulfil(
+        &self,
+        pending: Resource,
+        resource: Resource,
+        lifetime: Lifetime,
+    ) -> anyhow::Result<()> {
         self.record(resource, lifetime)?;
-        self.journal.append(Event::Deleted { resource: pending }).map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))
+        self.journal
+            .append(Event::Deleted { resource: pending })
+            .map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))
     }
 
     pub fn check_cancel(&self) -> anyhow::Result<()> {
-        if self.cancel.is_cancelled() { Err(Interrupted.into()) } else { Ok(()) }
+        if self.cancel.is_cancelled() {
+            Err(Interrupted.into())
+        } else {
+            Ok(())
+        }
     }
 
     /// A wait with this build's polling settings.
@@ -80,9 +91,20 @@ impl Cx {
     }
 
     /// The run's own tags plus the build-time rendering of `{{ .SourceAMIName }}`-style values.
-    pub fn render_map(&self, m: &BTreeMap<String, String>, st: &super::state::BuildState) -> anyhow::Result<BTreeMap<String, String>> {
+    pub fn render_map(
+        &self,
+        m: &BTreeMap<String, String>,
+        st: &super::state::BuildState,
+    ) -> anyhow::Result<BTreeMap<String, String>> {
         let ctx = self.legacy_ctx(st);
-        m.iter().map(|(k, v)| Ok((legacy::render(k, &ctx).map_err(anyhow::Error::msg)?, legacy::render(v, &ctx).map_err(anyhow::Error::msg)?))).collect()
+        m.iter()
+            .map(|(k, v)| {
+                Ok((
+                    legacy::render(k, &ctx).map_err(anyhow::Error::msg)?,
+                    legacy::render(v, &ctx).map_err(anyhow::Error::msg)?,
+                ))
+            })
+            .collect()
     }
 
     pub fn render(&self, s: &str, st: &super::state::BuildState) -> anyhow::Result<String> {
@@ -91,8 +113,14 @@ impl Cx {
 
     pub fn legacy_ctx(&self, st: &super::state::BuildState) -> LegacyContext {
         let c = &self.plan.config;
-        let user = (c.communicator() == "ssh").then(|| c.ssh_username.as_deref().unwrap_or_default());
-        st.legacy_context(&self.legacy, self.region(), user, c.ssh_port.unwrap_or(22) as u16)
+        let user =
+            (c.communicator() == "ssh").then(|| c.ssh_username.as_deref().unwrap_or_default());
+        st.legacy_context(
+            &self.legacy,
+            self.region(),
+            user,
+            c.ssh_port.unwrap_or(22) as u16,
+        )
     }
 }
 
@@ -101,7 +129,10 @@ pub fn aws_err<E>(op: &str, region: &str, e: &SdkError<E, HttpResponse>) -> anyh
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    anyhow::anyhow!("{op} in {region} failed: {}", crate::aws::errors::explain(e))
+    anyhow::anyhow!(
+        "{op} in {region} failed: {}",
+        crate::aws::errors::explain(e)
+    )
 }
 
 /// True when the call failed with one of these AWS error codes.

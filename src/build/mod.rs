@@ -48,12 +48,29 @@ pub enum Outcome {
 
 pub fn new_build_id() -> String {
     let u = uuid::Uuid::new_v4().simple().to_string();
-    format!("{}-{}", jiff::Timestamp::now().strftime("%Y%m%d%H%M%S"), &u[..8])
+    format!(
+        "{}-{}",
+        jiff::Timestamp::now().strftime("%Y%m%d%H%M%S"),
+        &u[..8]
+    )
 }
 
 const STEPS: &[&str] = &[
-    "pre-validate", "source AMI", "network", "key pair", "security group", "instance profile", "run instance",
-    "connect and provision", "stop instance", "modify instance", "deregister AMI", "create AMI", "copy AMI", "AMI attributes", "tags",
+    "pre-validate",
+    "source AMI",
+    "network",
+    "key pair",
+    "security group",
+    "instance profile",
+    "run instance",
+    "connect and provision",
+    "stop instance",
+    "modify instance",
+    "deregister AMI",
+    "create AMI",
+    "copy AMI",
+    "AMI attributes",
+    "tags",
 ];
 
 async fn step(cx: &Cx, st: &mut BuildState, name: &str) -> anyhow::Result<()> {
@@ -105,7 +122,13 @@ async fn ask(ui: &Ui, err: &str, step: &str) -> char {
 }
 
 /// Runs one build from start to cleanup.
-pub async fn run_one(plan: BuildPlan, ui: Ui, cancel: CancellationToken, opts: RunOptions, journals: Arc<std::sync::Mutex<Vec<std::path::PathBuf>>>) -> Outcome {
+pub async fn run_one(
+    plan: BuildPlan,
+    ui: Ui,
+    cancel: CancellationToken,
+    opts: RunOptions,
+    journals: Arc<std::sync::Mutex<Vec<std::path::PathBuf>>>,
+) -> Outcome {
     let access = AccessOptions::from(&plan.config);
     for s in access.secrets() {
         ui.add_secret(&s);
@@ -117,7 +140,12 @@ pub async fn run_one(plan: BuildPlan, ui: Ui, cancel: CancellationToken, opts: R
     let build_id = new_build_id();
     let journal = match Journal::create(&build_id) {
         Ok(j) => Arc::new(j),
-        Err(e) => return Outcome::Failed(format!("cannot create the build journal in {}: {e}", journal::dir().display())),
+        Err(e) => {
+            return Outcome::Failed(format!(
+                "cannot create the build journal in {}: {e}",
+                journal::dir().display()
+            ));
+        }
     };
     if let Ok(mut j) = journals.lock() {
         j.push(journal.path().to_path_buf());
@@ -132,7 +160,10 @@ pub async fn run_one(plan: BuildPlan, ui: Ui, cancel: CancellationToken, opts: R
     if let Err(e) = journal.append(start) {
         return Outcome::Failed(format!("cannot write the build journal: {e}"));
     }
-    ui.say(&format!("Build {build_id}: credentials from {}; region {} (from {})", session.source, session.region, session.region_origin));
+    ui.say(&format!(
+        "Build {build_id}: credentials from {}; region {} (from {})",
+        session.source, session.region, session.region_origin
+    ));
     let mut legacy = LegacyContext::new(opts.now);
     legacy.uuid = opts.run_uuid.clone();
     let cx = Cx {
@@ -159,7 +190,12 @@ pub async fn run_one(plan: BuildPlan, ui: Ui, cancel: CancellationToken, opts: R
         match r {
             Ok(()) => {
                 if cx.debug && i + 1 < STEPS.len() {
-                    pause(&ui, &format!("Pausing after run of step '{name}'. Press enter to continue."), &cx.cancel).await;
+                    pause(
+                        &ui,
+                        &format!("Pausing after run of step '{name}'. Press enter to continue."),
+                        &cx.cancel,
+                    )
+                    .await;
                 }
                 i += 1;
             }
@@ -186,13 +222,26 @@ pub async fn run_one(plan: BuildPlan, ui: Ui, cancel: CancellationToken, opts: R
     finish(&cx, &st, failure, opts.on_error, &opts).await
 }
 
-async fn finish(cx: &Cx, st: &BuildState, failure: Option<anyhow::Error>, on_error: OnError, opts: &RunOptions) -> Outcome {
+async fn finish(
+    cx: &Cx,
+    st: &BuildState,
+    failure: Option<anyhow::Error>,
+    on_error: OnError,
+    opts: &RunOptions,
+) -> Outcome {
     let interrupted = failure.as_ref().is_some_and(|e| e.is::<Interrupted>());
     let ok = failure.is_none();
-    let mut message = failure.as_ref().map(|e| format!("{e:#}")).unwrap_or_default();
+    let mut message = failure
+        .as_ref()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
     if !ok && cx.plan.config.decode_authorization_messages {
-        if let Some(decoded) = crate::aws::errors::decode_authorization(&cx.session.sts(), &message).await {
-            message.push_str(&format!("\nDecoded authorization failure message: {decoded}"));
+        if let Some(decoded) =
+            crate::aws::errors::decode_authorization(&cx.session.sts(), &message).await
+        {
+            message.push_str(&format!(
+                "\nDecoded authorization failure message: {decoded}"
+            ));
         }
     }
     if failure.is_some() {
@@ -202,36 +251,65 @@ async fn finish(cx: &Cx, st: &BuildState, failure: Option<anyhow::Error>, on_err
             cx.ui.error(&format!("Error: {message}"));
         }
     }
-    let keep_everything = !ok && matches!(on_error, OnError::Abort | OnError::RunCleanupProvisioner);
+    let keep_everything =
+        !ok && matches!(on_error, OnError::Abort | OnError::RunCleanupProvisioner);
     let left = if keep_everything {
         let recs = journal::read(cx.journal.path()).unwrap_or_default();
         let kept = unwind::plan(&recs, true);
         if !kept.is_empty() {
-            cx.ui.say("-on-error=abort: kept these resources for inspection:");
+            cx.ui
+                .say("-on-error=abort: kept these resources for inspection:");
             for r in &kept {
                 cx.ui.message(&r.describe());
             }
-            cx.ui.message(&format!("Remove them with: ambake cleanup {}", cx.build_id));
+            cx.ui
+                .message(&format!("Remove them with: ambake cleanup {}", cx.build_id));
         }
         kept.len()
     } else {
         if cx.debug {
-            pause(&cx.ui, "Pausing before cleanup. Press enter to continue.", &CancellationToken::new()).await;
+            pause(
+                &cx.ui,
+                "Pausing before cleanup. Press enter to continue.",
+                &CancellationToken::new(),
+            )
+            .await;
         }
-        cx.ui.say(if ok { "Cleaning up temporary resources..." } else { "Cleaning up everything this build created..." });
+        cx.ui.say(if ok {
+            "Cleaning up temporary resources..."
+        } else {
+            "Cleaning up everything this build created..."
+        });
         let failed = unwind::run(&cx.journal, &cx.session, &cx.ui, !ok, false).await;
         if !failed.is_empty() {
-            cx.ui.error(&format!("{} resource(s) could not be deleted; retry with: ambake cleanup {}", failed.len(), cx.build_id));
+            cx.ui.error(&format!(
+                "{} resource(s) could not be deleted; retry with: ambake cleanup {}",
+                failed.len(),
+                cx.build_id
+            ));
         }
         failed.len()
     };
     if ok {
         for (region, id) in &st.amis {
-            let _ = cx.journal.append(Event::Committed { resource: journal::Resource::Image { region: region.clone(), id: id.clone() } });
+            let _ = cx.journal.append(Event::Committed {
+                resource: journal::Resource::Image {
+                    region: region.clone(),
+                    id: id.clone(),
+                },
+            });
         }
     }
-    let outcome = if interrupted { "cancelled" } else if ok { "success" } else { "failed" };
-    let _ = cx.journal.append(Event::Finished { outcome: outcome.to_string() });
+    let outcome = if interrupted {
+        "cancelled"
+    } else if ok {
+        "success"
+    } else {
+        "failed"
+    };
+    let _ = cx.journal.append(Event::Finished {
+        outcome: outcome.to_string(),
+    });
     if left == 0 && !keep_everything {
         // Nothing left to clean: the journal has done its job.
         let _ = std::fs::remove_file(cx.journal.path());
@@ -239,32 +317,55 @@ async fn finish(cx: &Cx, st: &BuildState, failure: Option<anyhow::Error>, on_err
     match failure {
         Some(_) if interrupted => Outcome::Interrupted,
         Some(_) => Outcome::Failed(message),
-        None if st.amis.is_empty() && left > 0 => Outcome::Failed(format!("{left} temporary resource(s) could not be removed; remove them with: ambake cleanup {}", cx.build_id)),
+        None if st.amis.is_empty() && left > 0 => Outcome::Failed(format!(
+            "{left} temporary resource(s) could not be removed; remove them with: ambake cleanup {}",
+            cx.build_id
+        )),
         None if st.amis.is_empty() => Outcome::NoArtifact,
         None => {
-            let artifact = Artifact { amis: st.amis.clone() };
+            let artifact = Artifact {
+                amis: st.amis.clone(),
+            };
             if let Err(e) = post_process(cx, st, &artifact, opts).await {
                 return Outcome::Failed(format!("post-processor failed: {e:#}"));
             }
             if left > 0 {
-                return Outcome::SuccessWithLeftovers(artifact, format!("{left} temporary resource(s) could not be removed; remove them with: ambake cleanup {}", cx.build_id));
+                return Outcome::SuccessWithLeftovers(
+                    artifact,
+                    format!(
+                        "{left} temporary resource(s) could not be removed; remove them with: ambake cleanup {}",
+                        cx.build_id
+                    ),
+                );
             }
             Outcome::Success(artifact)
         }
     }
 }
 
-async fn post_process(cx: &Cx, st: &BuildState, a: &Artifact, opts: &RunOptions) -> anyhow::Result<()> {
+async fn post_process(
+    cx: &Cx,
+    st: &BuildState,
+    a: &Artifact,
+    opts: &RunOptions,
+) -> anyhow::Result<()> {
     for chain in &cx.plan.post_processors {
         for pp in chain {
             match &pp.kind {
                 PostProcessorKind::Manifest(m) => {
-                    let path = m.output.clone().unwrap_or_else(|| "packer-manifest.json".into());
+                    let path = m
+                        .output
+                        .clone()
+                        .unwrap_or_else(|| "packer-manifest.json".into());
                     let custom = cx.render_map(&m.custom_data, st)?;
                     let entry = artifact::ManifestBuild {
                         name: cx.plan.source_name.clone(),
                         builder_type: "amazon-ebs".into(),
-                        build_time: if m.strip_time { 0 } else { jiff::Timestamp::now().as_second() },
+                        build_time: if m.strip_time {
+                            0
+                        } else {
+                            jiff::Timestamp::now().as_second()
+                        },
                         files: None,
                         artifact_id: a.id(),
                         packer_run_uuid: opts.run_uuid.clone(),

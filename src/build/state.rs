@@ -26,7 +26,10 @@ pub struct KeyMaterial {
 
 impl std::fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyMaterial").field("name", &self.name).field("temporary", &self.temporary).finish_non_exhaustive()
+        f.debug_struct("KeyMaterial")
+            .field("name", &self.name)
+            .field("temporary", &self.temporary)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,14 +64,24 @@ pub struct BuildState {
 
 impl BuildState {
     pub fn instance(&self) -> anyhow::Result<&InstanceInfo> {
-        self.instance.as_ref().ok_or_else(|| anyhow::anyhow!("internal: no instance yet (run_instance must come before this step)"))
+        self.instance.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("internal: no instance yet (run_instance must come before this step)")
+        })
     }
     pub fn source(&self) -> anyhow::Result<&SourceImage> {
-        self.source_image.as_ref().ok_or_else(|| anyhow::anyhow!("internal: no source AMI yet"))
+        self.source_image
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("internal: no source AMI yet"))
     }
 
     /// The values `{{ .SourceAMIName }}`-style actions and `build.X` placeholders render to.
-    pub fn legacy_context(&self, base: &LegacyContext, region: &str, user: Option<&str>, port: u16) -> LegacyContext {
+    pub fn legacy_context(
+        &self,
+        base: &LegacyContext,
+        region: &str,
+        user: Option<&str>,
+        port: u16,
+    ) -> LegacyContext {
         let mut c = base.clone();
         let mut set = |k: &str, v: String| {
             c.vars.insert(k.to_string(), LegacyValue::Str(v));
@@ -88,10 +101,21 @@ impl BuildState {
         set("Host", self.host.clone().unwrap_or_default());
         set("Port", port.to_string());
         set("User", user.unwrap_or_default().to_string());
-        set("ConnType", if user.is_some() { "ssh".into() } else { "none".into() });
-        set("SSHPrivateKey", self.key.private_key_pem.clone().unwrap_or_default());
+        set(
+            "ConnType",
+            if user.is_some() {
+                "ssh".into()
+            } else {
+                "none".into()
+            },
+        );
+        set(
+            "SSHPrivateKey",
+            self.key.private_key_pem.clone().unwrap_or_default(),
+        );
         if let Some(s) = &self.source_image {
-            c.vars.insert("SourceAMITags".into(), LegacyValue::Map(s.tags.clone()));
+            c.vars
+                .insert("SourceAMITags".into(), LegacyValue::Map(s.tags.clone()));
         }
         c
     }

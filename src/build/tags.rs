@@ -10,12 +10,21 @@ pub const BUILD_ID_TAG: &str = "ambake:build-id";
 pub const COMMITTED_TAG: &str = "ambake:committed";
 
 pub fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// A TagSpecification with the build id plus `extra`.
-pub fn spec(rt: ResourceType, build_id: &str, extra: &BTreeMap<String, String>) -> TagSpecification {
+pub fn spec(
+    rt: ResourceType,
+    build_id: &str,
+    extra: &BTreeMap<String, String>,
+) -> TagSpecification {
     let mut all = extra.clone();
     all.insert(BUILD_ID_TAG.to_string(), build_id.to_string());
-    TagSpecification::builder().resource_type(rt).set_tags(Some(ec2_tags(&all))).build()
+    TagSpecification::builder()
+        .resource_type(rt)
+        .set_tags(Some(ec2_tags(&all)))
+        .build()
 }

@@ -34,7 +34,13 @@ pub fn plan(records: &[journal::Record], include_artifacts: bool) -> Vec<Resourc
 }
 
 /// Deletes everything `plan` lists. Returns what could not be deleted.
-pub async fn run(journal: &Journal, session: &Session, ui: &Ui, include_artifacts: bool, dry_run: bool) -> Vec<(Resource, String)> {
+pub async fn run(
+    journal: &Journal,
+    session: &Session,
+    ui: &Ui,
+    include_artifacts: bool,
+    dry_run: bool,
+) -> Vec<(Resource, String)> {
     let records = journal::read(journal.path()).unwrap_or_default();
     let todo = plan(&records, include_artifacts);
     if todo.is_empty() {
@@ -58,17 +64,28 @@ pub async fn run(journal: &Journal, session: &Session, ui: &Ui, include_artifact
             continue;
         }
         ui.message(&format!("Deleting {}...", r.describe()));
-        let patience = if instance_left { CancellationToken::new() } else { deadline.clone() };
+        let patience = if instance_left {
+            CancellationToken::new()
+        } else {
+            deadline.clone()
+        };
         if instance_left {
             patience.cancel();
         }
         let result = delete(&r, session, &mut clients, &patience).await;
-        if result.is_err() && matches!(r, Resource::Instance { .. } | Resource::PendingInstances { .. }) {
+        if result.is_err()
+            && matches!(
+                r,
+                Resource::Instance { .. } | Resource::PendingInstances { .. }
+            )
+        {
             instance_left = true;
         }
         match result {
             Ok(()) => {
-                let _ = journal.append(Event::Deleted { resource: r.clone() });
+                let _ = journal.append(Event::Deleted {
+                    resource: r.clone(),
+                });
             }
             Err(e) => {
                 ui.error(&format!("Error deleting {}: {e}", r.describe()));
@@ -80,24 +97,45 @@ pub async fn run(journal: &Journal, session: &Session, ui: &Ui, include_artifact
     failed
 }
 
-fn ec2_for<'a>(region: &str, session: &Session, clients: &'a mut BTreeMap<String, aws_sdk_ec2::Client>) -> &'a aws_sdk_ec2::Client {
-    clients.entry(region.to_string()).or_insert_with(|| session.ec2_in(region))
+fn ec2_for<'a>(
+    region: &str,
+    session: &Session,
+    clients: &'a mut BTreeMap<String, aws_sdk_ec2::Client>,
+) -> &'a aws_sdk_ec2::Client {
+    clients
+        .entry(region.to_string())
+        .or_insert_with(|| session.ec2_in(region))
 }
 
-async fn delete(r: &Resource, session: &Session, clients: &mut BTreeMap<String, aws_sdk_ec2::Client>, deadline: &CancellationToken) -> Result<(), String> {
-    let gone = |codes: &[&str], e: &dyn aws_smithy_types::error::metadata::ProvideErrorMetadata| e.code().is_some_and(|c| codes.contains(&c));
+async fn delete(
+    r: &Resource,
+    session: &Session,
+    clients: &mut BTreeMap<String, aws_sdk_ec2::Client>,
+    deadline: &CancellationToken,
+) -> Result<(), String> {
+    let gone = |codes: &[&str], e: &dyn aws_smithy_types::error::metadata::ProvideErrorMetadata| {
+        e.code().is_some_and(|c| codes.contains(&c))
+    };
     match r {
         Resource::PendingInstances { region, build_id } => {
             let ec2 = ec2_for(region, session, clients).clone();
             let out = ec2
                 .describe_instances()
-                .filters(aws_sdk_ec2::types::Filter::builder().name(format!("tag:{}", crate::build::tags::BUILD_ID_TAG)).values(build_id).build())
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name(format!("tag:{}", crate::build::tags::BUILD_ID_TAG))
+                        .values(build_id)
+                        .build(),
+                )
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeInstances", region, &e).to_string())?;
             for i in out.reservations().iter().flat_map(|r| r.instances()) {
                 if i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated") {
-                    let r = Resource::Instance { region: region.clone(), id: i.instance_id().unwrap_or_default().to_string() };
+                    let r = Resource::Instance {
+                        region: region.clone(),
+                        id: i.instance_id().unwrap_or_default().to_string(),
+                    };
                     Box::pin(delete(&r, session, clients, deadline)).await?;
                 }
             }
@@ -108,16 +146,28 @@ async fn delete(r: &Resource, session: &Session, clients: &mut BTreeMap<String, 
             let out = ec2
                 .describe_images()
                 .owners("self")
-                .filters(aws_sdk_ec2::types::Filter::builder().name("name").values(name).build())
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("name")
+                        .values(name)
+                        .build(),
+                )
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeImages", region, &e).to_string())?;
             for img in out.images() {
                 // A finished build's AMI of the same name is never touched.
-                if img.tags().iter().any(|t| t.key() == Some(crate::build::tags::COMMITTED_TAG)) {
+                if img
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == Some(crate::build::tags::COMMITTED_TAG))
+                {
                     continue;
                 }
-                let r = Resource::Image { region: region.clone(), id: img.image_id().unwrap_or_default().to_string() };
+                let r = Resource::Image {
+                    region: region.clone(),
+                    id: img.image_id().unwrap_or_default().to_string(),
+                };
                 Box::pin(delete(&r, session, clients, deadline)).await?;
             }
             Ok(())
@@ -129,11 +179,21 @@ async fn delete(r: &Resource, session: &Session, clients: &mut BTreeMap<String, 
                 Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => return Ok(()),
                 Err(e) => return Err(aws_err("ec2:TerminateInstances", region, &e).to_string()),
             }
-            let spec = WaitSpec::new(format!("instance {id} to terminate"), Duration::from_secs(600));
+            let spec = WaitSpec::new(
+                format!("instance {id} to terminate"),
+                Duration::from_secs(600),
+            );
             wait(&spec, deadline, || async {
                 match ec2.describe_instances().instance_ids(id).send().await {
                     Ok(o) => {
-                        let state = o.reservations().iter().flat_map(|r| r.instances()).next().and_then(|i| i.state()).and_then(|s| s.name()).map(|n| n.as_str().to_string());
+                        let state = o
+                            .reservations()
+                            .iter()
+                            .flat_map(|r| r.instances())
+                            .next()
+                            .and_then(|i| i.state())
+                            .and_then(|s| s.name())
+                            .map(|n| n.as_str().to_string());
                         match state.as_deref() {
                             Some("terminated") | None => Ok(Poll::Done(())),
                             Some(s) => Ok(Poll::Pending(s.to_string())),
@@ -149,7 +209,11 @@ async fn delete(r: &Resource, session: &Session, clients: &mut BTreeMap<String, 
         Resource::Image { region, id } => {
             let ec2 = ec2_for(region, session, clients).clone();
             let snaps = match ec2.describe_images().image_ids(id).send().await {
-                Ok(o) => o.images().first().map(crate::steps::image::snapshots_of).unwrap_or_default(),
+                Ok(o) => o
+                    .images()
+                    .first()
+                    .map(crate::steps::image::snapshots_of)
+                    .unwrap_or_default(),
                 Err(e) if is_code(&e, &["InvalidAMIID.NotFound"]) => vec![],
                 Err(e) => return Err(aws_err("ec2:DescribeImages", region, &e).to_string()),
             };
@@ -167,7 +231,12 @@ async fn delete(r: &Resource, session: &Session, clients: &mut BTreeMap<String, 
             }
             Ok(())
         }
-        Resource::Snapshot { region, id } => match ec2_for(region, session, clients).delete_snapshot().snapshot_id(id).send().await {
+        Resource::Snapshot { region, id } => match ec2_for(region, session, clients)
+            .delete_snapshot()
+            .snapshot_id(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if gone(&["InvalidSnapshot.NotFound"], &e) => Ok(()),
             Err(e) => Err(aws_err("ec2:DeleteSnapshot", region, &e).to_string()),
@@ -197,35 +266,77 @@ async fn delete(r: &Resource, session: &Session, clients: &mut BTreeMap<String, 
             })
             .await
         }
-        Resource::KeyPair { region, name } => match ec2_for(region, session, clients).delete_key_pair().key_name(name).send().await {
+        Resource::KeyPair { region, name } => match ec2_for(region, session, clients)
+            .delete_key_pair()
+            .key_name(name)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => Err(aws_err("ec2:DeleteKeyPair", region, &e).to_string()),
         },
-        Resource::LaunchTemplate { region, id } => match ec2_for(region, session, clients).delete_launch_template().launch_template_id(id).send().await {
+        Resource::LaunchTemplate { region, id } => match ec2_for(region, session, clients)
+            .delete_launch_template()
+            .launch_template_id(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(e) if is_code(&e, &["InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateId.Malformed"]) => Ok(()),
+            Err(e)
+                if is_code(
+                    &e,
+                    &[
+                        "InvalidLaunchTemplateId.NotFound",
+                        "InvalidLaunchTemplateId.Malformed",
+                    ],
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(aws_err("ec2:DeleteLaunchTemplate", region, &e).to_string()),
         },
-        Resource::ProfileRole { profile, role } => match session.iam().remove_role_from_instance_profile().instance_profile_name(profile).role_name(role).send().await {
+        Resource::ProfileRole { profile, role } => match session
+            .iam()
+            .remove_role_from_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
             Err(e) => Err(aws_err("iam:RemoveRoleFromInstanceProfile", "global", &e).to_string()),
         },
-        Resource::InstanceProfile { name } => match session.iam().delete_instance_profile().instance_profile_name(name).send().await {
+        Resource::InstanceProfile { name } => match session
+            .iam()
+            .delete_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
             Err(e) => Err(aws_err("iam:DeleteInstanceProfile", "global", &e).to_string()),
         },
-        Resource::IamRolePolicy { role, name } => match session.iam().delete_role_policy().role_name(role).policy_name(name).send().await {
+        Resource::IamRolePolicy { role, name } => match session
+            .iam()
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
             Err(e) => Err(aws_err("iam:DeleteRolePolicy", "global", &e).to_string()),
         },
-        Resource::IamRole { name } => match session.iam().delete_role().role_name(name).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
-            Err(e) => Err(aws_err("iam:DeleteRole", "global", &e).to_string()),
-        },
+        Resource::IamRole { name } => {
+            match session.iam().delete_role().role_name(name).send().await {
+                Ok(_) => Ok(()),
+                Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
+                Err(e) => Err(aws_err("iam:DeleteRole", "global", &e).to_string()),
+            }
+        }
     }
 }
 
@@ -239,10 +350,15 @@ where
     match f().await {
         Ok(true) => return Ok(()),
         Err(e) => return Err(e),
-        Ok(false) if deadline.is_cancelled() => return Err("still in use (the instance using it could not be terminated)".into()),
+        Ok(false) if deadline.is_cancelled() => {
+            return Err("still in use (the instance using it could not be terminated)".into());
+        }
         Ok(false) => {}
     }
-    let spec = WaitSpec { not_found_grace: Duration::from_secs(180), ..WaitSpec::new("the resource to be released", Duration::from_secs(180)) };
+    let spec = WaitSpec {
+        not_found_grace: Duration::from_secs(180),
+        ..WaitSpec::new("the resource to be released", Duration::from_secs(180))
+    };
     wait(&spec, deadline, || {
         let fut = f();
         async move {
@@ -263,16 +379,39 @@ mod tests {
     use crate::build::journal::Record;
 
     fn created(seq: u64, r: Resource, l: Lifetime) -> Record {
-        Record { seq, ts: String::new(), build_id: "b".into(), event: Event::Created { resource: r, lifetime: l } }
+        Record {
+            seq,
+            ts: String::new(),
+            build_id: "b".into(),
+            event: Event::Created {
+                resource: r,
+                lifetime: l,
+            },
+        }
     }
 
     #[test]
     fn instances_first_then_images_then_reverse_order() {
-        let kp = Resource::KeyPair { region: "r".into(), name: "k".into() };
-        let sg = Resource::SecurityGroup { region: "r".into(), id: "sg".into() };
-        let i = Resource::Instance { region: "r".into(), id: "i".into() };
-        let v = Resource::Volume { region: "r".into(), id: "v".into() };
-        let ami = Resource::Image { region: "r".into(), id: "ami".into() };
+        let kp = Resource::KeyPair {
+            region: "r".into(),
+            name: "k".into(),
+        };
+        let sg = Resource::SecurityGroup {
+            region: "r".into(),
+            id: "sg".into(),
+        };
+        let i = Resource::Instance {
+            region: "r".into(),
+            id: "i".into(),
+        };
+        let v = Resource::Volume {
+            region: "r".into(),
+            id: "v".into(),
+        };
+        let ami = Resource::Image {
+            region: "r".into(),
+            id: "ami".into(),
+        };
         let recs = vec![
             created(1, kp.clone(), Lifetime::Temporary),
             created(2, sg.clone(), Lifetime::Temporary),
@@ -280,10 +419,26 @@ mod tests {
             created(4, v.clone(), Lifetime::Temporary),
             created(5, ami.clone(), Lifetime::Artifact),
         ];
-        assert_eq!(plan(&recs, true), vec![i.clone(), ami.clone(), v.clone(), sg.clone(), kp.clone()]);
-        assert_eq!(plan(&recs, false), vec![i.clone(), v.clone(), sg.clone(), kp.clone()], "success keeps the artifact");
+        assert_eq!(
+            plan(&recs, true),
+            vec![i.clone(), ami.clone(), v.clone(), sg.clone(), kp.clone()]
+        );
+        assert_eq!(
+            plan(&recs, false),
+            vec![i.clone(), v.clone(), sg.clone(), kp.clone()],
+            "success keeps the artifact"
+        );
         let mut with_commit = recs.clone();
-        with_commit.push(Record { seq: 6, ts: String::new(), build_id: "b".into(), event: Event::Committed { resource: ami } });
-        assert_eq!(plan(&with_commit, true), vec![i, v, sg, kp], "a committed AMI is never touched");
+        with_commit.push(Record {
+            seq: 6,
+            ts: String::new(),
+            build_id: "b".into(),
+            event: Event::Committed { resource: ami },
+        });
+        assert_eq!(
+            plan(&with_commit, true),
+            vec![i, v, sg, kp],
+            "a committed AMI is never touched"
+        );
     }
 }

@@ -21,14 +21,23 @@ pub struct Bastion {
 /// Opens the tunnel to `target:port` through the bastion; returns the local end to hand to the
 /// instance's session.
 pub fn tunnel(b: &Bastion, target: &str, port: u16) -> Result<UnixStream, String> {
-    let addr = (b.host.as_str(), b.port).to_socket_addrs().map_err(|e| format!("bastion {}: {e}", b.host))?.next().ok_or("bastion has no address")?;
-    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(15)).map_err(|e| format!("bastion {}:{} unreachable: {e}", b.host, b.port))?;
+    let addr = (b.host.as_str(), b.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("bastion {}: {e}", b.host))?
+        .next()
+        .ok_or("bastion has no address")?;
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(15))
+        .map_err(|e| format!("bastion {}:{} unreachable: {e}", b.host, b.port))?;
     let mut sess = Session::new().map_err(|e| e.to_string())?;
     sess.set_tcp_stream(tcp);
     sess.set_timeout(15_000);
-    sess.handshake().map_err(|e| format!("bastion handshake: {e}"))?;
-    authenticate(&sess, &b.user, &b.auth).map_err(|e| format!("bastion authentication as {:?}: {e}", b.user))?;
-    let mut ch = sess.channel_direct_tcpip(target, port, None).map_err(|e| format!("bastion could not open a tunnel to {target}:{port}: {e}"))?;
+    sess.handshake()
+        .map_err(|e| format!("bastion handshake: {e}"))?;
+    authenticate(&sess, &b.user, &b.auth)
+        .map_err(|e| format!("bastion authentication as {:?}: {e}", b.user))?;
+    let mut ch = sess
+        .channel_direct_tcpip(target, port, None)
+        .map_err(|e| format!("bastion could not open a tunnel to {target}:{port}: {e}"))?;
     let (local, mut remote) = UnixStream::pair().map_err(|e| e.to_string())?;
     remote.set_nonblocking(true).map_err(|e| e.to_string())?;
     sess.set_blocking(false);

@@ -45,7 +45,11 @@ pub fn authenticate(sess: &Session, user: &str, auth: &Auth) -> Result<(), Strin
         Auth::Password(p) => sess.userauth_password(user, p),
     };
     r.map_err(|e| e.message().to_string())?;
-    if sess.authenticated() { Ok(()) } else { Err("the server did not accept the credentials".into()) }
+    if sess.authenticated() {
+        Ok(())
+    } else {
+        Err("the server did not accept the credentials".into())
+    }
 }
 
 #[derive(Debug)]
@@ -58,20 +62,24 @@ enum Attempt {
 fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
     let mut sess = Session::new().map_err(|e| Attempt::Handshake(e.to_string()))?;
     match &c.bastion {
-        Some(b) => sess.set_tcp_stream(super::bastion::tunnel(b, &c.host, c.port).map_err(Attempt::Tcp)?),
+        Some(b) => {
+            sess.set_tcp_stream(super::bastion::tunnel(b, &c.host, c.port).map_err(Attempt::Tcp)?)
+        }
         None => {
             let addr = (c.host.as_str(), c.port)
                 .to_socket_addrs()
                 .map_err(|e| Attempt::Tcp(format!("cannot resolve {}: {e}", c.host)))?
                 .next()
                 .ok_or_else(|| Attempt::Tcp(format!("{} has no address", c.host)))?;
-            let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(15)).map_err(|e| Attempt::Tcp(e.to_string()))?;
+            let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(15))
+                .map_err(|e| Attempt::Tcp(e.to_string()))?;
             let _ = tcp.set_nodelay(true);
             sess.set_tcp_stream(tcp);
         }
     }
     sess.set_timeout(15_000);
-    sess.handshake().map_err(|e| Attempt::Handshake(e.to_string()))?;
+    sess.handshake()
+        .map_err(|e| Attempt::Handshake(e.to_string()))?;
     authenticate(&sess, &c.user, &c.auth).map_err(Attempt::Auth)?;
     if let Some(k) = c.keep_alive {
         sess.set_keepalive(false, k.as_secs().max(1) as u32);
@@ -84,7 +92,10 @@ fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
 /// Connects, retrying until `timeout`. Cancellable at any moment.
 pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyhow::Result<Ssh> {
     match &c.bastion {
-        Some(b) => ui.say(&format!("Using SSH communicator to connect: {} (through bastion {}@{}:{})", c.host, b.user, b.host, b.port)),
+        Some(b) => ui.say(&format!(
+            "Using SSH communicator to connect: {} (through bastion {}@{}:{})",
+            c.host, b.user, b.host, b.port
+        )),
         None => ui.say(&format!("Using SSH communicator to connect: {}", c.host)),
     }
     ui.say("Waiting for SSH to become available...");
@@ -105,7 +116,9 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
                 if let Some(h) = sess.host_key_hash(ssh2::HashType::Sha256) {
                     use base64::Engine as _;
                     let fp = base64::engine::general_purpose::STANDARD_NO_PAD.encode(h);
-                    ui.message(&format!("Host key SHA256:{fp} accepted on first use (a fresh instance)"));
+                    ui.message(&format!(
+                        "Host key SHA256:{fp} accepted on first use (a fresh instance)"
+                    ));
                 }
                 let flag = Arc::new(AtomicBool::new(false));
                 let f = flag.clone();
@@ -114,16 +127,27 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
                     token.cancelled().await;
                     f.store(true, Ordering::SeqCst);
                 });
-                return Ok(Ssh { sess: Arc::new(Mutex::new(sess)), cancel: flag, pty: c.pty, transfer: c.transfer, rw_timeout: c.rw_timeout });
+                return Ok(Ssh {
+                    sess: Arc::new(Mutex::new(sess)),
+                    cancel: flag,
+                    pty: c.pty,
+                    transfer: c.transfer,
+                    rw_timeout: c.rw_timeout,
+                });
             }
             Err(Attempt::Auth(e)) => {
                 auth_failures += 1;
                 last = format!("authentication failed: {e}");
-                ui.message(&format!("[attempt {auth_failures}/{}] {last}", c.handshake_attempts));
+                ui.message(&format!(
+                    "[attempt {auth_failures}/{}] {last}",
+                    c.handshake_attempts
+                ));
                 if auth_failures >= c.handshake_attempts {
                     anyhow::bail!(
                         "SSH authentication as {:?} on {}:{} failed {auth_failures} times: {e}. Is ssh_username right for this AMI (ec2-user for Amazon Linux, ubuntu for Ubuntu, admin for Debian)? If the server refuses the key type, try temporary_key_pair_type = \"ed25519\".",
-                        c.user, c.host, c.port
+                        c.user,
+                        c.host,
+                        c.port
                     );
                 }
             }
@@ -134,7 +158,10 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
             Err(Attempt::Tcp(e)) => last = format!("port {} closed or unreachable: {e}", c.port),
         }
         if start.elapsed() + delay > c.timeout {
-            anyhow::bail!("Timeout waiting for SSH (ssh_timeout {}): the last attempt said: {last}", crate::duration::format_duration(c.timeout));
+            anyhow::bail!(
+                "Timeout waiting for SSH (ssh_timeout {}): the last attempt said: {last}",
+                crate::duration::format_duration(c.timeout)
+            );
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

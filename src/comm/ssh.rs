@@ -40,7 +40,10 @@ fn is_timeout(e: &ssh2::Error) -> bool {
     matches!(e.code(), ssh2::ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT))
 }
 fn io_timeout(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) || e.to_string().contains("Timed out")
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    ) || e.to_string().contains("Timed out")
 }
 
 impl Ssh {
@@ -49,8 +52,15 @@ impl Ssh {
     }
 
     /// Runs `cmd`, calling `on_line` for every line of its output (stdout and stderr merged).
-    pub fn exec_blocking(&self, cmd: &str, on_line: &mut dyn FnMut(&str)) -> Result<ExecResult, String> {
-        let sess = self.sess.lock().map_err(|_| "ssh session lock poisoned".to_string())?;
+    pub fn exec_blocking(
+        &self,
+        cmd: &str,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<ExecResult, String> {
+        let sess = self
+            .sess
+            .lock()
+            .map_err(|_| "ssh session lock poisoned".to_string())?;
         let mut ch = loop {
             match sess.channel_session() {
                 Ok(c) => break c,
@@ -59,10 +69,13 @@ impl Ssh {
             }
         };
         if self.pty {
-            ch.request_pty("xterm", None, None).map_err(|e| format!("cannot get a pty: {e}"))?;
+            ch.request_pty("xterm", None, None)
+                .map_err(|e| format!("cannot get a pty: {e}"))?;
         }
-        ch.handle_extended_data(ExtendedData::Merge).map_err(|e| e.to_string())?;
-        ch.exec(cmd).map_err(|e| format!("cannot start the remote command: {e}"))?;
+        ch.handle_extended_data(ExtendedData::Merge)
+            .map_err(|e| e.to_string())?;
+        ch.exec(cmd)
+            .map_err(|e| format!("cannot start the remote command: {e}"))?;
         let started = Instant::now();
         let mut buf = vec![0u8; 16 * 1024];
         let mut pending: Vec<u8> = Vec::new();
@@ -75,7 +88,10 @@ impl Ssh {
             if let Some(t) = self.rw_timeout {
                 if started.elapsed() > t {
                     let _ = ch.close();
-                    return Err(format!("the remote command ran longer than ssh_read_write_timeout ({}s)", t.as_secs()));
+                    return Err(format!(
+                        "the remote command ran longer than ssh_read_write_timeout ({}s)",
+                        t.as_secs()
+                    ));
                 }
             }
             match ch.read(&mut buf) {
@@ -103,30 +119,55 @@ impl Ssh {
             on_line(String::from_utf8_lossy(&pending).trim_end());
         }
         if disconnected {
-            return Ok(ExecResult { exit_code: None, disconnected: true });
+            return Ok(ExecResult {
+                exit_code: None,
+                disconnected: true,
+            });
         }
         let mut waited = 0;
         loop {
             match ch.wait_close() {
                 Ok(()) => break,
                 Err(e) if is_timeout(&e) && waited < 30 && !self.cancelled() => waited += 1,
-                Err(_) => return Ok(ExecResult { exit_code: None, disconnected: true }),
+                Err(_) => {
+                    return Ok(ExecResult {
+                        exit_code: None,
+                        disconnected: true,
+                    });
+                }
             }
         }
         let code = ch.exit_status().ok();
         // A command killed by a signal has no status, only the signal.
         let signalled = ch.exit_signal().ok().and_then(|s| s.exit_signal).is_some();
-        Ok(ExecResult { exit_code: if signalled { None } else { code }, disconnected: false })
+        Ok(ExecResult {
+            exit_code: if signalled { None } else { code },
+            disconnected: false,
+        })
     }
 
     /// Streams `reader` (`size` bytes) to `remote` with `mode`.
-    pub fn upload_blocking(&self, reader: &mut dyn Read, size: u64, remote: &str, mode: i32) -> Result<(), String> {
-        let sess = self.sess.lock().map_err(|_| "ssh session lock poisoned".to_string())?;
+    pub fn upload_blocking(
+        &self,
+        reader: &mut dyn Read,
+        size: u64,
+        remote: &str,
+        mode: i32,
+    ) -> Result<(), String> {
+        let sess = self
+            .sess
+            .lock()
+            .map_err(|_| "ssh session lock poisoned".to_string())?;
         let mut buf = vec![0u8; CHUNK];
         match self.transfer {
             Transfer::Scp => {
-                let mut ch = retry(|| sess.scp_send(Path::new(remote), mode, size, None), &self.cancel).map_err(|e| format!("scp to {remote}: {e}"))?;
-                copy(reader, &mut ch, &mut buf, &self.cancel).map_err(|e| format!("scp to {remote}: {e}"))?;
+                let mut ch = retry(
+                    || sess.scp_send(Path::new(remote), mode, size, None),
+                    &self.cancel,
+                )
+                .map_err(|e| format!("scp to {remote}: {e}"))?;
+                copy(reader, &mut ch, &mut buf, &self.cancel)
+                    .map_err(|e| format!("scp to {remote}: {e}"))?;
                 let _ = ch.send_eof();
                 let _ = retry(|| ch.wait_eof(), &self.cancel);
                 let _ = ch.close();
@@ -134,11 +175,24 @@ impl Ssh {
             }
             Transfer::Sftp => {
                 let sftp = retry(|| sess.sftp(), &self.cancel).map_err(|e| format!("sftp: {e}"))?;
-                let mut f = retry(|| sftp.create(Path::new(remote)), &self.cancel).map_err(|e| format!("sftp create {remote}: {e}"))?;
-                copy(reader, &mut f, &mut buf, &self.cancel).map_err(|e| format!("sftp write {remote}: {e}"))?;
+                let mut f = retry(|| sftp.create(Path::new(remote)), &self.cancel)
+                    .map_err(|e| format!("sftp create {remote}: {e}"))?;
+                copy(reader, &mut f, &mut buf, &self.cancel)
+                    .map_err(|e| format!("sftp write {remote}: {e}"))?;
                 drop(f);
-                let stat = ssh2::FileStat { size: None, uid: None, gid: None, perm: Some(mode as u32), atime: None, mtime: None };
-                retry(|| sftp.setstat(Path::new(remote), stat.clone()), &self.cancel).map_err(|e| format!("sftp chmod {remote}: {e}"))?;
+                let stat = ssh2::FileStat {
+                    size: None,
+                    uid: None,
+                    gid: None,
+                    perm: Some(mode as u32),
+                    atime: None,
+                    mtime: None,
+                };
+                retry(
+                    || sftp.setstat(Path::new(remote), stat.clone()),
+                    &self.cancel,
+                )
+                .map_err(|e| format!("sftp chmod {remote}: {e}"))?;
             }
         }
         Ok(())
@@ -146,11 +200,15 @@ impl Ssh {
 
     /// Streams `remote` into `writer`; returns its mode.
     pub fn download_blocking(&self, remote: &str, writer: &mut dyn Write) -> Result<i32, String> {
-        let sess = self.sess.lock().map_err(|_| "ssh session lock poisoned".to_string())?;
+        let sess = self
+            .sess
+            .lock()
+            .map_err(|_| "ssh session lock poisoned".to_string())?;
         let mut buf = vec![0u8; CHUNK];
         match self.transfer {
             Transfer::Scp => {
-                let (mut ch, stat) = retry(|| sess.scp_recv(Path::new(remote)), &self.cancel).map_err(|e| format!("scp from {remote}: {e}"))?;
+                let (mut ch, stat) = retry(|| sess.scp_recv(Path::new(remote)), &self.cancel)
+                    .map_err(|e| format!("scp from {remote}: {e}"))?;
                 // A larger receive window keeps more data in flight: downloads were window-bound.
                 let _ = retry(|| ch.adjust_receive_window(WINDOW, false), &self.cancel);
                 let mut left = stat.size();
@@ -175,16 +233,21 @@ impl Ssh {
             }
             Transfer::Sftp => {
                 let sftp = retry(|| sess.sftp(), &self.cancel).map_err(|e| format!("sftp: {e}"))?;
-                let mut f = retry(|| sftp.open(Path::new(remote)), &self.cancel).map_err(|e| format!("sftp open {remote}: {e}"))?;
+                let mut f = retry(|| sftp.open(Path::new(remote)), &self.cancel)
+                    .map_err(|e| format!("sftp open {remote}: {e}"))?;
                 let mode = f.stat().ok().and_then(|s| s.perm).unwrap_or(0o644) as i32;
-                copy(&mut f, writer, &mut buf, &self.cancel).map_err(|e| format!("sftp read {remote}: {e}"))?;
+                copy(&mut f, writer, &mut buf, &self.cancel)
+                    .map_err(|e| format!("sftp read {remote}: {e}"))?;
                 Ok(mode & 0o7777)
             }
         }
     }
 }
 
-fn retry<T>(mut f: impl FnMut() -> Result<T, ssh2::Error>, cancel: &AtomicBool) -> Result<T, ssh2::Error> {
+fn retry<T>(
+    mut f: impl FnMut() -> Result<T, ssh2::Error>,
+    cancel: &AtomicBool,
+) -> Result<T, ssh2::Error> {
     loop {
         match f() {
             Err(e) if is_timeout(&e) && !cancel.load(Ordering::SeqCst) => continue,
@@ -193,7 +256,12 @@ fn retry<T>(mut f: impl FnMut() -> Result<T, ssh2::Error>, cancel: &AtomicBool) 
     }
 }
 
-fn copy(r: &mut dyn Read, w: &mut dyn Write, buf: &mut [u8], cancel: &AtomicBool) -> std::io::Result<u64> {
+fn copy(
+    r: &mut dyn Read,
+    w: &mut dyn Write,
+    buf: &mut [u8],
+    cancel: &AtomicBool,
+) -> std::io::Result<u64> {
     let mut total = 0;
     loop {
         if cancel.load(Ordering::SeqCst) {
@@ -208,7 +276,11 @@ fn copy(r: &mut dyn Read, w: &mut dyn Write, buf: &mut [u8], cancel: &AtomicBool
         let mut off = 0;
         while off < n {
             match w.write(&buf[off..n]) {
-                Ok(0) => return Err(std::io::Error::other("the connection closed during the transfer")),
+                Ok(0) => {
+                    return Err(std::io::Error::other(
+                        "the connection closed during the transfer",
+                    ));
+                }
                 Ok(k) => off += k,
                 Err(e) if io_timeout(&e) => continue,
                 Err(e) => return Err(e),

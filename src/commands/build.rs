@@ -14,8 +14,16 @@ use tokio_util::sync::CancellationToken;
 pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
     let mut diags = Diagnostics::default();
     let cfg = super::load_with_aws(&a.template, &a.vars, &mut diags)?;
-    let opts = PlanOptions { only: a.select.only.clone(), except: a.select.except.clone(), force: a.force };
-    let plans = if diags.has_errors() { vec![] } else { config::plan(&cfg, &opts, &mut diags) };
+    let opts = PlanOptions {
+        only: a.select.only.clone(),
+        except: a.select.except.clone(),
+        force: a.force,
+    };
+    let plans = if diags.has_errors() {
+        vec![]
+    } else {
+        config::plan(&cfg, &opts, &mut diags)
+    };
     super::report(&diags, &cfg.map, &cfg.secrets());
     if diags.has_errors() {
         return Ok(Exit::Failed);
@@ -24,27 +32,49 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         eprintln!("Error: no build to run (check -only / -except)");
         return Ok(Exit::Failed);
     }
-    let ui = Ui::new("", UiOptions { machine_readable: a.machine_readable, timestamps: a.timestamp_ui, color: a.color }, cfg.secrets());
+    let ui = Ui::new(
+        "",
+        UiOptions {
+            machine_readable: a.machine_readable,
+            timestamps: a.timestamp_ui,
+            color: a.color,
+        },
+        cfg.secrets(),
+    );
     let run_opts = RunOptions {
         on_error: a.on_error,
         debug: a.debug,
         force: a.force,
-        run_uuid: std::env::var("PACKER_RUN_UUID").unwrap_or_else(|_| uuid::Uuid::new_v4().to_string()),
+        run_uuid: std::env::var("PACKER_RUN_UUID")
+            .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string()),
         now: cfg.now,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let outcomes = rt.block_on(async {
         let cancel = CancellationToken::new();
         let journals = Arc::new(Mutex::new(Vec::new()));
         build::signals::install(cancel.clone(), journals.clone())?;
         // -debug runs builds one at a time, like Packer.
-        let parallel = if a.debug { 1 } else if a.parallel_builds == 0 { plans.len() } else { a.parallel_builds };
+        let parallel = if a.debug {
+            1
+        } else if a.parallel_builds == 0 {
+            plans.len()
+        } else {
+            a.parallel_builds
+        };
         let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
         let mut set = tokio::task::JoinSet::new();
         for (i, plan) in plans.into_iter().enumerate() {
             let bui = ui.for_target(&plan.name);
             bui.message("output will be in this color.");
-            let (cancel, journals, sem, opts) = (cancel.clone(), journals.clone(), sem.clone(), run_opts.clone());
+            let (cancel, journals, sem, opts) = (
+                cancel.clone(),
+                journals.clone(),
+                sem.clone(),
+                run_opts.clone(),
+            );
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 let name = plan.name.clone();
@@ -57,7 +87,12 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         while let Some(r) = set.join_next().await {
             match r {
                 Ok(v) => out.push(v),
-                Err(e) => out.push((usize::MAX, "?".into(), std::time::Duration::ZERO, Outcome::Failed(format!("build task crashed: {e}")))),
+                Err(e) => out.push((
+                    usize::MAX,
+                    "?".into(),
+                    std::time::Duration::ZERO,
+                    Outcome::Failed(format!("build task crashed: {e}")),
+                )),
             }
         }
         out.sort_by_key(|o| o.0);
@@ -69,7 +104,9 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
     for (_, name, took, o) in &outcomes {
         let t = crate::duration::format_duration(std::time::Duration::from_secs(took.as_secs()));
         match o {
-            Outcome::Success(_) | Outcome::NoArtifact => ui.say(&format!("Build '{name}' finished after {t}.")),
+            Outcome::Success(_) | Outcome::NoArtifact => {
+                ui.say(&format!("Build '{name}' finished after {t}."))
+            }
             Outcome::SuccessWithLeftovers(_, e) => {
                 failed += 1;
                 ui.error(&format!("Build '{name}' made its AMIs after {t}, but: {e}"));
@@ -96,10 +133,13 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
             }
         }
     }
-    let artifacts: Vec<(&String, &build::artifact::Artifact)> = outcomes.iter().filter_map(|(_, n, _, o)| match o {
-        Outcome::Success(a) | Outcome::SuccessWithLeftovers(a, _) => Some((n, a)),
-        _ => None,
-    }).collect();
+    let artifacts: Vec<(&String, &build::artifact::Artifact)> = outcomes
+        .iter()
+        .filter_map(|(_, n, _, o)| match o {
+            Outcome::Success(a) | Outcome::SuccessWithLeftovers(a, _) => Some((n, a)),
+            _ => None,
+        })
+        .collect();
     if artifacts.is_empty() {
         ui.say("Builds finished but no artifacts were created.");
     } else {
@@ -107,7 +147,10 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         ui.machine("artifact-count", &[&artifacts.len().to_string()]);
         for (i, (name, a)) in artifacts.iter().enumerate() {
             let bui = ui.for_target(name);
-            bui.machine("artifact", &[&i.to_string(), "builder-id", "mitchellh.amazonebs"]);
+            bui.machine(
+                "artifact",
+                &[&i.to_string(), "builder-id", "mitchellh.amazonebs"],
+            );
             bui.machine("artifact", &[&i.to_string(), "id", &a.id()]);
             bui.machine("artifact", &[&i.to_string(), "string", &a.describe()]);
             bui.machine("artifact", &[&i.to_string(), "files-count", "0"]);
@@ -117,5 +160,11 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
             }
         }
     }
-    Ok(if interrupted { Exit::Interrupted } else if failed > 0 { Exit::Failed } else { Exit::Ok })
+    Ok(if interrupted {
+        Exit::Interrupted
+    } else if failed > 0 {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
 }

@@ -6,12 +6,17 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 fn wanted(p: &Path) -> bool {
-    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let n = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     n.ends_with(".pkr.hcl") || n.ends_with(".pkrvars.hcl")
 }
 
 fn collect(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     entries.sort();
     for e in entries {
         if e.is_dir() {
@@ -53,7 +58,8 @@ pub fn run(a: &FmtArgs) -> anyhow::Result<Exit> {
     let mut unformatted = false;
     let mut failed = false;
     for f in files {
-        let src = std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+        let src = std::fs::read_to_string(&f)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
         let out = match crate::fmt::format(&src) {
             Ok(o) => o,
             Err(e) => {
@@ -69,12 +75,25 @@ pub fn run(a: &FmtArgs) -> anyhow::Result<Exit> {
         crate::output::line(&f.display().to_string());
         if a.diff {
             let diff = similar::TextDiff::from_lines(&src, &out);
-            let text = diff.unified_diff().header(&format!("old/{}", f.display()), &format!("new/{}", f.display())).to_string();
+            let text = diff
+                .unified_diff()
+                .header(
+                    &format!("old/{}", f.display()),
+                    &format!("new/{}", f.display()),
+                )
+                .to_string();
             crate::output::bytes(text.as_bytes());
         }
         if a.write && !a.check {
-            std::fs::write(&f, &out).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", f.display()))?;
+            std::fs::write(&f, &out)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", f.display()))?;
         }
     }
-    Ok(if failed { Exit::Failed } else if a.check && unformatted { Exit::Unformatted } else { Exit::Ok })
+    Ok(if failed {
+        Exit::Failed
+    } else if a.check && unformatted {
+        Exit::Unformatted
+    } else {
+        Exit::Ok
+    })
 }

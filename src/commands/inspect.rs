@@ -2,8 +2,8 @@
 
 use super::{load, report};
 use crate::cli::InspectArgs;
-use crate::config::{self, PlanOptions};
 use crate::config::plugins::{PostProcessorKind, ProvisionerKind};
+use crate::config::{self, PlanOptions};
 use crate::diag::Diagnostics;
 use crate::exit::Exit;
 use crate::funcs::convert::render;
@@ -14,13 +14,23 @@ const MASK: &str = "<sensitive>";
 pub fn run(a: &InspectArgs) -> anyhow::Result<Exit> {
     let mut diags = Diagnostics::default();
     let cfg = load(&a.template, &a.vars, &mut diags)?;
-    let plans = if diags.has_errors() { vec![] } else { config::plan(&cfg, &PlanOptions::default(), &mut diags) };
+    let plans = if diags.has_errors() {
+        vec![]
+    } else {
+        config::plan(&cfg, &PlanOptions::default(), &mut diags)
+    };
     let secrets = cfg.secrets();
     report(&diags, &cfg.map, &secrets);
     if diags.has_errors() {
         return Ok(Exit::Failed);
     }
-    let value = |v: &hcl::Value, sensitive: bool| if sensitive { MASK.to_string() } else { render(v) };
+    let value = |v: &hcl::Value, sensitive: bool| {
+        if sensitive {
+            MASK.to_string()
+        } else {
+            render(v)
+        }
+    };
     if a.json || a.machine_readable {
         let doc = json!({
             "variables": cfg.variables.iter().map(|v| json!({
@@ -42,11 +52,21 @@ pub fn run(a: &InspectArgs) -> anyhow::Result<Exit> {
     let mut out = String::new();
     out.push_str("Packer Inspect: HCL2 mode\n\n> input-variables:\n\n");
     for v in &cfg.variables {
-        out.push_str(&format!("var.{}: {}  ({}, from {})\n", v.name, value(&v.value, v.sensitive), v.ty, v.origin));
+        out.push_str(&format!(
+            "var.{}: {}  ({}, from {})\n",
+            v.name,
+            value(&v.value, v.sensitive),
+            v.ty,
+            v.origin
+        ));
     }
     out.push_str("\n> local-variables:\n\n");
     for l in &cfg.locals {
-        out.push_str(&format!("local.{}: {}\n", l.name, value(&l.value, l.sensitive)));
+        out.push_str(&format!(
+            "local.{}: {}\n",
+            l.name,
+            value(&l.value, l.sensitive)
+        ));
     }
     if !cfg.data.is_empty() {
         out.push_str("\n> data-sources:\n\n");
@@ -57,10 +77,15 @@ pub fn run(a: &InspectArgs) -> anyhow::Result<Exit> {
     out.push_str("\n> builds:\n");
     for p in &plans {
         out.push_str(&format!("\n  > {}:\n", p.name));
-        out.push_str(&format!("    region: {}  instance_type: {}  ami_name: {}\n",
-            p.config.region.as_deref().unwrap_or("(from the environment)"),
+        out.push_str(&format!(
+            "    region: {}  instance_type: {}  ami_name: {}\n",
+            p.config
+                .region
+                .as_deref()
+                .unwrap_or("(from the environment)"),
             p.config.instance_type.as_deref().unwrap_or("(spot types)"),
-            p.config.ami_name));
+            p.config.ami_name
+        ));
         if !p.provisioners.is_empty() {
             out.push_str("    provisioners:\n");
             for pr in &p.provisioners {

@@ -15,13 +15,25 @@ use crate::template::{self, Configuration, LoadOptions};
 
 /// Loads a configuration for a command; returns it with the diagnostics found on the way.
 pub fn load(path: &str, vars: &VarArgs, diags: &mut Diagnostics) -> anyhow::Result<Configuration> {
-    let opts = LoadOptions { path: path.to_string(), vars: vars.vars.clone(), var_files: vars.var_files.clone() };
+    let opts = LoadOptions {
+        path: path.to_string(),
+        vars: vars.vars.clone(),
+        var_files: vars.var_files.clone(),
+    };
     template::load(&opts, &template::UnknownData, diags)
 }
 
 /// As [`load`], with data sources evaluated against AWS (builds, `-evaluate-datasources`).
-pub fn load_with_aws(path: &str, vars: &VarArgs, diags: &mut Diagnostics) -> anyhow::Result<Configuration> {
-    let opts = LoadOptions { path: path.to_string(), vars: vars.vars.clone(), var_files: vars.var_files.clone() };
+pub fn load_with_aws(
+    path: &str,
+    vars: &VarArgs,
+    diags: &mut Diagnostics,
+) -> anyhow::Result<Configuration> {
+    let opts = LoadOptions {
+        path: path.to_string(),
+        vars: vars.vars.clone(),
+        var_files: vars.var_files.clone(),
+    };
     let resolver = crate::aws::datasources::AwsData::new()?;
     template::load(&opts, &resolver, diags)
 }

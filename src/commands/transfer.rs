@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 pub fn run(a: &TransferArgs) -> anyhow::Result<Exit> {
-    let key = std::fs::read_to_string(&a.key).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.key))?;
+    let key = std::fs::read_to_string(&a.key)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.key))?;
     let cfg = SshConfig {
         host: a.host.clone(),
         port: a.port,
@@ -22,11 +23,17 @@ pub fn run(a: &TransferArgs) -> anyhow::Result<Exit> {
         keep_alive: Some(Duration::from_secs(5)),
         rw_timeout: None,
         pty: false,
-        transfer: if a.sftp { Transfer::Sftp } else { Transfer::Scp },
+        transfer: if a.sftp {
+            Transfer::Sftp
+        } else {
+            Transfer::Scp
+        },
         first_retry: Duration::from_secs(1),
         bastion: None,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let ui = Ui::new("transfer", UiOptions::default(), vec![]);
         let ssh = comm::connect(&cfg, &CancellationToken::new(), &ui).await?;
@@ -47,7 +54,11 @@ pub fn run(a: &TransferArgs) -> anyhow::Result<Exit> {
         .await?
         .map_err(anyhow::Error::msg)?;
         let secs = started.elapsed().as_secs_f64();
-        crate::output::line(&format!("{} {bytes} bytes in {secs:.3} s ({:.1} MiB/s)", a.direction, bytes as f64 / secs / 1048576.0));
+        crate::output::line(&format!(
+            "{} {bytes} bytes in {secs:.3} s ({:.1} MiB/s)",
+            a.direction,
+            bytes as f64 / secs / 1048576.0
+        ));
         anyhow::Ok(Exit::Ok)
     })
 }

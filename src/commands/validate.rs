@@ -19,16 +19,35 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
         crate::output::line("Syntax-only check passed. Everything looks okay.");
         return Ok(Exit::Ok);
     }
-    let cfg = if a.evaluate_datasources { super::load_with_aws(&a.template, &a.vars, &mut diags)? } else { load(&a.template, &a.vars, &mut diags)? };
-    let opts = PlanOptions { only: a.select.only.clone(), except: a.select.except.clone(), force: false };
+    let cfg = if a.evaluate_datasources {
+        super::load_with_aws(&a.template, &a.vars, &mut diags)?
+    } else {
+        load(&a.template, &a.vars, &mut diags)?
+    };
+    let opts = PlanOptions {
+        only: a.select.only.clone(),
+        except: a.select.except.clone(),
+        force: false,
+    };
     if !diags.has_errors() {
         config::plan(&cfg, &opts, &mut diags);
     }
     if a.machine_readable {
         // Packer's machine-readable records: one `ui,error` / `ui,say` line each.
-        let ui = crate::ui::Ui::new("", crate::ui::UiOptions { machine_readable: true, ..Default::default() }, cfg.secrets());
+        let ui = crate::ui::Ui::new(
+            "",
+            crate::ui::UiOptions {
+                machine_readable: true,
+                ..Default::default()
+            },
+            cfg.secrets(),
+        );
         for d in &diags.items {
-            let kind = if d.severity == crate::diag::Severity::Error { "error" } else { "message" };
+            let kind = if d.severity == crate::diag::Severity::Error {
+                "error"
+            } else {
+                "message"
+            };
             ui.machine("ui", &[kind, d.render(&cfg.map).trim_end()]);
         }
         if diags.has_errors() {
@@ -41,7 +60,10 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
     report(&diags, &cfg.map, &cfg.secrets());
     if diags.has_errors() {
         let n = diags.errors().count();
-        eprintln!("{n} error{} found; the configuration is not valid.", if n == 1 { "" } else { "s" });
+        eprintln!(
+            "{n} error{} found; the configuration is not valid.",
+            if n == 1 { "" } else { "s" }
+        );
         return Ok(Exit::Failed);
     }
     crate::output::line("The configuration is valid.");

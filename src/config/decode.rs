@@ -15,20 +15,36 @@ use std::collections::BTreeMap;
 pub type Spans = BTreeMap<String, Span>;
 
 /// Decodes `body` against `fields`. `what` names the block in messages (`source "amazon-ebs" "x"`).
-pub fn decode(body: &EBody, fields: &'static [Field], what: &str, block_span: &Span, spans: &mut Spans, prefix: &str, diags: &mut Diagnostics) -> J {
+pub fn decode(
+    body: &EBody,
+    fields: &'static [Field],
+    what: &str,
+    block_span: &Span,
+    spans: &mut Spans,
+    prefix: &str,
+    diags: &mut Diagnostics,
+) -> J {
     let mut out = Map::new();
     for a in &body.attrs {
         let path = format!("{prefix}{}", a.name);
-        let Some(field) = known(fields, &a.name, what, &a.key_span, diags) else { continue };
+        let Some(field) = known(fields, &a.name, what, &a.key_span, diags) else {
+            continue;
+        };
         if matches!(field.kind, Kind::Block(_) | Kind::Blocks(_)) {
             diags.push(
-                Diagnostic::error(format!("\"{}\" is a block, not an attribute, in {what}", a.name), Some(a.key_span.clone()))
-                    .with_help(format!("write it as {} {{ … }} without \"=\"", a.name)),
+                Diagnostic::error(
+                    format!("\"{}\" is a block, not an attribute, in {what}", a.name),
+                    Some(a.key_span.clone()),
+                )
+                .with_help(format!("write it as {} {{ … }} without \"=\"", a.name)),
             );
             continue;
         }
         if out.contains_key(&a.name) {
-            diags.error(format!("\"{}\" is set more than once in {what}", a.name), Some(a.key_span.clone()));
+            diags.error(
+                format!("\"{}\" is set more than once in {what}", a.name),
+                Some(a.key_span.clone()),
+            );
             continue;
         }
         // null means "not set": defaults apply.
@@ -43,18 +59,29 @@ pub fn decode(body: &EBody, fields: &'static [Field], what: &str, block_span: &S
                 spans.insert(path, a.span.clone());
                 out.insert(a.name.clone(), v);
             }
-            Err(e) => diags.error(format!("invalid value for \"{}\" in {what}: {e}", a.name), Some(a.span.clone())),
+            Err(e) => diags.error(
+                format!("invalid value for \"{}\" in {what}: {e}", a.name),
+                Some(a.span.clone()),
+            ),
         }
     }
     let mut groups: BTreeMap<&str, Vec<&EBlock>> = BTreeMap::new();
     for b in &body.blocks {
-        let Some(field) = known(fields, &b.ident, what, &b.span, diags) else { continue };
+        let Some(field) = known(fields, &b.ident, what, &b.span, diags) else {
+            continue;
+        };
         match field.kind {
             Kind::Block(_) | Kind::Blocks(_) => groups.entry(field.name).or_default().push(b),
             _ => {
                 diags.push(
-                    Diagnostic::error(format!("\"{}\" is an attribute, not a block, in {what}", b.ident), Some(b.span.clone()))
-                        .with_help(format!("write it as {} = {{ … }} (current Packer rejects the block form of maps)", b.ident)),
+                    Diagnostic::error(
+                        format!("\"{}\" is an attribute, not a block, in {what}", b.ident),
+                        Some(b.span.clone()),
+                    )
+                    .with_help(format!(
+                        "write it as {} = {{ … }} (current Packer rejects the block form of maps)",
+                        b.ident
+                    )),
                 );
             }
         }
@@ -69,16 +96,37 @@ pub fn decode(body: &EBody, fields: &'static [Field], what: &str, block_span: &S
         match field.kind {
             Kind::Block(inner) => {
                 if blocks.len() > 1 {
-                    diags.error(format!("only one \"{name}\" block is allowed in {what}"), Some(blocks[1].span.clone()));
+                    diags.error(
+                        format!("only one \"{name}\" block is allowed in {what}"),
+                        Some(blocks[1].span.clone()),
+                    );
                 }
-                let v = decode(&blocks[0].body, inner, &format!("{name} block"), &blocks[0].span, spans, &format!("{path}."), diags);
+                let v = decode(
+                    &blocks[0].body,
+                    inner,
+                    &format!("{name} block"),
+                    &blocks[0].span,
+                    spans,
+                    &format!("{path}."),
+                    diags,
+                );
                 out.insert(name.to_string(), v);
             }
             Kind::Blocks(inner) => {
                 let items: Vec<J> = blocks
                     .iter()
                     .enumerate()
-                    .map(|(i, b)| decode(&b.body, inner, &format!("{name} block"), &b.span, spans, &format!("{path}[{i}]."), diags))
+                    .map(|(i, b)| {
+                        decode(
+                            &b.body,
+                            inner,
+                            &format!("{name} block"),
+                            &b.span,
+                            spans,
+                            &format!("{path}[{i}]."),
+                            diags,
+                        )
+                    })
                     .collect();
                 out.insert(name.to_string(), J::Array(items));
             }
@@ -87,17 +135,28 @@ pub fn decode(body: &EBody, fields: &'static [Field], what: &str, block_span: &S
     }
     // `tag { key = …, value = … }` blocks add to the `tags` map.
     for (block, map) in KV_BLOCK_TO_MAP {
-        let Some(J::Array(items)) = out.remove(*block) else { continue };
+        let Some(J::Array(items)) = out.remove(*block) else {
+            continue;
+        };
         let mut m = match out.remove(*map) {
             Some(J::Object(m)) => m,
             _ => Map::new(),
         };
         for item in items {
-            match (item.get("key").and_then(J::as_str), item.get("value").and_then(J::as_str)) {
+            match (
+                item.get("key").and_then(J::as_str),
+                item.get("value").and_then(J::as_str),
+            ) {
                 (Some(k), Some(v)) => {
                     m.insert(k.to_string(), J::String(v.to_string()));
                 }
-                _ => diags.error(format!("each {block} block needs key and value"), spans.get(&format!("{prefix}{block}")).cloned().or(Some(block_span.clone()))),
+                _ => diags.error(
+                    format!("each {block} block needs key and value"),
+                    spans
+                        .get(&format!("{prefix}{block}"))
+                        .cloned()
+                        .or(Some(block_span.clone())),
+                ),
             }
         }
         out.insert(map.to_string(), J::Object(m));
@@ -105,11 +164,20 @@ pub fn decode(body: &EBody, fields: &'static [Field], what: &str, block_span: &S
     J::Object(out)
 }
 
-fn known(fields: &'static [Field], name: &str, what: &str, span: &Span, diags: &mut Diagnostics) -> Option<&'static Field> {
+fn known(
+    fields: &'static [Field],
+    name: &str,
+    what: &str,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> Option<&'static Field> {
     match find(fields, name) {
         Some(f) => Some(f),
         None => {
-            let mut d = Diagnostic::error(format!("unknown option \"{name}\" in {what}"), Some(span.clone()));
+            let mut d = Diagnostic::error(
+                format!("unknown option \"{name}\" in {what}"),
+                Some(span.clone()),
+            );
             if let Some(s) = did_you_mean(name, fields.iter().map(|f| f.name)) {
                 d = d.with_help(format!("did you mean \"{s}\"?"));
             }
@@ -152,11 +220,13 @@ pub fn convert(v: &Value, kind: Kind) -> Result<J, String> {
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .map(|(i, x)| match kind {
-                    Kind::NumList => to_number(x).map(|n| J::from(n as i64)),
-                    _ => to_string(x).map(J::String),
-                }
-                .map_err(|e| format!("element {i}: {e}")))
+                .map(|(i, x)| {
+                    match kind {
+                        Kind::NumList => to_number(x).map(|n| J::from(n as i64)),
+                        _ => to_string(x).map(J::String),
+                    }
+                    .map_err(|e| format!("element {i}: {e}"))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(J::Array),
             other => Err(format!("expected a list, got a {}", type_name(other))),
@@ -164,7 +234,11 @@ pub fn convert(v: &Value, kind: Kind) -> Result<J, String> {
         Kind::StrMap => match v {
             Value::Object(o) => o
                 .iter()
-                .map(|(k, x)| to_string(x).map(|s| (k.clone(), J::String(s))).map_err(|e| format!("key {k:?}: {e}")))
+                .map(|(k, x)| {
+                    to_string(x)
+                        .map(|s| (k.clone(), J::String(s)))
+                        .map_err(|e| format!("key {k:?}: {e}"))
+                })
                 .collect::<Result<Map<_, _>, _>>()
                 .map(J::Object),
             other => Err(format!("expected a map, got a {}", type_name(other))),

@@ -273,16 +273,29 @@ mod tests {
                 Kind::Blocks(_) => serde_json::json!([]),
             };
             // Block-list forms of maps are folded into the maps by the decoder.
-            if ["tag", "snapshot_tag", "run_tag", "run_volume_tag", "spot_tag", "fleet_tag"].contains(&f.name) {
+            if [
+                "tag",
+                "snapshot_tag",
+                "run_tag",
+                "run_volume_tag",
+                "spot_tag",
+                "fleet_tag",
+            ]
+            .contains(&f.name)
+            {
                 continue;
             }
             obj.insert(f.name.to_string(), sample);
         }
-        let parsed: AmazonEbs = serde_json::from_value(serde_json::Value::Object(obj.clone())).expect("every table key is a field");
+        let parsed: AmazonEbs = serde_json::from_value(serde_json::Value::Object(obj.clone()))
+            .expect("every table key is a field");
         let back = serde_json::to_value(&parsed).unwrap();
         let fields: Vec<&String> = back.as_object().unwrap().keys().collect();
         for k in fields {
-            assert!(obj.contains_key(k), "field {k} is not in the option table as supported");
+            assert!(
+                obj.contains_key(k),
+                "field {k} is not in the option table as supported"
+            );
         }
     }
 }

@@ -20,9 +20,27 @@ use serde::Serialize;
 /// Build variables Packer fills in at build time; at configuration time `build.X` evaluates to
 /// the legacy placeholder `{{ .X }}`, which the engine renders once it knows the value.
 pub const BUILD_VARIABLES: &[&str] = &[
-    "ID", "Host", "Port", "User", "Password", "ConnType", "SSHPublicKey", "SSHPrivateKey", "SSHPrivateKeyFile",
-    "SSHAgentAuth", "WinRMPassword", "PackerRunUUID", "PackerHTTPAddr", "PackerHTTPIP", "PackerHTTPPort",
-    "SourceAMI", "SourceAMIName", "SourceAMICreationDate", "SourceAMIOwner", "SourceAMIOwnerName", "BuildRegion",
+    "ID",
+    "Host",
+    "Port",
+    "User",
+    "Password",
+    "ConnType",
+    "SSHPublicKey",
+    "SSHPrivateKey",
+    "SSHPrivateKeyFile",
+    "SSHAgentAuth",
+    "WinRMPassword",
+    "PackerRunUUID",
+    "PackerHTTPAddr",
+    "PackerHTTPIP",
+    "PackerHTTPPort",
+    "SourceAMI",
+    "SourceAMIName",
+    "SourceAMICreationDate",
+    "SourceAMIOwner",
+    "SourceAMIOwnerName",
+    "BuildRegion",
 ];
 
 /// Which builds to run: Packer's `-only` / `-except` globs and `-force`.
@@ -53,12 +71,17 @@ pub struct BuildPlan {
 
 fn glob_match(patterns: &[String], names: &[String]) -> bool {
     patterns.iter().any(|p| {
-        globset::Glob::new(p).map(|g| g.compile_matcher()).is_ok_and(|m| names.iter().any(|n| m.is_match(n)))
+        globset::Glob::new(p)
+            .map(|g| g.compile_matcher())
+            .is_ok_and(|m| names.iter().any(|n| m.is_match(n)))
     })
 }
 
 fn build_object(build_name: Option<&str>) -> Value {
-    let mut m: hcl::Map<String, Value> = BUILD_VARIABLES.iter().map(|v| (v.to_string(), Value::from(format!("{{{{ .{v} }}}}")))).collect();
+    let mut m: hcl::Map<String, Value> = BUILD_VARIABLES
+        .iter()
+        .map(|v| (v.to_string(), Value::from(format!("{{{{ .{v} }}}}"))))
+        .collect();
     m.insert("name".into(), Value::from(build_name.unwrap_or_default()));
     Value::Object(m)
 }
@@ -114,7 +137,13 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
     let mut plans = Vec::new();
     for b in &cfg.builds {
         for r in &b.sources {
-            let Some(src) = cfg.sources.iter().find(|s| s.kind == r.kind && s.name == r.name) else { continue };
+            let Some(src) = cfg
+                .sources
+                .iter()
+                .find(|s| s.kind == r.kind && s.name == r.name)
+            else {
+                continue;
+            };
             let effective = r.rename.clone().unwrap_or_else(|| r.name.clone());
             let short = format!("{}.{}", r.kind, effective);
             let full = match &b.name {
@@ -130,8 +159,16 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
             }
             if r.kind != "amazon-ebs" {
                 diags.push(
-                    Diagnostic::error(format!("source type \"{}\" (build {full}) is not supported by ambake", r.kind), Some(src.span.clone()))
-                        .with_help(format!("ambake builds amazon-ebs sources; skip this one with -except='{full}'")),
+                    Diagnostic::error(
+                        format!(
+                            "source type \"{}\" (build {full}) is not supported by ambake",
+                            r.kind
+                        ),
+                        Some(src.span.clone()),
+                    )
+                    .with_help(format!(
+                        "ambake builds amazon-ebs sources; skip this one with -except='{full}'"
+                    )),
                 );
                 continue;
             }
@@ -144,11 +181,22 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
             render_body(&mut body, &lctx, &mut local);
             let mut spans = Spans::new();
             let what = format!("source \"amazon-ebs\" \"{}\"", r.name);
-            let json = decode::decode(&body, schema::AMAZON_EBS, &what, &src.span, &mut spans, "", &mut local);
+            let json = decode::decode(
+                &body,
+                schema::AMAZON_EBS,
+                &what,
+                &src.span,
+                &mut spans,
+                "",
+                &mut local,
+            );
             let mut config: AmazonEbs = match serde_json::from_value(json) {
                 Ok(c) => c,
                 Err(e) => {
-                    local.error(format!("internal: typed configuration rejected: {e}"), Some(src.span.clone()));
+                    local.error(
+                        format!("internal: typed configuration rejected: {e}"),
+                        Some(src.span.clone()),
+                    );
                     AmazonEbs::default()
                 }
             };
@@ -157,8 +205,17 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
             }
             validate::check(&config, &spans, &src.span, &mut local);
 
-            let pctx = cfg.context(Some((&r.kind, &effective)), Some(build_object(b.name.as_deref())));
-            let applies = vec![short.clone(), effective.clone(), full.clone(), r.name.clone(), format!("{}.{}", r.kind, r.name)];
+            let pctx = cfg.context(
+                Some((&r.kind, &effective)),
+                Some(build_object(b.name.as_deref())),
+            );
+            let applies = vec![
+                short.clone(),
+                effective.clone(),
+                full.clone(),
+                r.name.clone(),
+                format!("{}.{}", r.kind, r.name),
+            ];
             let mut provisioners = Vec::new();
             for p in &b.provisioners {
                 if let Some(p) = typed_provisioner(p, cfg, &pctx, &lctx, &applies, &mut local) {
@@ -167,7 +224,10 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
                     }
                 }
             }
-            let error_cleanup = b.error_cleanup.as_ref().and_then(|p| typed_provisioner(p, cfg, &pctx, &lctx, &applies, &mut local));
+            let error_cleanup = b
+                .error_cleanup
+                .as_ref()
+                .and_then(|p| typed_provisioner(p, cfg, &pctx, &lctx, &applies, &mut local));
             let mut post_processors = Vec::new();
             for chain in &b.post_processors {
                 let mut typed = Vec::new();
@@ -203,15 +263,34 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
         }
     }
     if !opts.only.is_empty() || !opts.except.is_empty() {
-        let all: Vec<String> = cfg.builds.iter().flat_map(|b| b.sources.iter().map(move |r| (b, r))).map(|(b, r)| {
-            let short = format!("{}.{}", r.kind, r.rename.clone().unwrap_or_else(|| r.name.clone()));
-            b.name.as_ref().map(|n| format!("{n}.{short}")).unwrap_or(short)
-        }).collect();
+        let all: Vec<String> = cfg
+            .builds
+            .iter()
+            .flat_map(|b| b.sources.iter().map(move |r| (b, r)))
+            .map(|(b, r)| {
+                let short = format!(
+                    "{}.{}",
+                    r.kind,
+                    r.rename.clone().unwrap_or_else(|| r.name.clone())
+                );
+                b.name
+                    .as_ref()
+                    .map(|n| format!("{n}.{short}"))
+                    .unwrap_or(short)
+            })
+            .collect();
         for p in &opts.only {
             let m = globset::Glob::new(p).map(|g| g.compile_matcher());
-            let matched = m.as_ref().is_ok_and(|m| all.iter().any(|n| m.is_match(n) || n.split_once('.').is_some_and(|(_, rest)| m.is_match(rest))));
+            let matched = m.as_ref().is_ok_and(|m| {
+                all.iter().any(|n| {
+                    m.is_match(n) || n.split_once('.').is_some_and(|(_, rest)| m.is_match(rest))
+                })
+            });
             if !matched {
-                diags.warning(format!("-only={p} matches no build (builds: {})", all.join(", ")), None);
+                diags.warning(
+                    format!("-only={p} matches no build (builds: {})", all.join(", ")),
+                    None,
+                );
             }
         }
     }
@@ -242,7 +321,11 @@ fn typed_provisioner(
             if let Some(Value::Object(repl)) = names.iter().find_map(|n| o.get(n)) {
                 for (k, v) in repl {
                     body.attrs.retain(|a| &a.name != k);
-                    body.attrs.push(crate::template::eval::EAttr { name: k.clone(), value: v.clone(), ..ov_attr.clone() });
+                    body.attrs.push(crate::template::eval::EAttr {
+                        name: k.clone(),
+                        value: v.clone(),
+                        ..ov_attr.clone()
+                    });
                 }
             }
         }

@@ -144,7 +144,12 @@ pub struct PostProcessor {
 const PROVISIONER_TYPES: &[&str] = &["shell", "file", "shell-local", "breakpoint"];
 const POST_PROCESSOR_TYPES: &[&str] = &["manifest", "shell-local"];
 
-fn typed<T: serde::de::DeserializeOwned + Default>(json: &serde_json::Value, what: &str, span: &Span, diags: &mut Diagnostics) -> T {
+fn typed<T: serde::de::DeserializeOwned + Default>(
+    json: &serde_json::Value,
+    what: &str,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> T {
     serde_json::from_value(json.clone()).unwrap_or_else(|e| {
         diags.error(format!("invalid {what}: {e}"), Some(span.clone()));
         T::default()
@@ -153,13 +158,24 @@ fn typed<T: serde::de::DeserializeOwned + Default>(json: &serde_json::Value, wha
 
 fn unsupported(kind: &str, what: &str, known: &[&str], span: &Span, diags: &mut Diagnostics) {
     diags.push(
-        Diagnostic::error(format!("{what} type \"{kind}\" is not supported by ambake"), Some(span.clone()))
-            .with_help(format!("supported {what}s: {}; exclude this build with -only/-except to validate the rest", known.join(", "))),
+        Diagnostic::error(
+            format!("{what} type \"{kind}\" is not supported by ambake"),
+            Some(span.clone()),
+        )
+        .with_help(format!(
+            "supported {what}s: {}; exclude this build with -only/-except to validate the rest",
+            known.join(", ")
+        )),
     );
 }
 
 /// Types and checks one provisioner block whose body has been evaluated.
-pub fn provisioner(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnostics) -> Option<Provisioner> {
+pub fn provisioner(
+    kind: &str,
+    body: &EBody,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> Option<Provisioner> {
     let fields: &'static [Field] = match kind {
         "shell" => schema::SHELL,
         "file" => schema::FILE,
@@ -179,30 +195,56 @@ pub fn provisioner(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnostic
     let kind = match kind {
         "shell" => {
             let s: Shell = typed(&json, &what, span, diags);
-            let n = usize::from(!s.inline.is_empty()) + usize::from(s.script.is_some()) + usize::from(!s.scripts.is_empty());
+            let n = usize::from(!s.inline.is_empty())
+                + usize::from(s.script.is_some())
+                + usize::from(!s.scripts.is_empty());
             if n == 0 {
-                diags.error("Either a script file or inline script must be specified.", Some(span.clone()));
+                diags.error(
+                    "Either a script file or inline script must be specified.",
+                    Some(span.clone()),
+                );
             } else if n > 1 {
-                diags.error("Only one of script, scripts, or inline can be specified.", Some(span.clone()));
+                diags.error(
+                    "Only one of script, scripts, or inline can be specified.",
+                    Some(span.clone()),
+                );
             }
             for script in s.script.iter().chain(&s.scripts) {
                 if let Err(e) = std::fs::metadata(script) {
-                    diags.error(format!("Bad script '{script}': {e}"), Some(at(if s.script.is_some() { "script" } else { "scripts" })));
+                    diags.error(
+                        format!("Bad script '{script}': {e}"),
+                        Some(at(if s.script.is_some() {
+                            "script"
+                        } else {
+                            "scripts"
+                        })),
+                    );
                 }
             }
             env_vars(&s.environment_vars, &at("environment_vars"), diags);
-            for (k, d) in [("start_retry_timeout", &s.start_retry_timeout), ("pause_after", &s.pause_after)] {
+            for (k, d) in [
+                ("start_retry_timeout", &s.start_retry_timeout),
+                ("pause_after", &s.pause_after),
+            ] {
                 duration(k, d, &at(k), diags);
             }
             ProvisionerKind::Shell(s)
         }
         "file" => {
             let f: File = typed(&json, &what, span, diags);
-            let n = usize::from(f.source.is_some()) + usize::from(!f.sources.is_empty()) + usize::from(f.content.is_some());
+            let n = usize::from(f.source.is_some())
+                + usize::from(!f.sources.is_empty())
+                + usize::from(f.content.is_some());
             if n == 0 {
-                diags.error("Source must be specified (source, sources or content).", Some(span.clone()));
+                diags.error(
+                    "Source must be specified (source, sources or content).",
+                    Some(span.clone()),
+                );
             } else if n > 1 {
-                diags.error("Only one of source, sources or content can be specified.", Some(span.clone()));
+                diags.error(
+                    "Only one of source, sources or content can be specified.",
+                    Some(span.clone()),
+                );
             }
             if f.destination.as_deref().unwrap_or("").is_empty() {
                 diags.error("Destination must be specified.", Some(span.clone()));
@@ -212,7 +254,14 @@ pub fn provisioner(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnostic
                     if !f.generated {
                         for src in f.source.iter().chain(&f.sources) {
                             if std::fs::metadata(src).is_err() {
-                                diags.error(format!("Bad source '{src}': no such file or directory"), Some(at(if f.source.is_some() { "source" } else { "sources" })));
+                                diags.error(
+                                    format!("Bad source '{src}': no such file or directory"),
+                                    Some(at(if f.source.is_some() {
+                                        "source"
+                                    } else {
+                                        "sources"
+                                    })),
+                                );
                             }
                         }
                     }
@@ -222,31 +271,67 @@ pub fn provisioner(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnostic
                         diags.error("A download takes one source path on the instance; content and several sources are for uploads.", Some(span.clone()));
                     }
                 }
-                Some(other) => diags.error(format!("Direction must be one of: download, upload (got {other:?})"), Some(at("direction"))),
+                Some(other) => diags.error(
+                    format!("Direction must be one of: download, upload (got {other:?})"),
+                    Some(at("direction")),
+                ),
             }
             ProvisionerKind::File(f)
         }
-        "shell-local" => ProvisionerKind::ShellLocal(shell_local(&json, &what, &spans, span, diags)),
+        "shell-local" => {
+            ProvisionerKind::ShellLocal(shell_local(&json, &what, &spans, span, diags))
+        }
         "breakpoint" => ProvisionerKind::Breakpoint(typed(&json, &what, span, diags)),
         _ => unreachable!(),
     };
-    Some(Provisioner { kind, common, span: span.clone() })
+    Some(Provisioner {
+        kind,
+        common,
+        span: span.clone(),
+    })
 }
 
-fn shell_local(json: &serde_json::Value, what: &str, spans: &Spans, span: &Span, diags: &mut Diagnostics) -> ShellLocal {
+fn shell_local(
+    json: &serde_json::Value,
+    what: &str,
+    spans: &Spans,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> ShellLocal {
     let s: ShellLocal = typed(json, what, span, diags);
-    let n = usize::from(s.command.is_some()) + usize::from(!s.inline.is_empty()) + usize::from(s.script.is_some()) + usize::from(!s.scripts.is_empty());
+    let n = usize::from(s.command.is_some())
+        + usize::from(!s.inline.is_empty())
+        + usize::from(s.script.is_some())
+        + usize::from(!s.scripts.is_empty());
     if n == 0 {
-        diags.error("Command, Inline, Script and Scripts options cannot all be empty.", Some(span.clone()));
+        diags.error(
+            "Command, Inline, Script and Scripts options cannot all be empty.",
+            Some(span.clone()),
+        );
     } else if n > 1 {
-        diags.error("Only one of command, inline, script or scripts can be specified.", Some(span.clone()));
+        diags.error(
+            "Only one of command, inline, script or scripts can be specified.",
+            Some(span.clone()),
+        );
     }
-    env_vars(&s.environment_vars, &spans.get("environment_vars").cloned().unwrap_or_else(|| span.clone()), diags);
+    env_vars(
+        &s.environment_vars,
+        &spans
+            .get("environment_vars")
+            .cloned()
+            .unwrap_or_else(|| span.clone()),
+        diags,
+    );
     s
 }
 
 /// Types and checks one post-processor block.
-pub fn post_processor(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnostics) -> Option<PostProcessor> {
+pub fn post_processor(
+    kind: &str,
+    body: &EBody,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> Option<PostProcessor> {
     let fields: &'static [Field] = match kind {
         "manifest" => schema::MANIFEST,
         "shell-local" => schema::SHELL_LOCAL,
@@ -264,7 +349,11 @@ pub fn post_processor(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnos
         "manifest" => PostProcessorKind::Manifest(typed(&json, &what, span, diags)),
         _ => PostProcessorKind::ShellLocal(shell_local(&json, &what, &spans, span, diags)),
     };
-    Some(PostProcessor { kind, common, span: span.clone() })
+    Some(PostProcessor {
+        kind,
+        common,
+        span: span.clone(),
+    })
 }
 
 fn check_common(c: &Common, spans: &Spans, span: &Span, diags: &mut Diagnostics) {
@@ -272,7 +361,10 @@ fn check_common(c: &Common, spans: &Spans, span: &Span, diags: &mut Diagnostics)
         duration(k, d, spans.get(k).unwrap_or(span), diags);
     }
     if !c.only.is_empty() && !c.except.is_empty() {
-        diags.error("only one of only or except can be set", spans.get("only").cloned().or(Some(span.clone())));
+        diags.error(
+            "only one of only or except can be set",
+            spans.get("only").cloned().or(Some(span.clone())),
+        );
     }
 }
 
@@ -287,25 +379,52 @@ fn duration(key: &str, v: &Option<String>, span: &Span, diags: &mut Diagnostics)
 fn env_vars(vars: &[String], span: &Span, diags: &mut Diagnostics) {
     for v in vars {
         if !v.contains('=') || v.starts_with('=') {
-            diags.error(format!("Environment variable not in format 'key=value': {v}"), Some(span.clone()));
+            diags.error(
+                format!("Environment variable not in format 'key=value': {v}"),
+                Some(span.clone()),
+            );
         }
     }
 }
 
 /// Checks a data source's arguments against its option table.
-pub fn data_source(kind: &str, body: &EBody, span: &Span, diags: &mut Diagnostics) -> Option<serde_json::Value> {
+pub fn data_source(
+    kind: &str,
+    body: &EBody,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> Option<serde_json::Value> {
     let fields: &'static [Field] = match kind {
         "amazon-ami" => schema::DATA_AMAZON_AMI,
         "amazon-parameterstore" => schema::DATA_PARAMETERSTORE,
         _ => return None,
     };
     let mut spans = Spans::new();
-    let json = decode(body, fields, &format!("data \"{kind}\""), span, &mut spans, "", diags);
-    if kind == "amazon-ami" && json.get("owners").and_then(|o| o.as_array()).is_none_or(|o| o.is_empty()) {
-        diags.error("For security reasons, your source AMI filter must declare an owner.", Some(span.clone()));
+    let json = decode(
+        body,
+        fields,
+        &format!("data \"{kind}\""),
+        span,
+        &mut spans,
+        "",
+        diags,
+    );
+    if kind == "amazon-ami"
+        && json
+            .get("owners")
+            .and_then(|o| o.as_array())
+            .is_none_or(|o| o.is_empty())
+    {
+        diags.error(
+            "For security reasons, your source AMI filter must declare an owner.",
+            Some(span.clone()),
+        );
     }
     if kind == "amazon-parameterstore" && json.get("name").is_none() {
-        diags.error("data \"amazon-parameterstore\" needs name", Some(span.clone()));
+        diags.error(
+            "data \"amazon-parameterstore\" needs name",
+            Some(span.clone()),
+        );
     }
     Some(json)
 }

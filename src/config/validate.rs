@@ -16,7 +16,10 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn at(&self, key: &str) -> Span {
-        self.spans.get(key).cloned().unwrap_or_else(|| self.block.clone())
+        self.spans
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| self.block.clone())
     }
     fn err(&mut self, key: &str, msg: impl Into<String>) {
         let span = self.at(key);
@@ -24,18 +27,29 @@ impl Checker<'_> {
     }
     fn err_help(&mut self, key: &str, msg: impl Into<String>, help: impl Into<String>) {
         let span = self.at(key);
-        self.diags.push(Diagnostic::error(msg, Some(span)).with_help(help));
+        self.diags
+            .push(Diagnostic::error(msg, Some(span)).with_help(help));
     }
     fn one_of(&mut self, key: &str, value: &Option<String>, allowed: &[&str]) {
         if let Some(v) = value {
             if !allowed.contains(&v.as_str()) {
-                self.err(key, format!("invalid {key} {v:?}: expected one of {}", allowed.join(", ")));
+                self.err(
+                    key,
+                    format!(
+                        "invalid {key} {v:?}: expected one of {}",
+                        allowed.join(", ")
+                    ),
+                );
             }
         }
     }
     fn duration(&mut self, key: &str, value: &Option<String>, allow_negative: bool) {
         if let Some(v) = value {
-            let r = if allow_negative { parse_go_duration(v).map(|_| ()) } else { parse_duration(v).map(|_| ()) };
+            let r = if allow_negative {
+                parse_go_duration(v).map(|_| ())
+            } else {
+                parse_duration(v).map(|_| ())
+            };
             if let Err(e) = r {
                 self.err(key, format!("Failed parsing {key}: {e}"));
             }
@@ -47,12 +61,23 @@ const AMI_NAME_CHARS: &str = "AMIName should only contain alphanumeric character
 
 /// Checks one source's options. `base_dir` resolves relative file paths (the working directory).
 pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics) {
-    let mut k = Checker { spans, block, diags };
+    let mut k = Checker {
+        spans,
+        block,
+        diags,
+    };
 
     // Access
     if c.access_key.is_some() != c.secret_key.is_some() {
-        let key = if c.access_key.is_some() { "access_key" } else { "secret_key" };
-        k.err(key, "`access_key` and `secret_key` must both be either set or not set.");
+        let key = if c.access_key.is_some() {
+            "access_key"
+        } else {
+            "secret_key"
+        };
+        k.err(
+            key,
+            "`access_key` and `secret_key` must both be either set or not set.",
+        );
     }
     if let Some(r) = c.max_retries {
         if r < 0 {
@@ -61,11 +86,17 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
     }
     if let Some(p) = &c.aws_polling {
         if p.delay_seconds.is_some_and(|d| d < 0) || p.max_attempts.is_some_and(|m| m < 0) {
-            k.err("aws_polling", "aws_polling delay_seconds and max_attempts must not be negative");
+            k.err(
+                "aws_polling",
+                "aws_polling delay_seconds and max_attempts must not be negative",
+            );
         }
     }
     if c.mfa_code.is_some() && c.assume_role.is_none() {
-        k.err("mfa_code", "mfa_code is used with assume_role: add an assume_role block");
+        k.err(
+            "mfa_code",
+            "mfa_code is used with assume_role: add an assume_role block",
+        );
     }
     if let Some(ar) = &c.assume_role {
         if ar.role_arn.as_deref().unwrap_or("").is_empty() {
@@ -73,7 +104,10 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
         }
         if let Some(d) = ar.duration_seconds {
             if !(900..=43200).contains(&d) {
-                k.err("assume_role.duration_seconds", "assume_role duration_seconds must be between 900 and 43200");
+                k.err(
+                    "assume_role.duration_seconds",
+                    "assume_role duration_seconds must be between 900 and 43200",
+                );
             }
         }
     }
@@ -81,25 +115,44 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
     // AMI
     if !c.skip_create_ami {
         if c.ami_name.is_empty() {
-            k.err_help("ami_name", "ami_name must be specified", "add ami_name = \"my-image-{{timestamp}}\" to the source block");
+            k.err_help(
+                "ami_name",
+                "ami_name must be specified",
+                "add ami_name = \"my-image-{{timestamp}}\" to the source block",
+            );
         } else {
             // Parts still to be rendered at build time ({{ .SourceAMIName }}) are checked then.
-            let literal = Regex::new(r"\{\{[^}]*\}\}").expect("static regex").replace_all(&c.ami_name, "");
+            let literal = Regex::new(r"\{\{[^}]*\}\}")
+                .expect("static regex")
+                .replace_all(&c.ami_name, "");
             let n = c.ami_name.chars().count();
             if !c.ami_name.contains("{{") && !(3..=128).contains(&n) {
-                k.err("ami_name", format!("ami_name must be between 3 and 128 characters long, it is {n}"));
+                k.err(
+                    "ami_name",
+                    format!("ami_name must be between 3 and 128 characters long, it is {n}"),
+                );
             }
-            if literal.chars().any(|ch| !(ch.is_ascii_alphanumeric() || "()[] ./-'@_".contains(ch))) {
+            if literal
+                .chars()
+                .any(|ch| !(ch.is_ascii_alphanumeric() || "()[] ./-'@_".contains(ch)))
+            {
                 k.err("ami_name", AMI_NAME_CHARS);
             }
         }
     }
     if c.ami_groups.iter().any(|g| g != "all") {
-        k.err("ami_groups", "ami_groups accepts only \"all\" (make the AMI public)");
+        k.err(
+            "ami_groups",
+            "ami_groups accepts only \"all\" (make the AMI public)",
+        );
     }
     let encrypt = c.encrypt_boot == Some(true);
     if (c.kms_key_id.is_some() || !c.region_kms_key_ids.is_empty()) && !encrypt {
-        let key = if c.kms_key_id.is_some() { "kms_key_id" } else { "region_kms_key_ids" };
+        let key = if c.kms_key_id.is_some() {
+            "kms_key_id"
+        } else {
+            "region_kms_key_ids"
+        };
         k.err(key, "If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.");
     }
     let kms_re = Regex::new(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+|alias/.+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|mrk-[0-9a-f]{32})$").expect("static regex");
@@ -110,67 +163,136 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
     }
     for (region, id) in &c.region_kms_key_ids {
         if !id.is_empty() && !kms_re.is_match(id) {
-            k.err("region_kms_key_ids", format!("{id:?} is not a valid KMS Key Id (region {region})."));
+            k.err(
+                "region_kms_key_ids",
+                format!("{id:?} is not a valid KMS Key Id (region {region})."),
+            );
         }
     }
     if !c.region_kms_key_ids.is_empty() {
         for r in c.copy_regions() {
             if !c.region_kms_key_ids.contains_key(&r) {
-                k.err("region_kms_key_ids", format!("Region {r} is in ami_regions but not in region_kms_key_ids"));
+                k.err(
+                    "region_kms_key_ids",
+                    format!("Region {r} is in ami_regions but not in region_kms_key_ids"),
+                );
             }
         }
     }
-    let shared = !c.ami_users.is_empty() || !c.ami_groups.is_empty() || !c.ami_org_arns.is_empty() || !c.ami_ou_arns.is_empty();
-    if encrypt && shared && (c.kms_key_id.is_none() || c.region_kms_key_ids.values().any(|v| v.is_empty())) {
-        k.err("ami_users", "Cannot share AMI encrypted with default KMS key");
+    let shared = !c.ami_users.is_empty()
+        || !c.ami_groups.is_empty()
+        || !c.ami_org_arns.is_empty()
+        || !c.ami_ou_arns.is_empty();
+    if encrypt
+        && shared
+        && (c.kms_key_id.is_none() || c.region_kms_key_ids.values().any(|v| v.is_empty()))
+    {
+        k.err(
+            "ami_users",
+            "Cannot share AMI encrypted with default KMS key",
+        );
     }
     if let Some(v) = &c.imds_support {
         if !v.is_empty() && v != "v2.0" {
-            k.err("imds_support", format!("imds_support must be \"\" or \"v2.0\", not {v:?}"));
+            k.err(
+                "imds_support",
+                format!("imds_support must be \"\" or \"v2.0\", not {v:?}"),
+            );
         }
     }
     if let Some(m) = c.snapshot_copy_duration_minutes {
         if m <= 0 || m % 15 != 0 {
-            k.err("snapshot_copy_duration_minutes", "snapshot_copy_duration_minutes must be a positive multiple of 15");
+            k.err(
+                "snapshot_copy_duration_minutes",
+                "snapshot_copy_duration_minutes must be a positive multiple of 15",
+            );
         }
     }
     if let Some(v) = &c.ami_virtualization_type {
-        k.one_of("ami_virtualization_type", &Some(v.clone()), &["hvm", "paravirtual"]);
+        k.one_of(
+            "ami_virtualization_type",
+            &Some(v.clone()),
+            &["hvm", "paravirtual"],
+        );
     }
 
     // Run
-    let spot = c.spot_price.as_deref().is_some_and(|p| !p.is_empty() && p != "0");
-    match (c.instance_type.as_deref().unwrap_or(""), c.spot_instance_types.is_empty()) {
-        ("", true) => k.err_help("instance_type", "An instance_type must be specified", "e.g. instance_type = \"t3.micro\""),
-        (t, false) if !t.is_empty() => k.err("spot_instance_types", "Only one of instance_type or spot_instance_types should be specified"),
+    let spot = c
+        .spot_price
+        .as_deref()
+        .is_some_and(|p| !p.is_empty() && p != "0");
+    match (
+        c.instance_type.as_deref().unwrap_or(""),
+        c.spot_instance_types.is_empty(),
+    ) {
+        ("", true) => k.err_help(
+            "instance_type",
+            "An instance_type must be specified",
+            "e.g. instance_type = \"t3.micro\"",
+        ),
+        (t, false) if !t.is_empty() => k.err(
+            "spot_instance_types",
+            "Only one of instance_type or spot_instance_types should be specified",
+        ),
         _ => {}
     }
     if !c.spot_instance_types.is_empty() && !spot {
-        k.err("spot_instance_types", "spot_instance_types requires spot_price (e.g. spot_price = \"auto\")");
+        k.err(
+            "spot_instance_types",
+            "spot_instance_types requires spot_price (e.g. spot_price = \"auto\")",
+        );
     }
     if let Some(p) = &c.spot_price {
         if p != "auto" && !p.is_empty() && p.parse::<f64>().is_err() {
-            k.err("spot_price", format!("spot_price must be \"auto\", \"0\" or a price such as \"0.05\", not {p:?}"));
+            k.err(
+                "spot_price",
+                format!(
+                    "spot_price must be \"auto\", \"0\" or a price such as \"0.05\", not {p:?}"
+                ),
+            );
         }
     }
     if !spot && !c.spot_tags.is_empty() {
-        k.err("spot_tags", "spot_tags should not be set when not requesting a spot instance");
+        k.err(
+            "spot_tags",
+            "spot_tags should not be set when not requesting a spot instance",
+        );
     }
     if !spot && !c.fleet_tags.is_empty() {
-        k.err("fleet_tags", "fleet_tags should not be set when not requesting a spot instance");
+        k.err(
+            "fleet_tags",
+            "fleet_tags should not be set when not requesting a spot instance",
+        );
     }
     if spot && (c.ena_support.is_some() || c.sriov_support) {
         k.err(if c.sriov_support { "sriov_support" } else { "ena_support" }, "Spot instances do not support modification, which is required when either `ena_support` or `sriov_support` are set. Please ensure you use an AMI that already has either SR-IOV or ENA enabled.");
     }
-    k.one_of("spot_allocation_strategy", &c.spot_allocation_strategy, &["price-capacity-optimized", "capacity-optimized", "capacity-optimized-prioritized", "diversified", "lowest-price"]);
+    k.one_of(
+        "spot_allocation_strategy",
+        &c.spot_allocation_strategy,
+        &[
+            "price-capacity-optimized",
+            "capacity-optimized",
+            "capacity-optimized-prioritized",
+            "diversified",
+            "lowest-price",
+        ],
+    );
     match (&c.source_ami, &c.source_ami_filter) {
         (None, None) => k.err_help("source_ami", "A source_ami or source_ami_filter must be specified", "set source_ami = \"ami-…\" or a source_ami_filter { filters = {…}, owners = [\"…\"] } block"),
         (_, Some(f)) if f.owners.is_empty() => k.err("source_ami_filter", "For security reasons, your source AMI filter must declare an owner."),
         _ => {}
     }
-    k.one_of("shutdown_behavior", &c.shutdown_behavior, &["stop", "terminate"]);
+    k.one_of(
+        "shutdown_behavior",
+        &c.shutdown_behavior,
+        &["stop", "terminate"],
+    );
     if c.user_data.is_some() && c.user_data_file.is_some() {
-        k.err("user_data_file", "Only one of user_data or user_data_file can be specified.");
+        k.err(
+            "user_data_file",
+            "Only one of user_data or user_data_file can be specified.",
+        );
     }
     if let Some(f) = &c.user_data_file {
         if !std::path::Path::new(&expand_home(f)).is_file() {
@@ -178,18 +300,46 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
         }
     }
     if let Some(m) = &c.metadata_options {
-        k.one_of("metadata_options.http_endpoint", &m.http_endpoint, &["enabled", "disabled"]);
-        k.one_of("metadata_options.http_tokens", &m.http_tokens, &["optional", "required"]);
-        k.one_of("metadata_options.instance_metadata_tags", &m.instance_metadata_tags, &["enabled", "disabled"]);
+        k.one_of(
+            "metadata_options.http_endpoint",
+            &m.http_endpoint,
+            &["enabled", "disabled"],
+        );
+        k.one_of(
+            "metadata_options.http_tokens",
+            &m.http_tokens,
+            &["optional", "required"],
+        );
+        k.one_of(
+            "metadata_options.instance_metadata_tags",
+            &m.instance_metadata_tags,
+            &["enabled", "disabled"],
+        );
         if let Some(h) = m.http_put_response_hop_limit {
             if !(1..=64).contains(&h) {
-                k.err("metadata_options.http_put_response_hop_limit", "http_put_response_hop_limit must be between 1 and 64");
+                k.err(
+                    "metadata_options.http_put_response_hop_limit",
+                    "http_put_response_hop_limit must be between 1 and 64",
+                );
             }
         }
     }
-    k.one_of("ssh_interface", &c.ssh_interface, &["public_ip", "private_ip", "public_dns", "private_dns", "ipv6"]);
+    k.one_of(
+        "ssh_interface",
+        &c.ssh_interface,
+        &[
+            "public_ip",
+            "private_ip",
+            "public_dns",
+            "private_dns",
+            "ipv6",
+        ],
+    );
     if c.ssh_interface.as_deref() == Some("session_manager") {
-        k.err("ssh_interface", "recognised, not supported yet: ssh_interface = \"session_manager\"");
+        k.err(
+            "ssh_interface",
+            "recognised, not supported yet: ssh_interface = \"session_manager\"",
+        );
     }
     for cidr in &c.temporary_security_group_source_cidrs {
         if !valid_cidr(cidr) {
@@ -197,34 +347,90 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
         }
     }
     if c.security_group_id.is_some() && !c.security_group_ids.is_empty() {
-        k.err("security_group_id", "Only one of security_group_id or security_group_ids can be specified");
+        k.err(
+            "security_group_id",
+            "Only one of security_group_id or security_group_ids can be specified",
+        );
     }
-    if c.iam_instance_profile.is_some() && c.temporary_iam_instance_profile_policy_document.is_some() {
+    if c.iam_instance_profile.is_some()
+        && c.temporary_iam_instance_profile_policy_document.is_some()
+    {
         k.err("temporary_iam_instance_profile_policy_document", "Only one of iam_instance_profile or temporary_iam_instance_profile_policy_document can be specified");
     }
     if c.tenancy.is_some() && c.placement.as_ref().is_some_and(|p| p.tenancy.is_some()) {
-        k.err("tenancy", "tenancy (deprecated) and placement.tenancy cannot both be set");
+        k.err(
+            "tenancy",
+            "tenancy (deprecated) and placement.tenancy cannot both be set",
+        );
     }
-    let tenancy = c.tenancy.clone().or_else(|| c.placement.as_ref().and_then(|p| p.tenancy.clone()));
-    k.one_of(if c.tenancy.is_some() { "tenancy" } else { "placement.tenancy" }, &tenancy, &["default", "dedicated", "host"]);
-    k.one_of("capacity_reservation_preference", &c.capacity_reservation_preference, &["open", "none"]);
-    if [c.capacity_reservation_preference.is_some(), c.capacity_reservation_id.is_some(), c.capacity_reservation_group_arn.is_some()].iter().filter(|b| **b).count() > 1 {
+    let tenancy = c
+        .tenancy
+        .clone()
+        .or_else(|| c.placement.as_ref().and_then(|p| p.tenancy.clone()));
+    k.one_of(
+        if c.tenancy.is_some() {
+            "tenancy"
+        } else {
+            "placement.tenancy"
+        },
+        &tenancy,
+        &["default", "dedicated", "host"],
+    );
+    k.one_of(
+        "capacity_reservation_preference",
+        &c.capacity_reservation_preference,
+        &["open", "none"],
+    );
+    if [
+        c.capacity_reservation_preference.is_some(),
+        c.capacity_reservation_id.is_some(),
+        c.capacity_reservation_group_arn.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count()
+        > 1
+    {
         k.err("capacity_reservation_id", "capacity_reservation_preference, capacity_reservation_id and capacity_reservation_group_arn are mutually exclusive");
     }
     let unlimited = c.enable_unlimited_credits || c.enable_t2_unlimited;
     if unlimited {
-        let key = if c.enable_t2_unlimited { "enable_t2_unlimited" } else { "enable_unlimited_credits" };
+        let key = if c.enable_t2_unlimited {
+            "enable_t2_unlimited"
+        } else {
+            "enable_unlimited_credits"
+        };
         if spot {
-            k.err(key, "Error: Unlimited credits cannot be used in conjunction with Spot Instances");
-        } else if !c.instance_type.as_deref().is_some_and(|t| ["t2.", "t3.", "t3a.", "t4g."].iter().any(|p| t.starts_with(p))) {
+            k.err(
+                key,
+                "Error: Unlimited credits cannot be used in conjunction with Spot Instances",
+            );
+        } else if !c.instance_type.as_deref().is_some_and(|t| {
+            ["t2.", "t3.", "t3a.", "t4g."]
+                .iter()
+                .any(|p| t.starts_with(p))
+        }) {
             k.err(key, "Error: Unlimited credits can only be enabled for burstable instance types (t2, t3, t3a, t4g)");
         }
     }
-    if c.enable_nitro_enclave && (spot || c.instance_type.as_deref().is_some_and(|t| t.starts_with('t'))) {
-        k.err("enable_nitro_enclave", "Nitro enclaves cannot be used with spot instances or burstable (t*) instance types");
+    if c.enable_nitro_enclave
+        && (spot
+            || c.instance_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with('t')))
+    {
+        k.err(
+            "enable_nitro_enclave",
+            "Nitro enclaves cannot be used with spot instances or burstable (t*) instance types",
+        );
     }
     for (i, d) in c.launch_block_device_mappings.iter().enumerate() {
-        block_device(&mut k, &format!("launch_block_device_mappings[{i}]"), d, true);
+        block_device(
+            &mut k,
+            &format!("launch_block_device_mappings[{i}]"),
+            d,
+            true,
+        );
     }
     for (i, d) in c.ami_block_device_mappings.iter().enumerate() {
         block_device(&mut k, &format!("ami_block_device_mappings[{i}]"), d, false);
@@ -238,33 +444,64 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             }
         }
         "none" => {}
-        "winrm" => k.err("communicator", "recognised, not supported yet: communicator = \"winrm\""),
-        other => k.err("communicator", format!("invalid communicator {other:?}: expected ssh or none (winrm is not supported yet)")),
+        "winrm" => k.err(
+            "communicator",
+            "recognised, not supported yet: communicator = \"winrm\"",
+        ),
+        other => k.err(
+            "communicator",
+            format!(
+                "invalid communicator {other:?}: expected ssh or none (winrm is not supported yet)"
+            ),
+        ),
     }
     if c.ssh_keypair_name.is_some() && c.ssh_private_key_file.is_none() && !c.ssh_agent_auth {
         k.err("ssh_keypair_name", "ssh_private_key_file must be provided or ssh_agent_auth enabled when ssh_keypair_name is specified");
     }
     if let Some(f) = &c.ssh_private_key_file {
         if let Err(e) = std::fs::read(expand_home(f)) {
-            k.err("ssh_private_key_file", format!("ssh_private_key_file is invalid: {f}: {e}"));
+            k.err(
+                "ssh_private_key_file",
+                format!("ssh_private_key_file is invalid: {f}: {e}"),
+            );
         }
     }
-    k.one_of("temporary_key_pair_type", &c.temporary_key_pair_type, &["rsa", "ed25519"]);
-    k.one_of("ssh_file_transfer_method", &c.ssh_file_transfer_method, &["scp", "sftp"]);
+    k.one_of(
+        "temporary_key_pair_type",
+        &c.temporary_key_pair_type,
+        &["rsa", "ed25519"],
+    );
+    k.one_of(
+        "ssh_file_transfer_method",
+        &c.ssh_file_transfer_method,
+        &["scp", "sftp"],
+    );
     if let Some(f) = &c.ssh_bastion_private_key_file {
         if let Err(e) = std::fs::read(expand_home(f)) {
-            k.err("ssh_bastion_private_key_file", format!("ssh_bastion_private_key_file is invalid: {f}: {e}"));
+            k.err(
+                "ssh_bastion_private_key_file",
+                format!("ssh_bastion_private_key_file is invalid: {f}: {e}"),
+            );
         }
     }
     if c.ssh_bastion_host.is_some() {
         if c.ssh_bastion_username.is_none() {
-            k.err("ssh_bastion_host", "ssh_bastion_username must be specified when ssh_bastion_host is set");
+            k.err(
+                "ssh_bastion_host",
+                "ssh_bastion_username must be specified when ssh_bastion_host is set",
+            );
         }
-        if c.ssh_bastion_password.is_none() && c.ssh_bastion_private_key_file.is_none() && !c.ssh_bastion_agent_auth {
+        if c.ssh_bastion_password.is_none()
+            && c.ssh_bastion_private_key_file.is_none()
+            && !c.ssh_bastion_agent_auth
+        {
             k.err("ssh_bastion_host", "ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth must be specified when ssh_bastion_host is set");
         }
     }
-    for (key, v) in [("ssh_port", c.ssh_port), ("ssh_bastion_port", c.ssh_bastion_port)] {
+    for (key, v) in [
+        ("ssh_port", c.ssh_port),
+        ("ssh_bastion_port", c.ssh_bastion_port),
+    ] {
         if let Some(p) = v {
             if !(1..=65535).contains(&p) {
                 k.err(key, format!("{key} must be between 1 and 65535"));
@@ -280,37 +517,74 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
 
 fn block_device(k: &mut Checker, path: &str, d: &BlockDevice, launch: bool) {
     if d.device_name.as_deref().unwrap_or("").is_empty() {
-        k.err(path, "The `device_name` must be specified for every device in the block device mapping.");
+        k.err(
+            path,
+            "The `device_name` must be specified for every device in the block device mapping.",
+        );
     }
     let vt = d.volume_type.as_deref();
-    k.one_of(&format!("{path}.volume_type"), &d.volume_type, &["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"]);
+    k.one_of(
+        &format!("{path}.volume_type"),
+        &d.volume_type,
+        &["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"],
+    );
     if let Some(iops) = d.iops {
-        let range = if vt == Some("gp3") { 3000..=16000 } else { 100..=256000 };
+        let range = if vt == Some("gp3") {
+            3000..=16000
+        } else {
+            100..=256000
+        };
         if !range.contains(&iops) {
-            k.err(&format!("{path}.iops"), format!("iops {iops} is out of range for volume type {}", vt.unwrap_or("(unset)")));
+            k.err(
+                &format!("{path}.iops"),
+                format!(
+                    "iops {iops} is out of range for volume type {}",
+                    vt.unwrap_or("(unset)")
+                ),
+            );
         }
         if !matches!(vt, Some("gp3" | "io1" | "io2")) {
-            k.err(&format!("{path}.iops"), "iops can only be set for gp3, io1 and io2 volumes");
+            k.err(
+                &format!("{path}.iops"),
+                "iops can only be set for gp3, io1 and io2 volumes",
+            );
         }
     }
     if let Some(t) = d.throughput {
         if vt != Some("gp3") {
-            k.err(&format!("{path}.throughput"), "throughput can only be set for gp3 volumes");
+            k.err(
+                &format!("{path}.throughput"),
+                "throughput can only be set for gp3 volumes",
+            );
         } else if !(125..=1000).contains(&t) {
-            k.err(&format!("{path}.throughput"), "throughput must be between 125 and 1000 MiB/s");
+            k.err(
+                &format!("{path}.throughput"),
+                "throughput must be between 125 and 1000 MiB/s",
+            );
         }
     }
     if d.kms_key_id.is_some() {
         if !launch {
-            k.err(&format!("{path}.kms_key_id"), "kms_key_id is not a valid option for ami_block_device_mappings");
+            k.err(
+                &format!("{path}.kms_key_id"),
+                "kms_key_id is not a valid option for ami_block_device_mappings",
+            );
         } else if d.encrypted != Some(true) {
-            k.err(&format!("{path}.kms_key_id"), format!("The device {}, must also have `encrypted: true` when setting a kms_key_id.", d.device_name.as_deref().unwrap_or("?")));
+            k.err(
+                &format!("{path}.kms_key_id"),
+                format!(
+                    "The device {}, must also have `encrypted: true` when setting a kms_key_id.",
+                    d.device_name.as_deref().unwrap_or("?")
+                ),
+            );
         }
     }
 }
 
 fn valid_cidr(s: &str) -> bool {
-    let Some((ip, bits)) = s.split_once('/') else { return false };
+    let Some((ip, bits)) = s.split_once('/') else {
+        return false;
+    };
     match (ip.parse::<std::net::IpAddr>(), bits.parse::<u8>()) {
         (Ok(std::net::IpAddr::V4(_)), Ok(b)) => b <= 32,
         (Ok(std::net::IpAddr::V6(_)), Ok(b)) => b <= 128,

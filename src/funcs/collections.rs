@@ -1,7 +1,7 @@
 //! Collection and number functions: merge, lookup, concat, flatten, range, min/max, …
 
-use super::{Table, fixed, int_arg, list_arg, num_arg, num_value, variadic};
 use super::convert::{to_number, to_string, type_name};
+use super::{Table, fixed, int_arg, list_arg, num_arg, num_value, variadic};
 use hcl::Value;
 use hcl::eval::{FuncArgs, ParamType};
 
@@ -42,14 +42,22 @@ fn f_merge(a: FuncArgs) -> Result<Value, String> {
         match v {
             Value::Object(o) => out.extend(o.clone()),
             Value::Null => {}
-            other => return Err(format!("argument {} must be a map or object, got {}", i + 1, type_name(other))),
+            other => {
+                return Err(format!(
+                    "argument {} must be a map or object, got {}",
+                    i + 1,
+                    type_name(other)
+                ));
+            }
         }
     }
     Ok(Value::Object(out))
 }
 
 fn f_lookup(a: FuncArgs) -> Result<Value, String> {
-    let map = a[0].as_object().ok_or_else(|| format!("lookup needs a map, got {}", type_name(&a[0])))?;
+    let map = a[0]
+        .as_object()
+        .ok_or_else(|| format!("lookup needs a map, got {}", type_name(&a[0])))?;
     let key = to_string(&a[1])?;
     match (map.get(&key), a.get(2)) {
         (Some(v), _) => Ok(v.clone()),
@@ -108,7 +116,9 @@ fn f_flatten(a: FuncArgs) -> Result<Value, String> {
 }
 
 fn object(a: &FuncArgs, i: usize) -> Result<hcl::Map<String, Value>, String> {
-    a[i].as_object().cloned().ok_or_else(|| format!("argument {} must be a map, got {}", i + 1, type_name(&a[i])))
+    a[i].as_object()
+        .cloned()
+        .ok_or_else(|| format!("argument {} must be a map, got {}", i + 1, type_name(&a[i])))
 }
 /// Map keys come out sorted, as Terraform returns them.
 fn f_keys(a: FuncArgs) -> Result<Value, String> {
@@ -123,7 +133,10 @@ fn f_values(a: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(k.into_iter().map(|k| o[k].clone()).collect()))
 }
 fn f_sort(a: FuncArgs) -> Result<Value, String> {
-    let mut v: Vec<String> = list_arg(&a, 0)?.iter().map(to_string).collect::<Result<_, _>>()?;
+    let mut v: Vec<String> = list_arg(&a, 0)?
+        .iter()
+        .map(to_string)
+        .collect::<Result<_, _>>()?;
     v.sort();
     Ok(Value::Array(v.into_iter().map(Value::from).collect()))
 }
@@ -143,7 +156,10 @@ fn f_reverse(a: FuncArgs) -> Result<Value, String> {
 }
 fn f_compact(a: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(
-        list_arg(&a, 0)?.into_iter().filter(|v| !v.is_null() && v.as_str() != Some("")).collect(),
+        list_arg(&a, 0)?
+            .into_iter()
+            .filter(|v| !v.is_null() && v.as_str() != Some(""))
+            .collect(),
     ))
 }
 fn f_index(a: FuncArgs) -> Result<Value, String> {
@@ -157,7 +173,10 @@ fn f_slice(a: FuncArgs) -> Result<Value, String> {
     let v = list_arg(&a, 0)?;
     let (from, to) = (int_arg(&a, 1)?, int_arg(&a, 2)?);
     if from < 0 || to < from || to as usize > v.len() {
-        return Err(format!("invalid slice indices {from}..{to} for a list of {}", v.len()));
+        return Err(format!(
+            "invalid slice indices {from}..{to} for a list of {}",
+            v.len()
+        ));
     }
     Ok(Value::Array(v[from as usize..to as usize].to_vec()))
 }
@@ -168,7 +187,10 @@ fn f_coalesce(a: FuncArgs) -> Result<Value, String> {
         .ok_or_else(|| "no non-null, non-empty-string arguments".to_string())
 }
 fn f_coalescelist(a: FuncArgs) -> Result<Value, String> {
-    Ok(a.iter().find(|v| v.as_array().is_some_and(|l| !l.is_empty())).cloned().unwrap_or(Value::Array(vec![])))
+    Ok(a.iter()
+        .find(|v| v.as_array().is_some_and(|l| !l.is_empty()))
+        .cloned()
+        .unwrap_or(Value::Array(vec![])))
 }
 fn numbers(a: &FuncArgs) -> Result<Vec<f64>, String> {
     // Accept both min(1, 2) and min([1, 2]...) style after expansion.
@@ -189,10 +211,14 @@ fn numbers(a: &FuncArgs) -> Result<Vec<f64>, String> {
     Ok(out)
 }
 fn f_min(a: FuncArgs) -> Result<Value, String> {
-    Ok(num_value(numbers(&a)?.into_iter().fold(f64::INFINITY, f64::min)))
+    Ok(num_value(
+        numbers(&a)?.into_iter().fold(f64::INFINITY, f64::min),
+    ))
 }
 fn f_max(a: FuncArgs) -> Result<Value, String> {
-    Ok(num_value(numbers(&a)?.into_iter().fold(f64::NEG_INFINITY, f64::max)))
+    Ok(num_value(
+        numbers(&a)?.into_iter().fold(f64::NEG_INFINITY, f64::max),
+    ))
 }
 fn f_sum(a: FuncArgs) -> Result<Value, String> {
     Ok(num_value(numbers(&a)?.into_iter().sum()))
@@ -200,7 +226,11 @@ fn f_sum(a: FuncArgs) -> Result<Value, String> {
 fn f_zipmap(a: FuncArgs) -> Result<Value, String> {
     let (k, v) = (list_arg(&a, 0)?, list_arg(&a, 1)?);
     if k.len() != v.len() {
-        return Err(format!("number of keys ({}) does not match number of values ({})", k.len(), v.len()));
+        return Err(format!(
+            "number of keys ({}) does not match number of values ({})",
+            k.len(),
+            v.len()
+        ));
     }
     let mut m = hcl::Map::new();
     for (key, val) in k.iter().zip(v) {
@@ -209,7 +239,9 @@ fn f_zipmap(a: FuncArgs) -> Result<Value, String> {
     Ok(Value::Object(m))
 }
 fn f_range(a: FuncArgs) -> Result<Value, String> {
-    let n: Vec<f64> = (0..a.len()).map(|i| num_arg(&a, i)).collect::<Result<_, _>>()?;
+    let n: Vec<f64> = (0..a.len())
+        .map(|i| num_arg(&a, i))
+        .collect::<Result<_, _>>()?;
     let (start, end, step) = match n.as_slice() {
         [e] => (0.0, *e, 1.0),
         [s, e] => (*s, *e, if e >= s { 1.0 } else { -1.0 }),
@@ -231,10 +263,14 @@ fn f_range(a: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(out))
 }
 fn f_alltrue(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::Bool(list_arg(&a, 0)?.iter().all(|v| v == &Value::Bool(true) || v.as_str() == Some("true"))))
+    Ok(Value::Bool(list_arg(&a, 0)?.iter().all(|v| {
+        v == &Value::Bool(true) || v.as_str() == Some("true")
+    })))
 }
 fn f_anytrue(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::Bool(list_arg(&a, 0)?.iter().any(|v| v == &Value::Bool(true) || v.as_str() == Some("true"))))
+    Ok(Value::Bool(list_arg(&a, 0)?.iter().any(|v| {
+        v == &Value::Bool(true) || v.as_str() == Some("true")
+    })))
 }
 fn f_abs(a: FuncArgs) -> Result<Value, String> {
     Ok(num_value(num_arg(&a, 0)?.abs()))

@@ -32,15 +32,24 @@ pub fn to_string(v: &Value) -> Result<String, String> {
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Null => Err("a null value cannot be used as a string".into()),
-        other => Err(format!("a {} cannot be converted to a string", type_name(other))),
+        other => Err(format!(
+            "a {} cannot be converted to a string",
+            type_name(other)
+        )),
     }
 }
 
 pub fn to_number(v: &Value) -> Result<f64, String> {
     match v {
         Value::Number(n) => n.as_f64().ok_or_else(|| "number out of range".to_string()),
-        Value::String(s) => s.trim().parse::<f64>().map_err(|_| format!("cannot convert \"{s}\" to a number")),
-        other => Err(format!("a {} cannot be converted to a number", type_name(other))),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("cannot convert \"{s}\" to a number")),
+        other => Err(format!(
+            "a {} cannot be converted to a number",
+            type_name(other)
+        )),
     }
 }
 
@@ -116,7 +125,10 @@ mod tests {
         assert_eq!(ok("tostring(5)"), Value::from("5"));
         assert_eq!(ok("tonumber(\"42\")"), Value::from(42));
         assert_eq!(ok("tobool(\"true\")"), Value::Bool(true));
-        assert_eq!(ok("toset([\"a\", \"a\", \"b\"])"), Value::from(vec!["a", "b"]));
+        assert_eq!(
+            ok("toset([\"a\", \"a\", \"b\"])"),
+            Value::from(vec!["a", "b"])
+        );
         assert!(crate::funcs::test_support::eval("tonumber(\"x\")").is_err());
     }
 }

@@ -22,7 +22,11 @@ pub(super) fn register(t: &mut Table) {
 
 fn resolve(p: &str) -> PathBuf {
     let expanded = expand_home(p);
-    if expanded.is_absolute() { expanded } else { env().cwd.join(expanded) }
+    if expanded.is_absolute() {
+        expanded
+    } else {
+        env().cwd.join(expanded)
+    }
 }
 
 fn expand_home(p: &str) -> PathBuf {
@@ -56,7 +60,9 @@ fn f_fileset(a: FuncArgs) -> Result<Value, String> {
     let mut out = Vec::new();
     let mut stack = vec![base.clone()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -76,29 +82,48 @@ fn f_fileset(a: FuncArgs) -> Result<Value, String> {
 /// Renders a file as an HCL string template with the given variables and the same functions.
 fn f_templatefile(a: FuncArgs) -> Result<Value, String> {
     let text = read(&str_arg(&a, 0)?)?;
-    let vars = a[1].as_object().ok_or("templatefile's second argument must be an object of variables")?;
-    let template: hcl::Template = text.parse().map_err(|e| format!("template syntax error: {e}"))?;
+    let vars = a[1]
+        .as_object()
+        .ok_or("templatefile's second argument must be an object of variables")?;
+    let template: hcl::Template = text
+        .parse()
+        .map_err(|e| format!("template syntax error: {e}"))?;
     let mut ctx = Context::new();
     super::declare(&mut ctx, false);
     for (k, v) in vars {
         ctx.declare_var(k.as_str(), v.clone());
     }
-    template.evaluate(&ctx).map(Value::from).map_err(|e| e.to_string())
+    template
+        .evaluate(&ctx)
+        .map(Value::from)
+        .map_err(|e| e.to_string())
 }
 fn f_abspath(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(resolve(&str_arg(&a, 0)?).to_string_lossy().into_owned()))
+    Ok(Value::from(
+        resolve(&str_arg(&a, 0)?).to_string_lossy().into_owned(),
+    ))
 }
 fn f_basename(a: FuncArgs) -> Result<Value, String> {
     let p = str_arg(&a, 0)?;
-    Ok(Value::from(Path::new(&p).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or(p)))
+    Ok(Value::from(
+        Path::new(&p)
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or(p),
+    ))
 }
 fn f_dirname(a: FuncArgs) -> Result<Value, String> {
     let p = str_arg(&a, 0)?;
-    let d = Path::new(&p).parent().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let d = Path::new(&p)
+        .parent()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Ok(Value::from(if d.is_empty() { ".".to_string() } else { d }))
 }
 fn f_pathexpand(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(expand_home(&str_arg(&a, 0)?).to_string_lossy().into_owned()))
+    Ok(Value::from(
+        expand_home(&str_arg(&a, 0)?).to_string_lossy().into_owned(),
+    ))
 }
 
 #[cfg(test)]
@@ -112,14 +137,34 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("scripts/sub")).unwrap();
         std::fs::write(dir.path().join("scripts/a.sh"), "echo a").unwrap();
         std::fs::write(dir.path().join("scripts/sub/b.sh"), "echo b").unwrap();
-        std::fs::write(dir.path().join("t.tpl"), "hello ${name}%{ for x in xs }-${x}%{ endfor }").unwrap();
-        set_env(FuncEnv { cwd: dir.path().to_path_buf(), ..FuncEnv::default() });
+        std::fs::write(
+            dir.path().join("t.tpl"),
+            "hello ${name}%{ for x in xs }-${x}%{ endfor }",
+        )
+        .unwrap();
+        set_env(FuncEnv {
+            cwd: dir.path().to_path_buf(),
+            ..FuncEnv::default()
+        });
         assert_eq!(ok("file(\"scripts/a.sh\")"), Value::from("echo a"));
-        assert_eq!(ok("fileset(\"scripts\", \"*.sh\")"), Value::from(vec!["a.sh"]));
-        assert_eq!(ok("fileset(\"scripts\", \"**/*.sh\")"), Value::from(vec!["a.sh", "sub/b.sh"]));
-        assert_eq!(ok("templatefile(\"t.tpl\", {name = \"w\", xs = [1, 2]})"), Value::from("hello w-1-2"));
+        assert_eq!(
+            ok("fileset(\"scripts\", \"*.sh\")"),
+            Value::from(vec!["a.sh"])
+        );
+        assert_eq!(
+            ok("fileset(\"scripts\", \"**/*.sh\")"),
+            Value::from(vec!["a.sh", "sub/b.sh"])
+        );
+        assert_eq!(
+            ok("templatefile(\"t.tpl\", {name = \"w\", xs = [1, 2]})"),
+            Value::from("hello w-1-2")
+        );
         assert_eq!(ok("basename(\"/a/b.txt\")"), Value::from("b.txt"));
         assert_eq!(ok("dirname(\"/a/b.txt\")"), Value::from("/a"));
-        assert!(crate::funcs::test_support::eval("file(\"missing\")").unwrap_err().contains("cannot read"));
+        assert!(
+            crate::funcs::test_support::eval("file(\"missing\")")
+                .unwrap_err()
+                .contains("cannot read")
+        );
     }
 }

@@ -53,7 +53,11 @@ pub(crate) fn env() -> FuncEnv {
 
 /// Every function name ambake knows (for "unknown function" diagnostics).
 pub fn names() -> Vec<&'static str> {
-    table().into_iter().map(|(n, _)| n).chain(["env", "try", "can"]).collect()
+    table()
+        .into_iter()
+        .map(|(n, _)| n)
+        .chain(["env", "try", "can"])
+        .collect()
 }
 
 /// Declares the whole library in `ctx`. `allow_env` adds `env()`, which Packer permits only
@@ -65,8 +69,18 @@ pub fn declare(ctx: &mut Context, allow_env: bool) {
     if allow_env {
         ctx.declare_func("env", FuncDef::new(f_env, [ParamType::String]));
     }
-    ctx.declare_func("try", FuncDef::builder().variadic_param(ParamType::Any).build(f_try));
-    ctx.declare_func("can", FuncDef::builder().variadic_param(ParamType::Any).build(f_can));
+    ctx.declare_func(
+        "try",
+        FuncDef::builder()
+            .variadic_param(ParamType::Any)
+            .build(f_try),
+    );
+    ctx.declare_func(
+        "can",
+        FuncDef::builder()
+            .variadic_param(ParamType::Any)
+            .build(f_can),
+    );
 }
 
 fn table() -> Vec<(&'static str, FuncDef)> {
@@ -81,12 +95,16 @@ fn table() -> Vec<(&'static str, FuncDef)> {
 }
 
 fn f_env(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(std::env::var(str_arg(&a, 0)?).unwrap_or_default()))
+    Ok(Value::from(
+        std::env::var(str_arg(&a, 0)?).unwrap_or_default(),
+    ))
 }
 
 /// Only reached when every argument evaluated without error: the first one wins.
 fn f_try(a: FuncArgs) -> Result<Value, String> {
-    a.first().cloned().ok_or_else(|| "try needs at least one argument".to_string())
+    a.first()
+        .cloned()
+        .ok_or_else(|| "try needs at least one argument".to_string())
 }
 
 fn f_can(a: FuncArgs) -> Result<Value, String> {
@@ -109,8 +127,20 @@ pub(crate) fn fixed(t: &mut Table, name: &'static str, f: hcl::eval::Func, param
     t.push((name, FuncDef::new(f, params.to_vec())));
 }
 
-pub(crate) fn variadic(t: &mut Table, name: &'static str, f: hcl::eval::Func, params: &[ParamType], rest: ParamType) {
-    t.push((name, FuncDef::builder().params(params.to_vec()).variadic_param(rest).build(f)));
+pub(crate) fn variadic(
+    t: &mut Table,
+    name: &'static str,
+    f: hcl::eval::Func,
+    params: &[ParamType],
+    rest: ParamType,
+) {
+    t.push((
+        name,
+        FuncDef::builder()
+            .params(params.to_vec())
+            .variadic_param(rest)
+            .build(f),
+    ));
 }
 
 pub(crate) fn str_arg(a: &FuncArgs, i: usize) -> Result<String, String> {
@@ -131,7 +161,10 @@ pub(crate) fn num_arg(a: &FuncArgs, i: usize) -> Result<f64, String> {
 pub(crate) fn int_arg(a: &FuncArgs, i: usize) -> Result<i64, String> {
     let n = num_arg(a, i)?;
     if n.fract() != 0.0 {
-        return Err(format!("argument {} must be a whole number, got {n}", i + 1));
+        return Err(format!(
+            "argument {} must be a whole number, got {n}",
+            i + 1
+        ));
     }
     Ok(n as i64)
 }
@@ -139,7 +172,11 @@ pub(crate) fn int_arg(a: &FuncArgs, i: usize) -> Result<i64, String> {
 pub(crate) fn list_arg(a: &FuncArgs, i: usize) -> Result<Vec<Value>, String> {
     match a.get(i) {
         Some(Value::Array(v)) => Ok(v.clone()),
-        Some(other) => Err(format!("argument {} must be a list, got {}", i + 1, convert::type_name(other))),
+        Some(other) => Err(format!(
+            "argument {} must be a list, got {}",
+            i + 1,
+            convert::type_name(other)
+        )),
         None => Err(format!("missing argument {}", i + 1)),
     }
 }
@@ -149,7 +186,9 @@ pub(crate) fn num_value(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
         Value::from(n as i64)
     } else {
-        hcl::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null)
+        hcl::Number::from_f64(n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -162,8 +201,9 @@ pub(crate) mod test_support {
     pub fn eval(src: &str) -> Result<Value, String> {
         let mut ctx = Context::new();
         declare(&mut ctx, true);
-        let expr: hcl::Expression =
-            hcl_edit::parser::parse_expr(src).map_err(|e| e.to_string())?.into();
+        let expr: hcl::Expression = hcl_edit::parser::parse_expr(src)
+            .map_err(|e| e.to_string())?
+            .into();
         expr.evaluate(&ctx).map_err(|e| e.to_string())
     }
 

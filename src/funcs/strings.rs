@@ -1,7 +1,7 @@
 //! String functions: case, trimming, splitting, `format`, and the regex family.
 
-use super::{Table, fixed, int_arg, list_arg, variadic};
 use super::convert::{to_number, to_string, type_name};
+use super::{Table, fixed, int_arg, list_arg, variadic};
 use hcl::Value;
 use hcl::eval::{FuncArgs, ParamType};
 use regex::Regex;
@@ -22,7 +22,12 @@ pub(super) fn register(t: &mut Table) {
     variadic(t, "join", f_join, &[String], Any);
     variadic(t, "format", f_format, &[String], Any);
     fixed(t, "replace", f_replace, &[String, String, String]);
-    fixed(t, "regex_replace", f_regex_replace, &[String, String, String]);
+    fixed(
+        t,
+        "regex_replace",
+        f_regex_replace,
+        &[String, String, String],
+    );
     fixed(t, "regex", f_regex, &[String, String]);
     fixed(t, "regexall", f_regexall, &[String, String]);
     fixed(t, "strcontains", f_strcontains, &[String, String]);
@@ -87,17 +92,25 @@ fn f_substr(a: FuncArgs) -> Result<Value, String> {
         off += n;
     }
     if off < 0 || off > n {
-        return Err(format!("offset {} is outside the string of length {n}", int_arg(&a, 1)?));
+        return Err(format!(
+            "offset {} is outside the string of length {n}",
+            int_arg(&a, 1)?
+        ));
     }
     let end = if len < 0 { n } else { (off + len).min(n) };
-    Ok(chars[off as usize..end as usize].iter().collect::<String>().into())
+    Ok(chars[off as usize..end as usize]
+        .iter()
+        .collect::<String>()
+        .into())
 }
 fn f_split(a: FuncArgs) -> Result<Value, String> {
     let (sep, v) = (s(&a, 0), s(&a, 1));
     if v.is_empty() {
         return Ok(Value::Array(vec![]));
     }
-    Ok(Value::Array(v.split(sep.as_str()).map(Value::from).collect()))
+    Ok(Value::Array(
+        v.split(sep.as_str()).map(Value::from).collect(),
+    ))
 }
 fn f_join(a: FuncArgs) -> Result<Value, String> {
     let sep = s(&a, 0);
@@ -152,7 +165,10 @@ fn f_replace(a: FuncArgs) -> Result<Value, String> {
 /// `${name}` expansion (including `$1x` meaning the group named `1x`) the regex crate shares.
 fn f_regex_replace(a: FuncArgs) -> Result<Value, String> {
     let re = compile(&s(&a, 1))?;
-    Ok(re.replace_all(&s(&a, 0), s(&a, 2).as_str()).into_owned().into())
+    Ok(re
+        .replace_all(&s(&a, 0), s(&a, 2).as_str())
+        .into_owned()
+        .into())
 }
 
 fn captures_value(re: &Regex, caps: &regex::Captures) -> Value {
@@ -163,25 +179,42 @@ fn captures_value(re: &Regex, caps: &regex::Captures) -> Value {
     if names.iter().all(|n| n.is_some()) {
         let mut m = hcl::Map::new();
         for n in names.into_iter().flatten() {
-            m.insert(n.to_string(), caps.name(n).map(|x| Value::from(x.as_str())).unwrap_or(Value::Null));
+            m.insert(
+                n.to_string(),
+                caps.name(n)
+                    .map(|x| Value::from(x.as_str()))
+                    .unwrap_or(Value::Null),
+            );
         }
         return Value::Object(m);
     }
     Value::Array(
-        (1..caps.len()).map(|i| caps.get(i).map(|x| Value::from(x.as_str())).unwrap_or(Value::Null)).collect(),
+        (1..caps.len())
+            .map(|i| {
+                caps.get(i)
+                    .map(|x| Value::from(x.as_str()))
+                    .unwrap_or(Value::Null)
+            })
+            .collect(),
     )
 }
 
 fn f_regex(a: FuncArgs) -> Result<Value, String> {
     let re = compile(&s(&a, 0))?;
     let text = s(&a, 1);
-    let caps = re.captures(&text).ok_or_else(|| "pattern did not match any part of the given string".to_string())?;
+    let caps = re
+        .captures(&text)
+        .ok_or_else(|| "pattern did not match any part of the given string".to_string())?;
     Ok(captures_value(&re, &caps))
 }
 fn f_regexall(a: FuncArgs) -> Result<Value, String> {
     let re = compile(&s(&a, 0))?;
     let text = s(&a, 1);
-    Ok(Value::Array(re.captures_iter(&text).map(|c| captures_value(&re, &c)).collect()))
+    Ok(Value::Array(
+        re.captures_iter(&text)
+            .map(|c| captures_value(&re, &c))
+            .collect(),
+    ))
 }
 
 /// Go/Terraform style `format`: `%s %d %f %v %q %t %%`, with flags, width and precision.
@@ -224,8 +257,12 @@ fn f_format(a: FuncArgs) -> Result<Value, String> {
             }
             prec = Some(p.parse().unwrap_or(0));
         }
-        let verb = chars.next().ok_or("format string ends with an unfinished %")?;
-        let arg = args.next().ok_or_else(|| format!("not enough arguments for format string {spec:?}"))?;
+        let verb = chars
+            .next()
+            .ok_or("format string ends with an unfinished %")?;
+        let arg = args
+            .next()
+            .ok_or_else(|| format!("not enough arguments for format string {spec:?}"))?;
         let body = match verb {
             's' => to_string(arg)?,
             'q' => format!("{:?}", to_string(arg)?),
@@ -240,7 +277,11 @@ fn f_format(a: FuncArgs) -> Result<Value, String> {
             'd' => {
                 let n = to_number(arg)?;
                 let v = format!("{}", n.trunc() as i64);
-                if flags.contains('+') && n >= 0.0 { format!("+{v}") } else { v }
+                if flags.contains('+') && n >= 0.0 {
+                    format!("+{v}")
+                } else {
+                    v
+                }
             }
             'f' | 'e' | 'g' => {
                 let n = to_number(arg)?;
@@ -268,7 +309,8 @@ fn f_format(a: FuncArgs) -> Result<Value, String> {
                 out.push_str(&body);
                 out.push_str(&" ".repeat(pad));
             } else if flags.contains('0') && verb != 's' {
-                let (sign, digits) = body.split_at(if body.starts_with(['-', '+']) { 1 } else { 0 });
+                let (sign, digits) =
+                    body.split_at(if body.starts_with(['-', '+']) { 1 } else { 0 });
                 out.push_str(sign);
                 out.push_str(&"0".repeat(pad));
                 out.push_str(digits);
@@ -295,7 +337,10 @@ mod tests {
         assert_eq!(ok("title(\"hello world\")"), Value::from("Hello World"));
         assert_eq!(ok("trimspace(\"  x \\n\")"), Value::from("x"));
         assert_eq!(ok("trimprefix(\"ami-123\", \"ami-\")"), Value::from("123"));
-        assert_eq!(ok("trimsuffix(\"a.pkr.hcl\", \".hcl\")"), Value::from("a.pkr"));
+        assert_eq!(
+            ok("trimsuffix(\"a.pkr.hcl\", \".hcl\")"),
+            Value::from("a.pkr")
+        );
     }
 
     #[test]
@@ -303,7 +348,10 @@ mod tests {
         assert_eq!(ok("substr(\"hello world\", 1, 4)"), Value::from("ello"));
         assert_eq!(ok("substr(\"hello\", -3, -1)"), Value::from("llo"));
         assert_eq!(ok("split(\",\", \"a,b\")"), Value::from(vec!["a", "b"]));
-        assert_eq!(ok("join(\"-\", [\"a\", \"b\"], [\"c\"])"), Value::from("a-b-c"));
+        assert_eq!(
+            ok("join(\"-\", [\"a\", \"b\"], [\"c\"])"),
+            Value::from("a-b-c")
+        );
     }
 
     #[test]
@@ -314,17 +362,29 @@ mod tests {
             Value::from("20261128232918")
         );
         assert_eq!(ok("replace(\"a-b-c\", \"-\", \"_\")"), Value::from("a_b_c"));
-        assert_eq!(ok("replace(\"a1b22\", \"/[0-9]+/\", \"#\")"), Value::from("a#b#"));
+        assert_eq!(
+            ok("replace(\"a1b22\", \"/[0-9]+/\", \"#\")"),
+            Value::from("a#b#")
+        );
         assert_eq!(ok("regex(\"[a-z]+\", \"123abc\")"), Value::from("abc"));
-        assert_eq!(ok("regex(\"(\\\\d+)-(\\\\d+)\", \"10-20\")"), Value::from(vec!["10", "20"]));
-        assert_eq!(ok("regexall(\"[0-9]\", \"a1b2\")"), Value::from(vec!["1", "2"]));
+        assert_eq!(
+            ok("regex(\"(\\\\d+)-(\\\\d+)\", \"10-20\")"),
+            Value::from(vec!["10", "20"])
+        );
+        assert_eq!(
+            ok("regexall(\"[0-9]\", \"a1b2\")"),
+            Value::from(vec!["1", "2"])
+        );
         assert!(eval("regex(\"x\", \"abc\")").is_err());
         assert_eq!(ok("strcontains(\"hello\", \"ell\")"), Value::Bool(true));
     }
 
     #[test]
     fn format_verbs() {
-        assert_eq!(ok("format(\"%s-%03d\", \"web\", 7)"), Value::from("web-007"));
+        assert_eq!(
+            ok("format(\"%s-%03d\", \"web\", 7)"),
+            Value::from("web-007")
+        );
         assert_eq!(ok("format(\"%.2f%%\", 3.14159)"), Value::from("3.14%"));
         assert_eq!(ok("format(\"%-4s|\", \"ab\")"), Value::from("ab  |"));
         assert_eq!(ok("format(\"%q\", \"x\")"), Value::from("\"x\""));

@@ -22,7 +22,8 @@ pub fn rfc3339(ts: Timestamp) -> String {
 }
 
 fn parse_ts(s: &str) -> Result<Timestamp, String> {
-    s.parse::<Timestamp>().map_err(|e| format!("not a valid RFC 3339 timestamp {s:?}: {e}"))
+    s.parse::<Timestamp>()
+        .map_err(|e| format!("not a valid RFC 3339 timestamp {s:?}: {e}"))
 }
 
 fn f_timestamp(_: FuncArgs) -> Result<Value, String> {
@@ -31,7 +32,10 @@ fn f_timestamp(_: FuncArgs) -> Result<Value, String> {
 
 fn f_formatdate(a: FuncArgs) -> Result<Value, String> {
     let ts = parse_ts(&str_arg(&a, 1)?)?;
-    Ok(Value::from(ts.strftime(&terraform_to_strftime(&str_arg(&a, 0)?)?).to_string()))
+    Ok(Value::from(
+        ts.strftime(&terraform_to_strftime(&str_arg(&a, 0)?)?)
+            .to_string(),
+    ))
 }
 
 fn f_timeadd(a: FuncArgs) -> Result<Value, String> {
@@ -48,9 +52,12 @@ fn f_legacy_isotime(a: FuncArgs) -> Result<Value, String> {
 
 fn f_legacy_strftime(a: FuncArgs) -> Result<Value, String> {
     let f = str_arg(&a, 0)?;
-    jiff::fmt::strtime::format(f.as_str(), &env().now.to_zoned_datetime(jiff::tz::TimeZone::UTC))
-        .map(Value::from)
-        .map_err(|e| format!("invalid strftime format {f:?}: {e}"))
+    jiff::fmt::strtime::format(
+        f.as_str(),
+        &env().now.to_zoned_datetime(jiff::tz::TimeZone::UTC),
+    )
+    .map(Value::from)
+    .map_err(|e| format!("invalid strftime format {f:?}: {e}"))
 }
 
 /// Formats `ts` (UTC) with a Go reference layout such as `"2006-01-02T15:04:05Z07:00"`.
@@ -62,11 +69,35 @@ pub fn format_go(ts: Timestamp, layout: &str) -> String {
 
 /// Go layout tokens, longest first so `2006` wins over `2`.
 const GO_TOKENS: &[(&str, &str)] = &[
-    ("January", "%B"), ("Monday", "%A"), ("Z07:00", "Z"), ("-07:00", "%:z"), ("Z0700", "Z"),
-    ("-0700", "%z"), (".000000000", ".%9f"), (".000000", ".%6f"), (".000", ".%3f"), ("2006", "%Y"),
-    ("Jan", "%b"), ("Mon", "%a"), ("MST", "UTC"), ("002", "%j"), ("_2", "%e"), ("01", "%m"),
-    ("02", "%d"), ("03", "%I"), ("04", "%M"), ("05", "%S"), ("06", "%y"), ("15", "%H"), ("PM", "%p"),
-    ("pm", "%P"), ("1", "%-m"), ("2", "%-d"), ("3", "%-I"), ("4", "%-M"), ("5", "%-S"),
+    ("January", "%B"),
+    ("Monday", "%A"),
+    ("Z07:00", "Z"),
+    ("-07:00", "%:z"),
+    ("Z0700", "Z"),
+    ("-0700", "%z"),
+    (".000000000", ".%9f"),
+    (".000000", ".%6f"),
+    (".000", ".%3f"),
+    ("2006", "%Y"),
+    ("Jan", "%b"),
+    ("Mon", "%a"),
+    ("MST", "UTC"),
+    ("002", "%j"),
+    ("_2", "%e"),
+    ("01", "%m"),
+    ("02", "%d"),
+    ("03", "%I"),
+    ("04", "%M"),
+    ("05", "%S"),
+    ("06", "%y"),
+    ("15", "%H"),
+    ("PM", "%p"),
+    ("pm", "%P"),
+    ("1", "%-m"),
+    ("2", "%-d"),
+    ("3", "%-I"),
+    ("4", "%-M"),
+    ("5", "%-S"),
 ];
 
 pub fn go_layout_to_strftime(layout: &str) -> String {
@@ -124,7 +155,11 @@ pub fn terraform_to_strftime(spec: &str) -> Result<String, String> {
             continue;
         }
         if !c.is_ascii_alphabetic() {
-            if c == '%' { out.push_str("%%") } else { out.push(c) }
+            if c == '%' {
+                out.push_str("%%")
+            } else {
+                out.push(c)
+            }
             i += 1;
             continue;
         }
@@ -173,16 +208,31 @@ mod tests {
 
     #[test]
     fn formatdate_tokens() {
-        assert_eq!(ok("formatdate(\"YYYYMMDDhhmmss\", \"2026-11-28T23:05:09Z\")"), Value::from("20261128230509"));
-        assert_eq!(ok("formatdate(\"DD MMM YYYY hh:mm ZZZ\", \"2026-01-02T03:04:05Z\")"), Value::from("02 Jan 2026 03:04 UTC"));
-        assert_eq!(ok("formatdate(\"YYYY-MM-DD'T'hh\", \"2026-01-02T03:04:05Z\")"), Value::from("2026-01-02T03"));
+        assert_eq!(
+            ok("formatdate(\"YYYYMMDDhhmmss\", \"2026-11-28T23:05:09Z\")"),
+            Value::from("20261128230509")
+        );
+        assert_eq!(
+            ok("formatdate(\"DD MMM YYYY hh:mm ZZZ\", \"2026-01-02T03:04:05Z\")"),
+            Value::from("02 Jan 2026 03:04 UTC")
+        );
+        assert_eq!(
+            ok("formatdate(\"YYYY-MM-DD'T'hh\", \"2026-01-02T03:04:05Z\")"),
+            Value::from("2026-01-02T03")
+        );
         assert!(eval("formatdate(\"YYYY-QQ\", \"2026-01-02T03:04:05Z\")").is_err());
     }
 
     #[test]
     fn timeadd_and_timestamp() {
-        assert_eq!(ok("timeadd(\"2026-01-01T00:00:00Z\", \"1h30m\")"), Value::from("2026-01-01T01:30:00Z"));
-        assert_eq!(ok("timeadd(\"2026-01-01T00:00:00Z\", \"-10m\")"), Value::from("2025-12-31T23:50:00Z"));
+        assert_eq!(
+            ok("timeadd(\"2026-01-01T00:00:00Z\", \"1h30m\")"),
+            Value::from("2026-01-01T01:30:00Z")
+        );
+        assert_eq!(
+            ok("timeadd(\"2026-01-01T00:00:00Z\", \"-10m\")"),
+            Value::from("2025-12-31T23:50:00Z")
+        );
         let ts = ok("timestamp()");
         assert!(ts.as_str().unwrap().parse::<Timestamp>().is_ok());
     }
@@ -190,7 +240,10 @@ mod tests {
     #[test]
     fn go_layouts() {
         let ts: Timestamp = "2026-03-04T05:06:07Z".parse().unwrap();
-        assert_eq!(format_go(ts, "2006-01-02T15:04:05Z07:00"), "2026-03-04T05:06:07Z");
+        assert_eq!(
+            format_go(ts, "2006-01-02T15:04:05Z07:00"),
+            "2026-03-04T05:06:07Z"
+        );
         assert_eq!(format_go(ts, "20060102150405"), "20260304050607");
         assert_eq!(format_go(ts, "Jan 2, 2006 3:04 PM"), "Mar 4, 2026 5:06 AM");
     }

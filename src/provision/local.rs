@@ -25,17 +25,29 @@ pub fn build_env(cx: &Cx, st: &BuildState) -> Vec<(String, String)> {
 pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut scripts: Vec<std::path::PathBuf> = Vec::new();
-    let shebang = s.inline_shebang.clone().unwrap_or_else(|| "/bin/sh -e".to_string());
+    let shebang = s
+        .inline_shebang
+        .clone()
+        .unwrap_or_else(|| "/bin/sh -e".to_string());
     if !s.inline.is_empty() || s.command.is_some() {
         let lines: Vec<String> = match &s.command {
             Some(c) => vec![cx.render(c, st)?],
-            None => s.inline.iter().map(|l| cx.render(l, st)).collect::<anyhow::Result<_>>()?,
+            None => s
+                .inline
+                .iter()
+                .map(|l| cx.render(l, st))
+                .collect::<anyhow::Result<_>>()?,
         };
         let path = dir.path().join("inline.sh");
         std::fs::write(&path, format!("#!{shebang}\n{}\n", lines.join("\n")))?;
         scripts.push(path);
     }
-    scripts.extend(s.script.iter().chain(&s.scripts).map(std::path::PathBuf::from));
+    scripts.extend(
+        s.script
+            .iter()
+            .chain(&s.scripts)
+            .map(std::path::PathBuf::from),
+    );
     let mut env = build_env(cx, st);
     for kv in &s.environment_vars {
         if let Some((k, v)) = kv.split_once('=') {
@@ -45,21 +57,42 @@ pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()>
     for (k, v) in &s.env {
         env.push((k.clone(), cx.render(v, st)?));
     }
-    let valid: Vec<i64> = if s.valid_exit_codes.is_empty() { vec![0] } else { s.valid_exit_codes.clone() };
+    let valid: Vec<i64> = if s.valid_exit_codes.is_empty() {
+        vec![0]
+    } else {
+        s.valid_exit_codes.clone()
+    };
     for script in scripts {
         let mut cmd = if s.execute_command.is_empty() {
             let mut c = tokio::process::Command::new("/bin/sh");
             c.arg(&script);
             c
         } else {
-            let vars: String = env.iter().map(|(k, v)| format!("{k}='{}' ", v.replace('\'', "'\"'\"'"))).collect();
-            let argv: Vec<String> = s.execute_command.iter().map(|a| a.replace("{{.Vars}}", &vars).replace("{{ .Vars }}", &vars).replace("{{.Script}}", &script.to_string_lossy()).replace("{{ .Script }}", &script.to_string_lossy())).collect();
+            let vars: String = env
+                .iter()
+                .map(|(k, v)| format!("{k}='{}' ", v.replace('\'', "'\"'\"'")))
+                .collect();
+            let argv: Vec<String> = s
+                .execute_command
+                .iter()
+                .map(|a| {
+                    a.replace("{{.Vars}}", &vars)
+                        .replace("{{ .Vars }}", &vars)
+                        .replace("{{.Script}}", &script.to_string_lossy())
+                        .replace("{{ .Script }}", &script.to_string_lossy())
+                })
+                .collect();
             let mut c = tokio::process::Command::new(&argv[0]);
             c.args(&argv[1..]);
             c
         };
-        cmd.envs(env.iter().cloned()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| anyhow::anyhow!("cannot run {}: {e}", script.display()))?;
+        cmd.envs(env.iter().cloned())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", script.display()))?;
         let out = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
         let err = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
         let ui = cx.ui.clone();
@@ -82,7 +115,10 @@ pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()>
         };
         let code = status.code().map(i64::from).unwrap_or(-1);
         if !valid.contains(&code) {
-            anyhow::bail!("Erroneous exit code {code} while executing script: {}", script.display());
+            anyhow::bail!(
+                "Erroneous exit code {code} while executing script: {}",
+                script.display()
+            );
         }
     }
     Ok(())
@@ -94,10 +130,16 @@ pub async fn breakpoint(cx: &Cx, b: &Breakpoint) -> anyhow::Result<()> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        cx.ui.say(&format!("Breakpoint skipped: standard input is not a terminal ({})", b.note.as_deref().unwrap_or("no note")));
+        cx.ui.say(&format!(
+            "Breakpoint skipped: standard input is not a terminal ({})",
+            b.note.as_deref().unwrap_or("no note")
+        ));
         return Ok(());
     }
-    cx.ui.say(&format!("Pausing at breakpoint provisioner with note \"{}\". Press enter to continue.", b.note.as_deref().unwrap_or("")));
+    cx.ui.say(&format!(
+        "Pausing at breakpoint provisioner with note \"{}\". Press enter to continue.",
+        b.note.as_deref().unwrap_or("")
+    ));
     let read = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);

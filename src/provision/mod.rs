@@ -20,12 +20,33 @@ async fn sleep_cancellable(cx: &Cx, d: Duration) -> anyhow::Result<()> {
 }
 
 /// Runs one provisioner with its common options.
-pub async fn run_one(cx: &Cx, st: &BuildState, comm: &mut Option<remote::Comm>, p: &Provisioner) -> anyhow::Result<()> {
-    if let Some(d) = p.common.pause_before.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)? {
-        cx.ui.say(&format!("Pausing {}s before the next provisioner...", d.as_secs()));
+pub async fn run_one(
+    cx: &Cx,
+    st: &BuildState,
+    comm: &mut Option<remote::Comm>,
+    p: &Provisioner,
+) -> anyhow::Result<()> {
+    if let Some(d) = p
+        .common
+        .pause_before
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+    {
+        cx.ui.say(&format!(
+            "Pausing {}s before the next provisioner...",
+            d.as_secs()
+        ));
         sleep_cancellable(cx, d).await?;
     }
-    let timeout = p.common.timeout.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)?;
+    let timeout = p
+        .common
+        .timeout
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let attempts = p.common.max_retries.unwrap_or(0).max(0) as u32 + 1;
     let mut last = None;
     for attempt in 1..=attempts {
@@ -33,7 +54,10 @@ pub async fn run_one(cx: &Cx, st: &BuildState, comm: &mut Option<remote::Comm>, 
         let r = match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
-                Err(_) => Err(anyhow::anyhow!("provisioner timed out after {}", crate::duration::format_duration(t))),
+                Err(_) => Err(anyhow::anyhow!(
+                    "provisioner timed out after {}",
+                    crate::duration::format_duration(t)
+                )),
             },
             None => fut.await,
         };
@@ -42,7 +66,9 @@ pub async fn run_one(cx: &Cx, st: &BuildState, comm: &mut Option<remote::Comm>, 
             Err(e) if e.is::<Interrupted>() => return Err(e),
             Err(e) => {
                 if attempt < attempts {
-                    cx.ui.error(&format!("Provisioner failed (attempt {attempt} of {attempts}): {e:#}; retrying"));
+                    cx.ui.error(&format!(
+                        "Provisioner failed (attempt {attempt} of {attempts}): {e:#}; retrying"
+                    ));
                     sleep_cancellable(cx, Duration::from_secs(2)).await?;
                 }
                 last = Some(e);
@@ -52,8 +78,17 @@ pub async fn run_one(cx: &Cx, st: &BuildState, comm: &mut Option<remote::Comm>, 
     Err(last.expect("at least one attempt"))
 }
 
-async fn dispatch(cx: &Cx, st: &BuildState, comm: &mut Option<remote::Comm>, p: &Provisioner) -> anyhow::Result<()> {
-    let none = || anyhow::anyhow!("this provisioner needs a communicator, but the source sets communicator = \"none\"");
+async fn dispatch(
+    cx: &Cx,
+    st: &BuildState,
+    comm: &mut Option<remote::Comm>,
+    p: &Provisioner,
+) -> anyhow::Result<()> {
+    let none = || {
+        anyhow::anyhow!(
+            "this provisioner needs a communicator, but the source sets communicator = \"none\""
+        )
+    };
     match &p.kind {
         ProvisionerKind::ShellLocal(s) => {
             cx.ui.say("Running local shell script...");
@@ -83,17 +118,34 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
         (None, Some("private_dns")) => inst.private_dns.clone(),
         (None, Some("ipv6")) => inst.ipv6.clone(),
         // Packer's automatic choice: the public address, else the private one.
-        (None, _) => inst.public_ip.clone().or(inst.private_ip.clone()).or(inst.public_dns.clone()),
+        (None, _) => inst
+            .public_ip
+            .clone()
+            .or(inst.private_ip.clone())
+            .or(inst.public_dns.clone()),
     }
-    .ok_or_else(|| anyhow::anyhow!("instance {} has no address for ssh_interface {:?}; set ssh_interface or ssh_host", inst.id, c.ssh_interface))?;
+    .ok_or_else(|| {
+        anyhow::anyhow!(
+            "instance {} has no address for ssh_interface {:?}; set ssh_interface or ssh_host",
+            inst.id,
+            c.ssh_interface
+        )
+    })?;
     let auth = if let Some(p) = &c.ssh_password {
         comm::connect::Auth::Password(p.clone())
     } else if c.ssh_agent_auth {
         comm::connect::Auth::Agent
     } else {
-        comm::connect::Auth::Key(st.key.private_key_pem.clone().ok_or_else(|| anyhow::anyhow!("no SSH key: set ssh_private_key_file, ssh_agent_auth or ssh_password"))?)
+        comm::connect::Auth::Key(st.key.private_key_pem.clone().ok_or_else(|| {
+            anyhow::anyhow!("no SSH key: set ssh_private_key_file, ssh_agent_auth or ssh_password")
+        })?)
     };
-    let dur = |v: &Option<String>| v.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg);
+    let dur = |v: &Option<String>| {
+        v.as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+    };
     let keep_alive = match c.ssh_keep_alive_interval.as_deref() {
         Some(v) if v.starts_with('-') => None,
         Some(v) => Some(parse_duration(v).map_err(anyhow::Error::msg)?),
@@ -104,12 +156,18 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
         port: c.ssh_port.unwrap_or(22) as u16,
         user: c.ssh_username.clone().unwrap_or_default(),
         auth,
-        timeout: dur(&c.ssh_timeout)?.or(dur(&c.ssh_wait_timeout)?).unwrap_or(Duration::from_secs(300)),
+        timeout: dur(&c.ssh_timeout)?
+            .or(dur(&c.ssh_wait_timeout)?)
+            .unwrap_or(Duration::from_secs(300)),
         handshake_attempts: c.ssh_handshake_attempts.unwrap_or(10).max(1) as u32,
         keep_alive,
         rw_timeout: dur(&c.ssh_read_write_timeout)?.filter(|d| !d.is_zero()),
         pty: c.ssh_pty,
-        transfer: if c.ssh_file_transfer_method.as_deref() == Some("sftp") { comm::ssh::Transfer::Sftp } else { comm::ssh::Transfer::Scp },
+        transfer: if c.ssh_file_transfer_method.as_deref() == Some("sftp") {
+            comm::ssh::Transfer::Sftp
+        } else {
+            comm::ssh::Transfer::Scp
+        },
         first_retry: Duration::from_secs(1),
         bastion: match &c.ssh_bastion_host {
             None => None,
@@ -122,8 +180,14 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
                 } else if c.ssh_bastion_agent_auth {
                     comm::connect::Auth::Agent
                 } else {
-                    let f = crate::config::validate::expand_home(c.ssh_bastion_private_key_file.as_deref().unwrap_or_default());
-                    let pem = std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("cannot read ssh_bastion_private_key_file {f}: {e}"))?;
+                    let f = crate::config::validate::expand_home(
+                        c.ssh_bastion_private_key_file
+                            .as_deref()
+                            .unwrap_or_default(),
+                    );
+                    let pem = std::fs::read_to_string(&f).map_err(|e| {
+                        anyhow::anyhow!("cannot read ssh_bastion_private_key_file {f}: {e}")
+                    })?;
                     cx.ui.add_secret(&pem);
                     comm::connect::Auth::Key(pem)
                 },
@@ -140,9 +204,20 @@ pub async fn run_all(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         let cfg = ssh_config(cx, st)?;
         st.host = Some(cfg.host.clone());
         let mut ssh = comm::connect(&cfg, &cx.cancel, &cx.ui).await?;
-        if let Some(p) = cx.plan.config.pause_before_connecting.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)? {
+        if let Some(p) = cx
+            .plan
+            .config
+            .pause_before_connecting
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(anyhow::Error::msg)?
+        {
             drop(ssh);
-            cx.ui.say(&format!("Pausing {} before connecting again...", crate::duration::format_duration(p)));
+            cx.ui.say(&format!(
+                "Pausing {} before connecting again...",
+                crate::duration::format_duration(p)
+            ));
             sleep_cancellable(cx, p).await?;
             ssh = comm::connect(&cfg, &cx.cancel, &cx.ui).await?;
         }
@@ -156,31 +231,54 @@ pub async fn run_all(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
                 if let Some(cleanup) = &cx.plan.error_cleanup {
                     cx.ui.say("Provisioning step had errors: Running the cleanup provisioner, if present...");
                     if let Err(ce) = run_one(cx, st, &mut comm, cleanup).await {
-                        cx.ui.error(&format!("The error-cleanup provisioner failed too: {ce:#}"));
+                        cx.ui
+                            .error(&format!("The error-cleanup provisioner failed too: {ce:#}"));
                     }
                 }
             }
             return Err(e);
         }
     }
-    if let (Some(c), true, true) = (comm.as_mut(), cx.plan.config.ssh_clear_authorized_keys, st.key.temporary) {
+    if let (Some(c), true, true) = (
+        comm.as_mut(),
+        cx.plan.config.ssh_clear_authorized_keys,
+        st.key.temporary,
+    ) {
         clear_authorized_keys(cx, st, c).await?;
     }
     Ok(())
 }
 
 /// `ssh_clear_authorized_keys`: removes the temporary key from the user's and root's files.
-async fn clear_authorized_keys(cx: &Cx, st: &BuildState, c: &mut remote::Comm) -> anyhow::Result<()> {
-    let Some(name) = &st.key.name else { return Ok(()) };
-    let out = cx.ec2.describe_key_pairs().key_names(name).include_public_key(true).send().await.map_err(|e| crate::build::context::aws_err("ec2:DescribeKeyPairs", cx.region(), &e))?;
-    let Some(pubkey) = out.key_pairs().first().and_then(|k| k.public_key()) else { return Ok(()) };
+async fn clear_authorized_keys(
+    cx: &Cx,
+    st: &BuildState,
+    c: &mut remote::Comm,
+) -> anyhow::Result<()> {
+    let Some(name) = &st.key.name else {
+        return Ok(());
+    };
+    let out = cx
+        .ec2
+        .describe_key_pairs()
+        .key_names(name)
+        .include_public_key(true)
+        .send()
+        .await
+        .map_err(|e| crate::build::context::aws_err("ec2:DescribeKeyPairs", cx.region(), &e))?;
+    let Some(pubkey) = out.key_pairs().first().and_then(|k| k.public_key()) else {
+        return Ok(());
+    };
     let body = pubkey.split_whitespace().nth(1).unwrap_or_default();
     if body.is_empty() {
         return Ok(());
     }
-    cx.ui.say("Trying to remove ephemeral keys from authorized_keys files");
+    cx.ui
+        .say("Trying to remove ephemeral keys from authorized_keys files");
     let pattern = body.replace('/', "\\/");
-    let cmd = format!("sed -i.bak '/{pattern}/d' ~/.ssh/authorized_keys; rm -f ~/.ssh/authorized_keys.bak; sudo -n sed -i.bak '/{pattern}/d' /root/.ssh/authorized_keys 2>/dev/null; sudo -n rm -f /root/.ssh/authorized_keys.bak 2>/dev/null; true");
+    let cmd = format!(
+        "sed -i.bak '/{pattern}/d' ~/.ssh/authorized_keys; rm -f ~/.ssh/authorized_keys.bak; sudo -n sed -i.bak '/{pattern}/d' /root/.ssh/authorized_keys 2>/dev/null; sudo -n rm -f /root/.ssh/authorized_keys.bak 2>/dev/null; true"
+    );
     c.exec(cx, &cmd).await?;
     Ok(())
 }

@@ -18,7 +18,10 @@ pub struct Comm {
 
 impl Comm {
     pub fn new(cfg: SshConfig, ssh: Ssh) -> Comm {
-        Comm { cfg, ssh: Some(ssh) }
+        Comm {
+            cfg,
+            ssh: Some(ssh),
+        }
     }
     pub async fn get(&mut self, cx: &Cx) -> anyhow::Result<Ssh> {
         if self.ssh.is_none() {
@@ -34,7 +37,9 @@ impl Comm {
         let ssh = self.get(cx).await?;
         let ui = cx.ui.clone();
         let cmd = cmd.to_string();
-        let r = tokio::task::spawn_blocking(move || ssh.exec_blocking(&cmd, &mut |l| ui.message(l))).await?;
+        let r =
+            tokio::task::spawn_blocking(move || ssh.exec_blocking(&cmd, &mut |l| ui.message(l)))
+                .await?;
         match r {
             Err(e) if e == "cancelled" => Err(Interrupted.into()),
             Err(e) => Err(anyhow::anyhow!(e)),
@@ -46,37 +51,81 @@ impl Comm {
             }
         }
     }
-    pub async fn upload_file(&mut self, cx: &Cx, local: &Path, remote: &str, mode: Option<i32>) -> anyhow::Result<()> {
+    pub async fn upload_file(
+        &mut self,
+        cx: &Cx,
+        local: &Path,
+        remote: &str,
+        mode: Option<i32>,
+    ) -> anyhow::Result<()> {
         let ssh = self.get(cx).await?;
         let local = local.to_path_buf();
         let remote = remote.to_string();
         let r = tokio::task::spawn_blocking(move || {
-            let mut f = std::fs::File::open(&local).map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+            let mut f = std::fs::File::open(&local)
+                .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
             let meta = f.metadata().map_err(|e| e.to_string())?;
             use std::os::unix::fs::PermissionsExt as _;
             let mode = mode.unwrap_or((meta.permissions().mode() & 0o7777) as i32);
             ssh.upload_blocking(&mut f, meta.len(), &remote, mode)
         })
         .await?;
-        r.map_err(|e| if e == "cancelled" { Interrupted.into() } else { anyhow::anyhow!(e) })
+        r.map_err(|e| {
+            if e == "cancelled" {
+                Interrupted.into()
+            } else {
+                anyhow::anyhow!(e)
+            }
+        })
     }
-    pub async fn upload_bytes(&mut self, cx: &Cx, data: Vec<u8>, remote: &str, mode: i32) -> anyhow::Result<()> {
+    pub async fn upload_bytes(
+        &mut self,
+        cx: &Cx,
+        data: Vec<u8>,
+        remote: &str,
+        mode: i32,
+    ) -> anyhow::Result<()> {
         let ssh = self.get(cx).await?;
         let remote = remote.to_string();
-        let r = tokio::task::spawn_blocking(move || ssh.upload_blocking(&mut data.as_slice(), data.len() as u64, &remote, mode)).await?;
-        r.map_err(|e| if e == "cancelled" { Interrupted.into() } else { anyhow::anyhow!(e) })
+        let r = tokio::task::spawn_blocking(move || {
+            ssh.upload_blocking(&mut data.as_slice(), data.len() as u64, &remote, mode)
+        })
+        .await?;
+        r.map_err(|e| {
+            if e == "cancelled" {
+                Interrupted.into()
+            } else {
+                anyhow::anyhow!(e)
+            }
+        })
     }
-    pub async fn download_file(&mut self, cx: &Cx, remote: &str, local: &Path) -> anyhow::Result<()> {
+    pub async fn download_file(
+        &mut self,
+        cx: &Cx,
+        remote: &str,
+        local: &Path,
+    ) -> anyhow::Result<()> {
         let ssh = self.get(cx).await?;
         let (remote, local) = (remote.to_string(), local.to_path_buf());
         let r = tokio::task::spawn_blocking(move || {
-            let mut f = std::fs::File::create(&local).map_err(|e| format!("cannot write {}: {e}", local.display()))?;
+            let mut f = std::fs::File::create(&local)
+                .map_err(|e| format!("cannot write {}: {e}", local.display()))?;
             let mode = ssh.download_blocking(&remote, &mut f)?;
             use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&local, std::fs::Permissions::from_mode((mode & 0o7777) as u32)).map_err(|e| e.to_string())
+            std::fs::set_permissions(
+                &local,
+                std::fs::Permissions::from_mode((mode & 0o7777) as u32),
+            )
+            .map_err(|e| e.to_string())
         })
         .await?;
-        r.map_err(|e| if e == "cancelled" { Interrupted.into() } else { anyhow::anyhow!(e) })
+        r.map_err(|e| {
+            if e == "cancelled" {
+                Interrupted.into()
+            } else {
+                anyhow::anyhow!(e)
+            }
+        })
     }
 }
 
@@ -85,10 +134,16 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
-fn render_with(cx: &Cx, st: &BuildState, template: &str, extra: &[(&str, &str)]) -> anyhow::Result<String> {
+fn render_with(
+    cx: &Cx,
+    st: &BuildState,
+    template: &str,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<String> {
     let mut ctx = cx.legacy_ctx(st);
     for (k, v) in extra {
-        ctx.vars.insert(k.to_string(), LegacyValue::Str(v.to_string()));
+        ctx.vars
+            .insert(k.to_string(), LegacyValue::Str(v.to_string()));
     }
     legacy::render(template, &ctx).map_err(anyhow::Error::msg)
 }
@@ -97,8 +152,15 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
     let dir = tempfile::tempdir()?;
     let mut scripts: Vec<PathBuf> = Vec::new();
     if !s.inline.is_empty() {
-        let shebang = s.inline_shebang.clone().unwrap_or_else(|| "/bin/sh -e".into());
-        let lines: Vec<String> = s.inline.iter().map(|l| cx.render(l, st)).collect::<anyhow::Result<_>>()?;
+        let shebang = s
+            .inline_shebang
+            .clone()
+            .unwrap_or_else(|| "/bin/sh -e".into());
+        let lines: Vec<String> = s
+            .inline
+            .iter()
+            .map(|l| cx.render(l, st))
+            .collect::<anyhow::Result<_>>()?;
         let p = dir.path().join("inline.sh");
         std::fs::write(&p, format!("#!{shebang}\n{}\n", lines.join("\n")))?;
         scripts.push(p);
@@ -118,15 +180,41 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
     for (k, v) in &s.env {
         env.push((k.clone(), cx.render(v, st)?));
     }
-    let format = s.env_var_format.clone().unwrap_or_else(|| "%s='%s' ".into());
-    let valid: Vec<i64> = if s.valid_exit_codes.is_empty() { vec![0] } else { s.valid_exit_codes.clone() };
+    let format = s
+        .env_var_format
+        .clone()
+        .unwrap_or_else(|| "%s='%s' ".into());
+    let valid: Vec<i64> = if s.valid_exit_codes.is_empty() {
+        vec![0]
+    } else {
+        s.valid_exit_codes.clone()
+    };
     let folder = s.remote_folder.clone().unwrap_or_else(|| "/tmp".into());
-    let retry_for = s.start_retry_timeout.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)?.unwrap_or(Duration::from_secs(300));
+    let retry_for = s
+        .start_retry_timeout
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .unwrap_or(Duration::from_secs(300));
     for script in scripts {
         cx.check_cancel()?;
-        let name = s.remote_file.clone().unwrap_or_else(|| format!("script_{}.sh", fastrand::u32(0..10000)));
-        let path = s.remote_path.clone().unwrap_or_else(|| format!("{folder}/{name}"));
-        cx.ui.say(&format!("Provisioning with shell script: {}", if script.starts_with(dir.path()) { "<inline>".to_string() } else { script.display().to_string() }));
+        let name = s
+            .remote_file
+            .clone()
+            .unwrap_or_else(|| format!("script_{}.sh", fastrand::u32(0..10000)));
+        let path = s
+            .remote_path
+            .clone()
+            .unwrap_or_else(|| format!("{folder}/{name}"));
+        cx.ui.say(&format!(
+            "Provisioning with shell script: {}",
+            if script.starts_with(dir.path()) {
+                "<inline>".to_string()
+            } else {
+                script.display().to_string()
+            }
+        ));
         // The instance may still be coming up (or rebooting): retry the start, bounded.
         let started = tokio::time::Instant::now();
         loop {
@@ -138,20 +226,51 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
                     comm.drop_connection();
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
-                Err(e) => return Err(e.context(format!("uploading {} to {path}", script.display()))),
+                Err(e) => {
+                    return Err(e.context(format!("uploading {} to {path}", script.display())));
+                }
             }
         }
         let (vars, env_file) = if s.use_env_var_file {
             let file = format!("{folder}/varfile_{}.sh", fastrand::u32(0..10000));
-            let body: String = env.iter().map(|(k, v)| format!("export {k}={}\n", quote(v))).collect();
-            comm.upload_bytes(cx, body.into_bytes(), &file, 0o600).await?;
+            let body: String = env
+                .iter()
+                .map(|(k, v)| format!("export {k}={}\n", quote(v)))
+                .collect();
+            comm.upload_bytes(cx, body.into_bytes(), &file, 0o600)
+                .await?;
             (String::new(), file)
         } else {
-            (env.iter().map(|(k, v)| format.replacen("%s", k, 1).replacen("%s", &v.replace('\'', "'\"'\"'"), 1)).collect::<String>(), String::new())
+            (
+                env.iter()
+                    .map(|(k, v)| {
+                        format
+                            .replacen("%s", k, 1)
+                            .replacen("%s", &v.replace('\'', "'\"'\"'"), 1)
+                    })
+                    .collect::<String>(),
+                String::new(),
+            )
         };
-        let default_cmd = if s.use_env_var_file { "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}" } else { "chmod +x {{.Path}}; {{.Vars}} {{.Path}}" };
-        let template = s.execute_command.clone().unwrap_or_else(|| default_cmd.to_string());
-        let cmd = render_with(cx, st, &template, &[("Path", &path), ("Vars", vars.trim_end()), ("EnvVarFile", &env_file)])?;
+        let default_cmd = if s.use_env_var_file {
+            "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}"
+        } else {
+            "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"
+        };
+        let template = s
+            .execute_command
+            .clone()
+            .unwrap_or_else(|| default_cmd.to_string());
+        let cmd = render_with(
+            cx,
+            st,
+            &template,
+            &[
+                ("Path", &path),
+                ("Vars", vars.trim_end()),
+                ("EnvVarFile", &env_file),
+            ],
+        )?;
         let res = comm.exec(cx, &cmd).await?;
         // Remove the script (and env file) whatever happened, unless skip_clean.
         if !s.skip_clean {
@@ -163,17 +282,30 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
         }
         if res.disconnected {
             if s.expect_disconnect {
-                cx.ui.message("The remote end hung up (expect_disconnect): reconnecting for what follows");
+                cx.ui.message(
+                    "The remote end hung up (expect_disconnect): reconnecting for what follows",
+                );
             } else {
-                anyhow::bail!("Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, you can try adding `expect_disconnect = true` or `valid_exit_codes = [0, 2300218]` to the shell provisioner parameters.");
+                anyhow::bail!(
+                    "Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, you can try adding `expect_disconnect = true` or `valid_exit_codes = [0, 2300218]` to the shell provisioner parameters."
+                );
             }
         } else {
             let code = res.exit_code.map(i64::from).unwrap_or(-1);
             if !valid.contains(&code) {
-                anyhow::bail!("Script exited with non-zero exit status: {code}. Allowed exit codes are: {valid:?} (script {})", script.display());
+                anyhow::bail!(
+                    "Script exited with non-zero exit status: {code}. Allowed exit codes are: {valid:?} (script {})",
+                    script.display()
+                );
             }
         }
-        if let Some(p) = s.pause_after.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)? {
+        if let Some(p) = s
+            .pause_after
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(anyhow::Error::msg)?
+        {
             tokio::select! {
                 _ = tokio::time::sleep(p) => {}
                 _ = cx.cancel.cancelled() => return Err(Interrupted.into()),
@@ -188,28 +320,52 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
 pub async fn file(cx: &Cx, st: &BuildState, comm: &mut Comm, f: &File) -> anyhow::Result<()> {
     let dest = cx.render(f.destination.as_deref().unwrap_or_default(), st)?;
     if f.direction.as_deref() == Some("download") {
-        let src = cx.render(f.source.as_deref().or(f.sources.first().map(String::as_str)).unwrap_or_default(), st)?;
+        let src = cx.render(
+            f.source
+                .as_deref()
+                .or(f.sources.first().map(String::as_str))
+                .unwrap_or_default(),
+            st,
+        )?;
         let local = if dest.ends_with('/') || Path::new(&dest).is_dir() {
             Path::new(&dest).join(Path::new(&src).file_name().unwrap_or_default())
         } else {
             PathBuf::from(&dest)
         };
-        cx.ui.say(&format!("Downloading {src} => {}", local.display()));
+        cx.ui
+            .say(&format!("Downloading {src} => {}", local.display()));
         return comm.download_file(cx, &src, &local).await;
     }
     if let Some(content) = &f.content {
         cx.ui.say(&format!("Uploading content => {dest}"));
-        return comm.upload_bytes(cx, cx.render(content, st)?.into_bytes(), &dest, 0o644).await;
+        return comm
+            .upload_bytes(cx, cx.render(content, st)?.into_bytes(), &dest, 0o644)
+            .await;
     }
     for src in f.source.iter().chain(&f.sources) {
         let src = cx.render(src, st)?;
         let p = Path::new(&src);
         cx.ui.say(&format!("Uploading {src} => {dest}"));
         if p.is_dir() {
-            let base = if src.ends_with('/') { dest.trim_end_matches('/').to_string() } else { format!("{}/{}", dest.trim_end_matches('/'), p.file_name().unwrap_or_default().to_string_lossy()) };
+            let base = if src.ends_with('/') {
+                dest.trim_end_matches('/').to_string()
+            } else {
+                format!(
+                    "{}/{}",
+                    dest.trim_end_matches('/'),
+                    p.file_name().unwrap_or_default().to_string_lossy()
+                )
+            };
             upload_dir(cx, comm, p, &base).await?;
         } else {
-            let target = if dest.ends_with('/') { format!("{dest}{}", p.file_name().unwrap_or_default().to_string_lossy()) } else { dest.clone() };
+            let target = if dest.ends_with('/') {
+                format!(
+                    "{dest}{}",
+                    p.file_name().unwrap_or_default().to_string_lossy()
+                )
+            } else {
+                dest.clone()
+            };
             comm.upload_file(cx, p, &target, None).await?;
         }
     }
@@ -233,7 +389,14 @@ async fn upload_dir(cx: &Cx, comm: &mut Comm, local: &Path, remote: &str) -> any
             }
         }
     }
-    let cmd = format!("mkdir -p {}", mkdirs.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" "));
+    let cmd = format!(
+        "mkdir -p {}",
+        mkdirs
+            .iter()
+            .map(|d| quote(d))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let r = comm.exec(cx, &cmd).await?;
     if r.exit_code != Some(0) {
         anyhow::bail!("cannot create the remote directories under {remote}");

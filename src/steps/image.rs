@@ -21,19 +21,33 @@ use tokio_util::sync::CancellationToken;
 pub const IMAGE_WAIT: Duration = Duration::from_secs(1800);
 
 /// Waits until an image is available; returns its snapshot ids.
-pub async fn wait_available(ec2: &aws_sdk_ec2::Client, region: &str, id: &str, spec: &WaitSpec, cancel: &CancellationToken) -> anyhow::Result<Vec<String>> {
+pub async fn wait_available(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    id: &str,
+    spec: &WaitSpec,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Vec<String>> {
     let r = wait(spec, cancel, || async {
         let out = match ec2.describe_images().image_ids(id).send().await {
             Ok(o) => o,
             Err(e) if is_code(&e, &["InvalidAMIID.NotFound"]) => return Ok(Poll::NotFound),
             Err(e) => return Err(aws_err("ec2:DescribeImages", region, &e).to_string()),
         };
-        let Some(img) = out.images().first() else { return Ok(Poll::NotFound) };
+        let Some(img) = out.images().first() else {
+            return Ok(Poll::NotFound);
+        };
         match img.state().map(|s| s.as_str()).unwrap_or("") {
             "available" => Ok(Poll::Done(snapshots_of(img))),
             "failed" | "error" | "invalid" | "deregistered" => {
-                let reason = img.state_reason().and_then(|r| r.message()).unwrap_or("no reason given");
-                Ok(Poll::Failed(format!("the AMI is {}: {reason}", img.state().map(|s| s.as_str()).unwrap_or("?"))))
+                let reason = img
+                    .state_reason()
+                    .and_then(|r| r.message())
+                    .unwrap_or("no reason given");
+                Ok(Poll::Failed(format!(
+                    "the AMI is {}: {reason}",
+                    img.state().map(|s| s.as_str()).unwrap_or("?")
+                )))
             }
             other => Ok(Poll::Pending(other.to_string())),
         }
@@ -47,7 +61,10 @@ pub async fn wait_available(ec2: &aws_sdk_ec2::Client, region: &str, id: &str, s
 }
 
 pub fn snapshots_of(img: &Image) -> Vec<String> {
-    img.block_device_mappings().iter().filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(String::from)).collect()
+    img.block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(String::from))
+        .collect()
 }
 
 pub async fn force_deregister(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
@@ -57,16 +74,35 @@ pub async fn force_deregister(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     }
     let name = cx.render(&c.ami_name, st)?;
     for region in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
-        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(&region) };
-        let out = ec2.describe_images().owners("self").filters(Filter::builder().name("name").values(&name).build()).send().await.map_err(|e| aws_err("ec2:DescribeImages", &region, &e))?;
+        let ec2 = if region == cx.region() {
+            cx.ec2.clone()
+        } else {
+            cx.session.ec2_in(&region)
+        };
+        let out = ec2
+            .describe_images()
+            .owners("self")
+            .filters(Filter::builder().name("name").values(&name).build())
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeImages", &region, &e))?;
         for img in out.images() {
             let id = img.image_id().unwrap_or_default();
-            cx.ui.say(&format!("Deregistered AMI {name} ({id}) in {region}"));
-            ec2.deregister_image().image_id(id).send().await.map_err(|e| aws_err("ec2:DeregisterImage", &region, &e))?;
+            cx.ui
+                .say(&format!("Deregistered AMI {name} ({id}) in {region}"));
+            ec2.deregister_image()
+                .image_id(id)
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:DeregisterImage", &region, &e))?;
             if c.force_delete_snapshot {
                 for s in snapshots_of(img) {
                     cx.ui.message(&format!("Deleted snapshot {s}"));
-                    ec2.delete_snapshot().snapshot_id(&s).send().await.map_err(|e| aws_err("ec2:DeleteSnapshot", &region, &e))?;
+                    ec2.delete_snapshot()
+                        .snapshot_id(&s)
+                        .send()
+                        .await
+                        .map_err(|e| aws_err("ec2:DeleteSnapshot", &region, &e))?;
                 }
             }
         }
@@ -81,41 +117,80 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         return Ok(());
     }
     let name = cx.render(&c.ami_name, st)?;
-    if name.chars().any(|ch| !(ch.is_ascii_alphanumeric() || "()[] ./-'@_".contains(ch))) || !(3..=128).contains(&name.chars().count()) {
-        anyhow::bail!("ami_name {name:?} (after rendering) must be 3-128 characters of letters, digits and ()[] ./-'@_");
+    if name
+        .chars()
+        .any(|ch| !(ch.is_ascii_alphanumeric() || "()[] ./-'@_".contains(ch)))
+        || !(3..=128).contains(&name.chars().count())
+    {
+        anyhow::bail!(
+            "ami_name {name:?} (after rendering) must be 3-128 characters of letters, digits and ()[] ./-'@_"
+        );
     }
-    let description = c.ami_description.as_ref().map(|d| cx.render(d, st)).transpose()?;
+    let description = c
+        .ami_description
+        .as_ref()
+        .map(|d| cx.render(d, st))
+        .transpose()?;
     let encrypt = c.encrypt_boot == Some(true);
     let intermediary = encrypt || c.skip_save_build_region;
-    let image_name = if intermediary { format!("ambake-intermediary-{}", cx.build_id) } else { name.clone() };
-    let mut image_tags = if c.skip_ami_run_tags { BTreeMap::new() } else { super::security::run_tags(cx, st)? };
+    let image_name = if intermediary {
+        format!("ambake-intermediary-{}", cx.build_id)
+    } else {
+        name.clone()
+    };
+    let mut image_tags = if c.skip_ami_run_tags {
+        BTreeMap::new()
+    } else {
+        super::security::run_tags(cx, st)?
+    };
     image_tags.remove(crate::build::tags::BUILD_ID_TAG);
     let instance = st.instance()?.id.clone();
-    cx.ui.say(&format!("Creating AMI {image_name} from instance {instance}"));
+    cx.ui.say(&format!(
+        "Creating AMI {image_name} from instance {instance}"
+    ));
     let mut req = cx
         .ec2
         .create_image()
         .instance_id(&instance)
         .name(&image_name)
         .set_description(description.clone())
-        .set_block_device_mappings(Some(super::instance::block_devices(&c.ami_block_device_mappings)).filter(|v| !v.is_empty()))
+        .set_block_device_mappings(
+            Some(super::instance::block_devices(&c.ami_block_device_mappings))
+                .filter(|v| !v.is_empty()),
+        )
         // Snapshots are reached through their AMI (cleanup deletes them with it) and tagged in
         // the tags step; a snapshot TagSpecification here is also what moto cannot take.
         .tag_specifications(spec(ResourceType::Image, &cx.build_id, &image_tags));
     if c.no_ephemeral {
         for l in 'a'..='z' {
-            req = req.block_device_mappings(BlockDeviceMapping::builder().device_name(format!("xvdc{l}")).no_device("").build());
+            req = req.block_device_mappings(
+                BlockDeviceMapping::builder()
+                    .device_name(format!("xvdc{l}"))
+                    .no_device("")
+                    .build(),
+            );
         }
     }
-    let lifetime = if intermediary { Lifetime::Temporary } else { Lifetime::Artifact };
-    let pending = Resource::PendingImage { region: cx.region().to_string(), name: image_name.clone() };
+    let lifetime = if intermediary {
+        Lifetime::Temporary
+    } else {
+        Lifetime::Artifact
+    };
+    let pending = Resource::PendingImage {
+        region: cx.region().to_string(),
+        name: image_name.clone(),
+    };
     cx.intend(pending.clone(), lifetime)?;
     // CreateImage right after a stop can see "Instance is not in state": retry that, bounded.
     let started = tokio::time::Instant::now();
     let out = loop {
         match req.clone().send().await {
             Ok(o) => break o,
-            Err(e) if started.elapsed() < Duration::from_secs(900) && format!("{}", crate::aws::errors::explain(&e)).contains("is not in state") => {
+            Err(e)
+                if started.elapsed() < Duration::from_secs(900)
+                    && format!("{}", crate::aws::errors::explain(&e))
+                        .contains("is not in state") =>
+            {
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 cx.check_cancel()?;
             }
@@ -123,7 +198,14 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         }
     };
     let id = out.image_id().unwrap_or_default().to_string();
-    cx.fulfil(pending, Resource::Image { region: cx.region().to_string(), id: id.clone() }, lifetime)?;
+    cx.fulfil(
+        pending,
+        Resource::Image {
+            region: cx.region().to_string(),
+            id: id.clone(),
+        },
+        lifetime,
+    )?;
     cx.ui.message(&format!("AMI: {id}"));
     cx.ui.say("Waiting for AMI to become ready...");
     let spec = cx.spec(format!("AMI {id} to be available"), IMAGE_WAIT);
@@ -135,8 +217,20 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     }
     if encrypt && !c.skip_save_build_region {
         // encrypt_boot: the final AMI is an encrypted copy of the intermediary, same region.
-        let kms = c.kms_key_id.clone().or_else(|| c.region_kms_key_ids.get(cx.region()).cloned()).filter(|k| !k.is_empty());
-        let job = CopyJob::new(cx, cx.region().to_string(), id.clone(), name.clone(), description, true, kms);
+        let kms = c
+            .kms_key_id
+            .clone()
+            .or_else(|| c.region_kms_key_ids.get(cx.region()).cloned())
+            .filter(|k| !k.is_empty());
+        let job = CopyJob::new(
+            cx,
+            cx.region().to_string(),
+            id.clone(),
+            name.clone(),
+            description,
+            true,
+            kms,
+        );
         let (region, ami, snaps) = job.run().await?;
         st.amis.insert(region.clone(), ami);
         st.snapshots.insert(region, snaps);
@@ -167,8 +261,20 @@ struct CopyJob {
 }
 
 impl CopyJob {
-    fn new(cx: &Cx, region: String, source_id: String, name: String, description: Option<String>, encrypted: bool, kms: Option<String>) -> CopyJob {
-        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(&region) };
+    fn new(
+        cx: &Cx,
+        region: String,
+        source_id: String,
+        name: String,
+        description: Option<String>,
+        encrypted: bool,
+        kms: Option<String>,
+    ) -> CopyJob {
+        let ec2 = if region == cx.region() {
+            cx.ec2.clone()
+        } else {
+            cx.session.ec2_in(&region)
+        };
         CopyJob {
             ec2,
             journal: cx.journal.clone(),
@@ -176,7 +282,11 @@ impl CopyJob {
             ui: cx.ui.clone(),
             spec: cx.spec(format!("AMI copy in {region} to be available"), IMAGE_WAIT),
             // Time-based copies apply to the cross-region copies, not to encrypt_boot's own.
-            duration: if region == cx.region() { None } else { cx.plan.config.snapshot_copy_duration_minutes },
+            duration: if region == cx.region() {
+                None
+            } else {
+                cx.plan.config.snapshot_copy_duration_minutes
+            },
             token: format!("{}-copy-{region}", cx.build_id),
             build_id: cx.build_id.clone(),
             region,
@@ -190,10 +300,22 @@ impl CopyJob {
     }
 
     async fn run(self) -> anyhow::Result<(String, String, Vec<String>)> {
-        self.ui.message(&format!("Copying AMI ({}) to {}", self.source_id, self.region));
-        let journal_err = |e: std::io::Error| anyhow::anyhow!("cannot write the build journal: {e}");
-        let pending = Resource::PendingImage { region: self.region.clone(), name: self.name.clone() };
-        self.journal.append(Event::Created { resource: pending.clone(), lifetime: Lifetime::Artifact }).map_err(journal_err)?;
+        self.ui.message(&format!(
+            "Copying AMI ({}) to {}",
+            self.source_id, self.region
+        ));
+        let journal_err =
+            |e: std::io::Error| anyhow::anyhow!("cannot write the build journal: {e}");
+        let pending = Resource::PendingImage {
+            region: self.region.clone(),
+            name: self.name.clone(),
+        };
+        self.journal
+            .append(Event::Created {
+                resource: pending.clone(),
+                lifetime: Lifetime::Artifact,
+            })
+            .map_err(journal_err)?;
         let mut req = self
             .ec2
             .copy_image()
@@ -209,13 +331,32 @@ impl CopyJob {
         if let Some(m) = self.duration {
             req = req.snapshot_copy_completion_duration_minutes(m);
         }
-        let out = req.send().await.map_err(|e| aws_err("ec2:CopyImage", &self.region, &e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:CopyImage", &self.region, &e))?;
         let id = out.image_id().unwrap_or_default().to_string();
         self.journal
-            .append(Event::Created { resource: Resource::Image { region: self.region.clone(), id: id.clone() }, lifetime: Lifetime::Artifact })
-            .map_err(|e| anyhow::anyhow!("cannot write the build journal ({e}); AMI {id} in {} must be removed by hand", self.region))?;
-        self.journal.append(Event::Deleted { resource: pending }).map_err(journal_err)?;
-        let spec = WaitSpec { what: format!("AMI {id} in {} to be available", self.region), ..self.spec.clone() };
+            .append(Event::Created {
+                resource: Resource::Image {
+                    region: self.region.clone(),
+                    id: id.clone(),
+                },
+                lifetime: Lifetime::Artifact,
+            })
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot write the build journal ({e}); AMI {id} in {} must be removed by hand",
+                    self.region
+                )
+            })?;
+        self.journal
+            .append(Event::Deleted { resource: pending })
+            .map_err(journal_err)?;
+        let spec = WaitSpec {
+            what: format!("AMI {id} in {} to be available", self.region),
+            ..self.spec.clone()
+        };
         let snaps = wait_available(&self.ec2, &self.region, &id, &spec, &self.cancel).await?;
         Ok((self.region, id, snaps))
     }
@@ -243,12 +384,28 @@ pub async fn copy(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         return Ok(());
     }
     let name = cx.render(&c.ami_name, st)?;
-    let description = c.ami_description.as_ref().map(|d| cx.render(d, st)).transpose()?;
+    let description = c
+        .ami_description
+        .as_ref()
+        .map(|d| cx.render(d, st))
+        .transpose()?;
     let encrypt = c.encrypt_boot == Some(true);
     let mut set = tokio::task::JoinSet::new();
     for r in &regions {
-        let kms = c.region_kms_key_ids.get(r).cloned().filter(|k| !k.is_empty());
-        let job = CopyJob::new(cx, r.clone(), source.clone(), name.clone(), description.clone(), encrypt, kms);
+        let kms = c
+            .region_kms_key_ids
+            .get(r)
+            .cloned()
+            .filter(|k| !k.is_empty());
+        let job = CopyJob::new(
+            cx,
+            r.clone(),
+            source.clone(),
+            name.clone(),
+            description.clone(),
+            encrypt,
+            kms,
+        );
         set.spawn(job.run());
     }
     // Every region's outcome is collected before failing, so the error names them all.
@@ -269,14 +426,22 @@ pub async fn copy(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         return Err(Interrupted.into());
     }
     if !errors.is_empty() {
-        anyhow::bail!("copying the AMI failed in {} of {} regions: {}", errors.len(), regions.len(), errors.join("; "));
+        anyhow::bail!(
+            "copying the AMI failed in {} of {} regions: {}",
+            errors.len(),
+            regions.len(),
+            errors.join("; ")
+        );
     }
     Ok(())
 }
 
 pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
-    let launch = !(c.ami_users.is_empty() && c.ami_groups.is_empty() && c.ami_org_arns.is_empty() && c.ami_ou_arns.is_empty());
+    let launch = !(c.ami_users.is_empty()
+        && c.ami_groups.is_empty()
+        && c.ami_org_arns.is_empty()
+        && c.ami_ou_arns.is_empty());
     let snap = !(c.snapshot_users.is_empty() && c.snapshot_groups.is_empty());
     let imds = c.imds_support.as_deref().filter(|v| !v.is_empty());
     if !launch && !snap && imds.is_none() && c.ami_product_codes.is_empty() {
@@ -284,40 +449,75 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     }
     for (region, ami) in &st.amis {
         cx.check_cancel()?;
-        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(region) };
+        let ec2 = if region == cx.region() {
+            cx.ec2.clone()
+        } else {
+            cx.session.ec2_in(region)
+        };
         if let Some(v) = imds {
-            ec2.modify_image_attribute().image_id(ami).imds_support(AttributeValue::builder().value(v).build()).send().await.map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
+            ec2.modify_image_attribute()
+                .image_id(ami)
+                .imds_support(AttributeValue::builder().value(v).build())
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
         }
         if !c.ami_product_codes.is_empty() {
-            ec2.modify_image_attribute().image_id(ami).set_product_codes(Some(c.ami_product_codes.clone())).send().await.map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
+            ec2.modify_image_attribute()
+                .image_id(ami)
+                .set_product_codes(Some(c.ami_product_codes.clone()))
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
         }
         if launch {
-            cx.ui.say(&format!("Modifying attributes on AMI ({ami}) in {region}..."));
+            cx.ui.say(&format!(
+                "Modifying attributes on AMI ({ami}) in {region}..."
+            ));
             let mut m = LaunchPermissionModifications::builder();
             for u in &c.ami_users {
                 m = m.add(LaunchPermission::builder().user_id(u).build());
             }
             for g in &c.ami_groups {
-                m = m.add(LaunchPermission::builder().group(PermissionGroup::from(g.as_str())).build());
+                m = m.add(
+                    LaunchPermission::builder()
+                        .group(PermissionGroup::from(g.as_str()))
+                        .build(),
+                );
             }
             for o in &c.ami_org_arns {
                 m = m.add(LaunchPermission::builder().organization_arn(o).build());
             }
             for o in &c.ami_ou_arns {
-                m = m.add(LaunchPermission::builder().organizational_unit_arn(o).build());
+                m = m.add(
+                    LaunchPermission::builder()
+                        .organizational_unit_arn(o)
+                        .build(),
+                );
             }
-            ec2.modify_image_attribute().image_id(ami).launch_permission(m.build()).send().await.map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
+            ec2.modify_image_attribute()
+                .image_id(ami)
+                .launch_permission(m.build())
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
         }
         if snap {
             for s in st.snapshots.get(region).into_iter().flatten() {
-                let mut req = ec2.modify_snapshot_attribute().snapshot_id(s).attribute(SnapshotAttributeName::CreateVolumePermission).operation_type(OperationType::Add);
+                let mut req = ec2
+                    .modify_snapshot_attribute()
+                    .snapshot_id(s)
+                    .attribute(SnapshotAttributeName::CreateVolumePermission)
+                    .operation_type(OperationType::Add);
                 for u in &c.snapshot_users {
                     req = req.user_ids(u);
                 }
                 for g in &c.snapshot_groups {
                     req = req.group_names(g);
                 }
-                req.send().await.map_err(|e| aws_err("ec2:ModifySnapshotAttribute", region, &e))?;
+                req.send()
+                    .await
+                    .map_err(|e| aws_err("ec2:ModifySnapshotAttribute", region, &e))?;
             }
         }
     }
@@ -334,9 +534,14 @@ pub async fn tags(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     snap_tags.extend(cx.render_map(&c.snapshot_tags, st)?);
     for (region, ami) in &st.amis {
         cx.check_cancel()?;
-        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(region) };
+        let ec2 = if region == cx.region() {
+            cx.ec2.clone()
+        } else {
+            cx.session.ec2_in(region)
+        };
         let snaps = st.snapshots.get(region).cloned().unwrap_or_default();
-        cx.ui.say(&format!("Adding tags to AMI ({ami}) in {region}..."));
+        cx.ui
+            .say(&format!("Adding tags to AMI ({ami}) in {region}..."));
         let mut batches: Vec<(Vec<String>, &BTreeMap<String, String>)> = Vec::new();
         if snap_tags == ami_tags {
             let mut ids = vec![ami.clone()];
@@ -351,9 +556,21 @@ pub async fn tags(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
         for (ids, t) in batches {
             let mut tries = 0;
             loop {
-                match ec2.create_tags().set_resources(Some(ids.clone())).set_tags(Some(ec2_tags(t))).send().await {
+                match ec2
+                    .create_tags()
+                    .set_resources(Some(ids.clone()))
+                    .set_tags(Some(ec2_tags(t)))
+                    .send()
+                    .await
+                {
                     Ok(_) => break,
-                    Err(e) if tries < 10 && is_code(&e, &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"]) => {
+                    Err(e)
+                        if tries < 10
+                            && is_code(
+                                &e,
+                                &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"],
+                            ) =>
+                    {
                         tries += 1;
                         tokio::time::sleep(Duration::from_millis(500 * tries)).await;
                         cx.check_cancel()?;

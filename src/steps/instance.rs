@@ -58,11 +58,18 @@ pub fn block_devices(list: &[BlockDevice]) -> Vec<BlockDeviceMapping> {
 pub fn user_data(c: &crate::config::ebs::AmazonEbs) -> anyhow::Result<Option<String>> {
     let raw = match (&c.user_data, &c.user_data_file) {
         (Some(d), _) => d.clone(),
-        (None, Some(f)) => std::fs::read_to_string(crate::config::validate::expand_home(f)).map_err(|e| anyhow::anyhow!("cannot read user_data_file {f}: {e}"))?,
+        (None, Some(f)) => std::fs::read_to_string(crate::config::validate::expand_home(f))
+            .map_err(|e| anyhow::anyhow!("cannot read user_data_file {f}: {e}"))?,
         (None, None) => return Ok(None),
     };
     let b64 = base64::engine::general_purpose::STANDARD;
-    Ok(Some(if b64.decode(raw.trim()).is_ok() && !raw.trim().is_empty() { raw } else { b64.encode(raw) }))
+    Ok(Some(
+        if b64.decode(raw.trim()).is_ok() && !raw.trim().is_empty() {
+            raw
+        } else {
+            b64.encode(raw)
+        },
+    ))
 }
 
 fn info(i: &Instance) -> InstanceInfo {
@@ -70,15 +77,27 @@ fn info(i: &Instance) -> InstanceInfo {
         id: i.instance_id().unwrap_or_default().to_string(),
         public_ip: i.public_ip_address().map(String::from),
         private_ip: i.private_ip_address().map(String::from),
-        public_dns: i.public_dns_name().filter(|s| !s.is_empty()).map(String::from),
-        private_dns: i.private_dns_name().filter(|s| !s.is_empty()).map(String::from),
+        public_dns: i
+            .public_dns_name()
+            .filter(|s| !s.is_empty())
+            .map(String::from),
+        private_dns: i
+            .private_dns_name()
+            .filter(|s| !s.is_empty())
+            .map(String::from),
         ipv6: i.ipv6_address().map(String::from),
         vpc_id: i.vpc_id().map(String::from),
     }
 }
 
 /// Polls DescribeInstances for one instance and a wanted state.
-pub async fn wait_state(cx: &Cx, ec2: &aws_sdk_ec2::Client, id: &str, want: &str, region: &str) -> anyhow::Result<Instance> {
+pub async fn wait_state(
+    cx: &Cx,
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    want: &str,
+    region: &str,
+) -> anyhow::Result<Instance> {
     let spec = cx.spec(format!("instance {id} to be {want}"), INSTANCE_WAIT);
     cx.wait(spec, || async {
         let out = match ec2.describe_instances().instance_ids(id).send().await {
@@ -86,13 +105,28 @@ pub async fn wait_state(cx: &Cx, ec2: &aws_sdk_ec2::Client, id: &str, want: &str
             Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => return Ok(Poll::NotFound),
             Err(e) => return Err(aws_err("ec2:DescribeInstances", region, &e).to_string()),
         };
-        let Some(inst) = out.reservations().iter().flat_map(|r| r.instances()).next().cloned() else { return Ok(Poll::NotFound) };
-        let state = inst.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default();
+        let Some(inst) = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .cloned()
+        else {
+            return Ok(Poll::NotFound);
+        };
+        let state = inst
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default();
         if state == want {
             return Ok(Poll::Done(inst));
         }
         if want != "terminated" && (state == "terminated" || state == "shutting-down") {
-            let reason = inst.state_reason().and_then(|r| r.message()).unwrap_or("no reason given");
+            let reason = inst
+                .state_reason()
+                .and_then(|r| r.message())
+                .unwrap_or("no reason given");
             return Ok(Poll::Failed(format!("the instance is {state}: {reason}")));
         }
         Ok(Poll::Pending(state))
@@ -102,7 +136,10 @@ pub async fn wait_state(cx: &Cx, ec2: &aws_sdk_ec2::Client, id: &str, want: &str
 
 pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
-    let spot = c.spot_price.as_deref().is_some_and(|p| !p.is_empty() && p != "0");
+    let spot = c
+        .spot_price
+        .as_deref()
+        .is_some_and(|p| !p.is_empty() && p != "0");
     let run_tags = super::security::run_tags(cx, st)?;
     let volume_tags = cx.render_map(&c.run_volume_tags, st)?;
     let source = st.source()?.clone();
@@ -114,12 +151,18 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             .ec2
             .run_instances()
             .image_id(&source.id)
-            .instance_type(InstanceType::from(c.instance_type.as_deref().unwrap_or_default()))
+            .instance_type(InstanceType::from(
+                c.instance_type.as_deref().unwrap_or_default(),
+            ))
             .min_count(1)
             .max_count(1)
             .ebs_optimized(c.ebs_optimized)
-            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(c.shutdown_behavior.as_deref().unwrap_or("stop")))
-            .set_block_device_mappings(Some(block_devices(&c.launch_block_device_mappings)).filter(|v| !v.is_empty()))
+            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(
+                c.shutdown_behavior.as_deref().unwrap_or("stop"),
+            ))
+            .set_block_device_mappings(
+                Some(block_devices(&c.launch_block_device_mappings)).filter(|v| !v.is_empty()),
+            )
             .tag_specifications(spec(ResourceType::Instance, &cx.build_id, &run_tags))
             .tag_specifications(spec(ResourceType::Volume, &cx.build_id, &volume_tags))
             // Idempotent: a retried RunInstances with the same token launches nothing new.
@@ -131,7 +174,8 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             req = req.user_data(ud);
         }
         if let Some(p) = &st.instance_profile {
-            req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
+            req = req
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
         }
         match (c.associate_public_ip_address, &st.subnet_id) {
             (Some(public), Some(subnet)) => {
@@ -154,14 +198,25 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
                 }
             }
         }
-        let tenancy = c.tenancy.clone().or_else(|| c.placement.as_ref().and_then(|p| p.tenancy.clone()));
-        if st.availability_zone.is_some() || c.availability_zone.is_some() || tenancy.is_some() || c.placement.is_some() {
-            let mut p = Placement::builder().set_availability_zone(st.availability_zone.clone().or(c.availability_zone.clone()));
+        let tenancy = c
+            .tenancy
+            .clone()
+            .or_else(|| c.placement.as_ref().and_then(|p| p.tenancy.clone()));
+        if st.availability_zone.is_some()
+            || c.availability_zone.is_some()
+            || tenancy.is_some()
+            || c.placement.is_some()
+        {
+            let mut p = Placement::builder().set_availability_zone(
+                st.availability_zone.clone().or(c.availability_zone.clone()),
+            );
             if let Some(t) = &tenancy {
                 p = p.tenancy(Tenancy::from(t.as_str()));
             }
             if let Some(pl) = &c.placement {
-                p = p.set_host_id(pl.host_id.clone()).set_host_resource_group_arn(pl.host_resource_group_arn.clone());
+                p = p
+                    .set_host_id(pl.host_id.clone())
+                    .set_host_resource_group_arn(pl.host_resource_group_arn.clone());
             }
             req = req.placement(p.build());
         }
@@ -182,25 +237,63 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             req = req.metadata_options(o.build());
         }
         let t = c.instance_type.as_deref().unwrap_or_default();
-        if ["t2.", "t3.", "t3a.", "t4g."].iter().any(|p| t.starts_with(p)) {
-            let credits = if c.enable_unlimited_credits || c.enable_t2_unlimited { "unlimited" } else { "standard" };
-            req = req.credit_specification(CreditSpecificationRequest::builder().cpu_credits(credits).build());
+        if ["t2.", "t3.", "t3a.", "t4g."]
+            .iter()
+            .any(|p| t.starts_with(p))
+        {
+            let credits = if c.enable_unlimited_credits || c.enable_t2_unlimited {
+                "unlimited"
+            } else {
+                "standard"
+            };
+            req = req.credit_specification(
+                CreditSpecificationRequest::builder()
+                    .cpu_credits(credits)
+                    .build(),
+            );
         }
         if c.enable_nitro_enclave {
             req = req.enclave_options(EnclaveOptionsRequest::builder().enabled(true).build());
         }
         if let Some(p) = &c.capacity_reservation_preference {
-            req = req.capacity_reservation_specification(CapacityReservationSpecification::builder().capacity_reservation_preference(CapacityReservationPreference::from(p.as_str())).build());
-        } else if c.capacity_reservation_id.is_some() || c.capacity_reservation_group_arn.is_some() {
-            let t = CapacityReservationTarget::builder().set_capacity_reservation_id(c.capacity_reservation_id.clone()).set_capacity_reservation_resource_group_arn(c.capacity_reservation_group_arn.clone()).build();
-            req = req.capacity_reservation_specification(CapacityReservationSpecification::builder().capacity_reservation_target(t).build());
+            req = req.capacity_reservation_specification(
+                CapacityReservationSpecification::builder()
+                    .capacity_reservation_preference(CapacityReservationPreference::from(
+                        p.as_str(),
+                    ))
+                    .build(),
+            );
+        } else if c.capacity_reservation_id.is_some() || c.capacity_reservation_group_arn.is_some()
+        {
+            let t = CapacityReservationTarget::builder()
+                .set_capacity_reservation_id(c.capacity_reservation_id.clone())
+                .set_capacity_reservation_resource_group_arn(
+                    c.capacity_reservation_group_arn.clone(),
+                )
+                .build();
+            req = req.capacity_reservation_specification(
+                CapacityReservationSpecification::builder()
+                    .capacity_reservation_target(t)
+                    .build(),
+            );
         }
         for l in &c.license_specifications {
-            if let Some(arn) = l.license_configuration_request.as_ref().and_then(|r| r.license_configuration_arn.clone()) {
-                req = req.license_specifications(LicenseConfigurationRequest::builder().license_configuration_arn(arn).build());
+            if let Some(arn) = l
+                .license_configuration_request
+                .as_ref()
+                .and_then(|r| r.license_configuration_arn.clone())
+            {
+                req = req.license_specifications(
+                    LicenseConfigurationRequest::builder()
+                        .license_configuration_arn(arn)
+                        .build(),
+                );
             }
         }
-        let pending = Resource::PendingInstances { region: cx.region().to_string(), build_id: cx.build_id.clone() };
+        let pending = Resource::PendingInstances {
+            region: cx.region().to_string(),
+            build_id: cx.build_id.clone(),
+        };
         cx.intend(pending.clone(), Lifetime::Temporary)?;
         // A fresh temporary instance profile may not be usable yet (IAM is eventually
         // consistent): retry that one error, briefly.
@@ -208,29 +301,58 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         let out = loop {
             match req.clone().send().await {
                 Ok(o) => break o,
-                Err(e) if tries < 11 && is_code(&e, &["InvalidParameterValue"]) && format!("{}", crate::aws::errors::explain(&e)).contains("iamInstanceProfile") => {
+                Err(e)
+                    if tries < 11
+                        && is_code(&e, &["InvalidParameterValue"])
+                        && format!("{}", crate::aws::errors::explain(&e))
+                            .contains("iamInstanceProfile") =>
+                {
                     tries += 1;
-                    cx.ui.message("The instance profile is not visible to EC2 yet; retrying...");
+                    cx.ui
+                        .message("The instance profile is not visible to EC2 yet; retrying...");
                     tokio::time::sleep(Duration::from_millis(500 * u64::from(tries).min(10))).await;
                     cx.check_cancel()?;
                 }
                 Err(e) => return Err(aws_err("ec2:RunInstances", cx.region(), &e)),
             }
         };
-        let id = out.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string();
-        cx.fulfil(pending, Resource::Instance { region: cx.region().to_string(), id: id.clone() }, Lifetime::Temporary)?;
+        let id = out
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .unwrap_or_default()
+            .to_string();
+        cx.fulfil(
+            pending,
+            Resource::Instance {
+                region: cx.region().to_string(),
+                id: id.clone(),
+            },
+            Lifetime::Temporary,
+        )?;
         id
     };
     cx.ui.message(&format!("Instance ID: {id}"));
-    cx.ui.say(&format!("Waiting for instance ({id}) to become ready..."));
+    cx.ui
+        .say(&format!("Waiting for instance ({id}) to become ready..."));
     let inst = wait_state(cx, &cx.ec2, &id, "running", cx.region()).await?;
     // Volumes the source AMI brought along that would survive termination go in the journal
     // (Packer's StepCleanupVolumes), unless the user listed the device in launch mappings.
-    let keep: Vec<&str> = c.launch_block_device_mappings.iter().filter_map(|d| d.device_name.as_deref()).collect();
+    let keep: Vec<&str> = c
+        .launch_block_device_mappings
+        .iter()
+        .filter_map(|d| d.device_name.as_deref())
+        .collect();
     for m in inst.block_device_mappings() {
         if let (Some(dev), Some(vol)) = (m.device_name(), m.ebs().and_then(|e| e.volume_id())) {
             if !keep.contains(&dev) {
-                cx.record(Resource::Volume { region: cx.region().to_string(), id: vol.to_string() }, Lifetime::Temporary)?;
+                cx.record(
+                    Resource::Volume {
+                        region: cx.region().to_string(),
+                        id: vol.to_string(),
+                    },
+                    Lifetime::Temporary,
+                )?;
             }
         }
     }
@@ -239,27 +361,64 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMap<String, String>, volume_tags: &std::collections::BTreeMap<String, String>) -> anyhow::Result<String> {
+async fn run_spot(
+    cx: &Cx,
+    st: &BuildState,
+    run_tags: &std::collections::BTreeMap<String, String>,
+    volume_tags: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<String> {
     let c = &cx.plan.config;
     let source = st.source()?;
     let name = format!("ambake-fleet-launch-template-{}", cx.build_id);
-    cx.ui.say(&format!("Launching a spot AWS instance (spot_price {})...", c.spot_price.as_deref().unwrap_or_default()));
+    cx.ui.say(&format!(
+        "Launching a spot AWS instance (spot_price {})...",
+        c.spot_price.as_deref().unwrap_or_default()
+    ));
     let mut market = LaunchTemplateSpotMarketOptionsRequest::builder();
     if let Some(p) = c.spot_price.as_deref().filter(|p| *p != "auto") {
         market = market.max_price(p);
     }
     let mut data = RequestLaunchTemplateData::builder()
         .image_id(&source.id)
-        .instance_market_options(LaunchTemplateInstanceMarketOptionsRequest::builder().market_type(MarketType::Spot).spot_options(market.build()).build())
+        .instance_market_options(
+            LaunchTemplateInstanceMarketOptionsRequest::builder()
+                .market_type(MarketType::Spot)
+                .spot_options(market.build())
+                .build(),
+        )
         .ebs_optimized(c.ebs_optimized)
-        .tag_specifications(LaunchTemplateTagSpecificationRequest::builder().resource_type(ResourceType::Instance).set_tags(Some(crate::build::tags::ec2_tags(&with_id(run_tags, &cx.build_id)))).build())
-        .tag_specifications(LaunchTemplateTagSpecificationRequest::builder().resource_type(ResourceType::Volume).set_tags(Some(crate::build::tags::ec2_tags(&with_id(volume_tags, &cx.build_id)))).build());
+        .tag_specifications(
+            LaunchTemplateTagSpecificationRequest::builder()
+                .resource_type(ResourceType::Instance)
+                .set_tags(Some(crate::build::tags::ec2_tags(&with_id(
+                    run_tags,
+                    &cx.build_id,
+                ))))
+                .build(),
+        )
+        .tag_specifications(
+            LaunchTemplateTagSpecificationRequest::builder()
+                .resource_type(ResourceType::Volume)
+                .set_tags(Some(crate::build::tags::ec2_tags(&with_id(
+                    volume_tags,
+                    &cx.build_id,
+                ))))
+                .build(),
+        );
     if let Some(k) = &st.key.name {
         data = data.key_name(k);
     }
     if !c.spot_tags.is_empty() {
         let spot_tags = cx.render_map(&c.spot_tags, st)?;
-        data = data.tag_specifications(LaunchTemplateTagSpecificationRequest::builder().resource_type(ResourceType::SpotInstancesRequest).set_tags(Some(crate::build::tags::ec2_tags(&with_id(&spot_tags, &cx.build_id)))).build());
+        data = data.tag_specifications(
+            LaunchTemplateTagSpecificationRequest::builder()
+                .resource_type(ResourceType::SpotInstancesRequest)
+                .set_tags(Some(crate::build::tags::ec2_tags(&with_id(
+                    &spot_tags,
+                    &cx.build_id,
+                ))))
+                .build(),
+        );
     }
     if !st.security_group_ids.is_empty() {
         data = data.set_security_group_ids(Some(st.security_group_ids.clone()));
@@ -268,7 +427,11 @@ async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMa
         data = data.user_data(ud);
     }
     if let Some(p) = &st.instance_profile {
-        data = data.iam_instance_profile(LaunchTemplateIamInstanceProfileSpecificationRequest::builder().name(p).build());
+        data = data.iam_instance_profile(
+            LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                .name(p)
+                .build(),
+        );
     }
     let lt = cx
         .ec2
@@ -279,12 +442,32 @@ async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMa
         .send()
         .await
         .map_err(|e| aws_err("ec2:CreateLaunchTemplate", cx.region(), &e))?;
-    let lt_id = lt.launch_template().and_then(|t| t.launch_template_id()).unwrap_or_default().to_string();
-    cx.record(Resource::LaunchTemplate { region: cx.region().to_string(), id: lt_id.clone() }, Lifetime::Temporary)?;
-    let types: Vec<String> = if c.spot_instance_types.is_empty() { c.instance_type.iter().cloned().collect() } else { c.spot_instance_types.clone() };
-    let mut cfg = FleetLaunchTemplateConfigRequest::builder().launch_template_specification(FleetLaunchTemplateSpecificationRequest::builder().launch_template_id(&lt_id).version("$Latest").build());
+    let lt_id = lt
+        .launch_template()
+        .and_then(|t| t.launch_template_id())
+        .unwrap_or_default()
+        .to_string();
+    cx.record(
+        Resource::LaunchTemplate {
+            region: cx.region().to_string(),
+            id: lt_id.clone(),
+        },
+        Lifetime::Temporary,
+    )?;
+    let types: Vec<String> = if c.spot_instance_types.is_empty() {
+        c.instance_type.iter().cloned().collect()
+    } else {
+        c.spot_instance_types.clone()
+    };
+    let mut cfg = FleetLaunchTemplateConfigRequest::builder().launch_template_specification(
+        FleetLaunchTemplateSpecificationRequest::builder()
+            .launch_template_id(&lt_id)
+            .version("$Latest")
+            .build(),
+    );
     for t in &types {
-        let mut o = FleetLaunchTemplateOverridesRequest::builder().instance_type(InstanceType::from(t.as_str()));
+        let mut o = FleetLaunchTemplateOverridesRequest::builder()
+            .instance_type(InstanceType::from(t.as_str()));
         if let Some(s) = &st.subnet_id {
             o = o.subnet_id(s);
         }
@@ -294,7 +477,10 @@ async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMa
     if let Some(a) = &c.spot_allocation_strategy {
         spot_opts = spot_opts.allocation_strategy(SpotAllocationStrategy::from(a.as_str()));
     }
-    let pending = Resource::PendingInstances { region: cx.region().to_string(), build_id: cx.build_id.clone() };
+    let pending = Resource::PendingInstances {
+        region: cx.region().to_string(),
+        build_id: cx.build_id.clone(),
+    };
     cx.intend(pending.clone(), Lifetime::Temporary)?;
     let mut tries = 0;
     let out = loop {
@@ -303,27 +489,66 @@ async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMa
             .create_fleet()
             .r#type(FleetType::Instant)
             .launch_template_configs(cfg.clone().build())
-            .target_capacity_specification(TargetCapacitySpecificationRequest::builder().total_target_capacity(1).default_target_capacity_type(DefaultTargetCapacityType::Spot).build())
+            .target_capacity_specification(
+                TargetCapacitySpecificationRequest::builder()
+                    .total_target_capacity(1)
+                    .default_target_capacity_type(DefaultTargetCapacityType::Spot)
+                    .build(),
+            )
             .spot_options(spot_opts.clone().build())
             .replace_unhealthy_instances(false)
-            .set_tag_specifications((!c.fleet_tags.is_empty()).then(|| vec![spec(ResourceType::Fleet, &cx.build_id, &c.fleet_tags)]))
+            .set_tag_specifications(
+                (!c.fleet_tags.is_empty())
+                    .then(|| vec![spec(ResourceType::Fleet, &cx.build_id, &c.fleet_tags)]),
+            )
             .client_token(format!("{}-fleet-{tries}", cx.build_id))
             .send()
             .await
             .map_err(|e| aws_err("ec2:CreateFleet", cx.region(), &e))?;
-        let ids: Vec<String> = r.instances().iter().flat_map(|i| i.instance_ids().iter().cloned()).collect();
+        let ids: Vec<String> = r
+            .instances()
+            .iter()
+            .flat_map(|i| i.instance_ids().iter().cloned())
+            .collect();
         // Journal whatever came back, even alongside errors.
         for id in &ids {
-            cx.record(Resource::Instance { region: cx.region().to_string(), id: id.clone() }, Lifetime::Temporary)?;
+            cx.record(
+                Resource::Instance {
+                    region: cx.region().to_string(),
+                    id: id.clone(),
+                },
+                Lifetime::Temporary,
+            )?;
         }
         if let Some(id) = ids.first() {
-            cx.journal.append(crate::build::journal::Event::Deleted { resource: pending.clone() }).map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))?;
+            cx.journal
+                .append(crate::build::journal::Event::Deleted {
+                    resource: pending.clone(),
+                })
+                .map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))?;
             break id.clone();
         }
-        let errors: Vec<String> = r.errors().iter().map(|e| format!("{}: {}", e.error_code().unwrap_or_default(), e.error_message().unwrap_or_default())).collect();
-        let capacity = r.errors().iter().any(|e| e.error_code() == Some("InsufficientInstanceCapacity"));
+        let errors: Vec<String> = r
+            .errors()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.error_code().unwrap_or_default(),
+                    e.error_message().unwrap_or_default()
+                )
+            })
+            .collect();
+        let capacity = r
+            .errors()
+            .iter()
+            .any(|e| e.error_code() == Some("InsufficientInstanceCapacity"));
         if !capacity || tries >= 10 {
-            anyhow::bail!("ec2:CreateFleet in {} launched no spot instance: {}", cx.region(), errors.join("; "));
+            anyhow::bail!(
+                "ec2:CreateFleet in {} launched no spot instance: {}",
+                cx.region(),
+                errors.join("; ")
+            );
         }
         tries += 1;
         cx.ui.message("No spot capacity yet; retrying...");
@@ -333,7 +558,10 @@ async fn run_spot(cx: &Cx, st: &BuildState, run_tags: &std::collections::BTreeMa
     Ok(out)
 }
 
-fn with_id(m: &std::collections::BTreeMap<String, String>, id: &str) -> std::collections::BTreeMap<String, String> {
+fn with_id(
+    m: &std::collections::BTreeMap<String, String>,
+    id: &str,
+) -> std::collections::BTreeMap<String, String> {
     let mut m = m.clone();
     m.insert(crate::build::tags::BUILD_ID_TAG.into(), id.into());
     m
@@ -360,7 +588,8 @@ pub async fn stop(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
             }
         }
     } else {
-        cx.ui.say("Automatic instance stop disabled. Please stop the instance manually.");
+        cx.ui
+            .say("Automatic instance stop disabled. Please stop the instance manually.");
     }
     cx.ui.say("Waiting for the instance to stop...");
     wait_state(cx, &cx.ec2, &id, "stopped", cx.region()).await?;
@@ -372,11 +601,26 @@ pub async fn modify(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     let id = &st.instance()?.id;
     if c.sriov_support {
         cx.ui.say("Enabling Enhanced Networking (SR-IOV)...");
-        cx.ec2.modify_instance_attribute().instance_id(id).sriov_net_support(AttributeValue::builder().value("simple").build()).send().await.map_err(|e| aws_err("ec2:ModifyInstanceAttribute", cx.region(), &e))?;
+        cx.ec2
+            .modify_instance_attribute()
+            .instance_id(id)
+            .sriov_net_support(AttributeValue::builder().value("simple").build())
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:ModifyInstanceAttribute", cx.region(), &e))?;
     }
     if let Some(ena) = c.ena_support {
-        cx.ui.say(&format!("{} Enhanced Networking (ENA)...", if ena { "Enabling" } else { "Disabling" }));
-        cx.ec2.modify_instance_attribute().instance_id(id).ena_support(AttributeBooleanValue::builder().value(ena).build()).send().await.map_err(|e| aws_err("ec2:ModifyInstanceAttribute", cx.region(), &e))?;
+        cx.ui.say(&format!(
+            "{} Enhanced Networking (ENA)...",
+            if ena { "Enabling" } else { "Disabling" }
+        ));
+        cx.ec2
+            .modify_instance_attribute()
+            .instance_id(id)
+            .ena_support(AttributeBooleanValue::builder().value(ena).build())
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:ModifyInstanceAttribute", cx.region(), &e))?;
     }
     Ok(())
 }

@@ -7,11 +7,17 @@ use crate::build::state::BuildState;
 use aws_sdk_ec2::types::{Filter, Subnet};
 
 fn filters(m: &std::collections::BTreeMap<String, String>) -> Vec<Filter> {
-    m.iter().map(|(k, v)| Filter::builder().name(k).values(v).build()).collect()
+    m.iter()
+        .map(|(k, v)| Filter::builder().name(k).values(v).build())
+        .collect()
 }
 
 /// Packer's pick among several subnets: the most free addresses, or random, else an error.
-pub fn pick(mut subnets: Vec<(String, i32)>, most_free: bool, random: bool) -> anyhow::Result<String> {
+pub fn pick(
+    mut subnets: Vec<(String, i32)>,
+    most_free: bool,
+    random: bool,
+) -> anyhow::Result<String> {
     match subnets.len() {
         0 => anyhow::bail!("No subnet was found matching the filters"),
         1 => Ok(subnets.remove(0).0),
@@ -20,7 +26,9 @@ pub fn pick(mut subnets: Vec<(String, i32)>, most_free: bool, random: bool) -> a
             Ok(subnets.remove(0).0)
         }
         n if random => Ok(subnets.remove(fastrand::usize(0..n)).0),
-        n => anyhow::bail!("Your filter matched {n} subnets. Please try a more specific search, or set random or most_free to true."),
+        n => anyhow::bail!(
+            "Your filter matched {n} subnets. Please try a more specific search, or set random or most_free to true."
+        ),
     }
 }
 
@@ -28,43 +36,115 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
     let mut vpc = c.vpc_id.clone();
     if let (None, Some(f)) = (&vpc, &c.vpc_filter) {
-        let out = cx.ec2.describe_vpcs().set_filters(Some(filters(&f.filters))).send().await.map_err(|e| aws_err("ec2:DescribeVpcs", cx.region(), &e))?;
+        let out = cx
+            .ec2
+            .describe_vpcs()
+            .set_filters(Some(filters(&f.filters)))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeVpcs", cx.region(), &e))?;
         match out.vpcs() {
             [one] => vpc = one.vpc_id().map(String::from),
             [] => anyhow::bail!("No VPC was found matching vpc_filter {:?}", f.filters),
-            more => anyhow::bail!("vpc_filter matched {} VPCs; make it more specific", more.len()),
+            more => anyhow::bail!(
+                "vpc_filter matched {} VPCs; make it more specific",
+                more.len()
+            ),
         }
     }
     let subnets: Vec<Subnet> = if let Some(id) = &c.subnet_id {
-        cx.ec2.describe_subnets().subnet_ids(id).send().await.map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?.subnets().to_vec()
+        cx.ec2
+            .describe_subnets()
+            .subnet_ids(id)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?
+            .subnets()
+            .to_vec()
     } else if c.subnet_filter.is_some() || vpc.is_some() {
-        let mut fs = c.subnet_filter.as_ref().map(|f| filters(&f.filters)).unwrap_or_default();
+        let mut fs = c
+            .subnet_filter
+            .as_ref()
+            .map(|f| filters(&f.filters))
+            .unwrap_or_default();
         fs.push(Filter::builder().name("state").values("available").build());
         if let Some(v) = &vpc {
             fs.push(Filter::builder().name("vpc-id").values(v).build());
         }
         if let Some(az) = &c.availability_zone {
-            fs.push(Filter::builder().name("availability-zone").values(az).build());
+            fs.push(
+                Filter::builder()
+                    .name("availability-zone")
+                    .values(az)
+                    .build(),
+            );
         }
-        cx.ec2.describe_subnets().set_filters(Some(fs)).send().await.map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?.subnets().to_vec()
+        cx.ec2
+            .describe_subnets()
+            .set_filters(Some(fs))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?
+            .subnets()
+            .to_vec()
     } else if c.associate_public_ip_address.is_some() {
         // Packer infers the default VPC's subnet with the most free addresses, so that the
         // public-IP setting can go on a network interface.
-        let mut fs = vec![Filter::builder().name("default-for-az").values("true").build()];
+        let mut fs = vec![
+            Filter::builder()
+                .name("default-for-az")
+                .values("true")
+                .build(),
+        ];
         if let Some(az) = &c.availability_zone {
-            fs.push(Filter::builder().name("availability-zone").values(az).build());
+            fs.push(
+                Filter::builder()
+                    .name("availability-zone")
+                    .values(az)
+                    .build(),
+            );
         }
-        cx.ec2.describe_subnets().set_filters(Some(fs)).send().await.map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?.subnets().to_vec()
+        cx.ec2
+            .describe_subnets()
+            .set_filters(Some(fs))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?
+            .subnets()
+            .to_vec()
     } else {
         return Ok(());
     };
-    let (most_free, random) = c.subnet_filter.as_ref().map(|f| (f.most_free, f.random)).unwrap_or((true, false));
-    let chosen = pick(subnets.iter().map(|s| (s.subnet_id().unwrap_or_default().to_string(), s.available_ip_address_count().unwrap_or(0))).collect(), most_free, random)?;
-    let s = subnets.iter().find(|s| s.subnet_id() == Some(chosen.as_str())).expect("picked from the list");
+    let (most_free, random) = c
+        .subnet_filter
+        .as_ref()
+        .map(|f| (f.most_free, f.random))
+        .unwrap_or((true, false));
+    let chosen = pick(
+        subnets
+            .iter()
+            .map(|s| {
+                (
+                    s.subnet_id().unwrap_or_default().to_string(),
+                    s.available_ip_address_count().unwrap_or(0),
+                )
+            })
+            .collect(),
+        most_free,
+        random,
+    )?;
+    let s = subnets
+        .iter()
+        .find(|s| s.subnet_id() == Some(chosen.as_str()))
+        .expect("picked from the list");
     st.subnet_id = Some(chosen.clone());
     st.vpc_id = s.vpc_id().map(String::from);
     st.availability_zone = s.availability_zone().map(String::from);
-    cx.ui.message(&format!("Using subnet {chosen} in {} ({})", st.availability_zone.as_deref().unwrap_or("?"), st.vpc_id.as_deref().unwrap_or("?")));
+    cx.ui.message(&format!(
+        "Using subnet {chosen} in {} ({})",
+        st.availability_zone.as_deref().unwrap_or("?"),
+        st.vpc_id.as_deref().unwrap_or("?")
+    ));
     Ok(())
 }
 

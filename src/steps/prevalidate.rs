@@ -8,14 +8,31 @@ use aws_sdk_ec2::types::Filter;
 pub async fn run(cx: &Cx) -> anyhow::Result<()> {
     let c = &cx.plan.config;
     if !c.skip_credential_validation {
-        cx.session.sts().get_caller_identity().send().await.map_err(|e| aws_err("sts:GetCallerIdentity", cx.region(), &e))?;
+        cx.session
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| aws_err("sts:GetCallerIdentity", cx.region(), &e))?;
     }
     if !c.skip_region_validation {
-        let out = cx.ec2.describe_regions().all_regions(true).send().await.map_err(|e| aws_err("ec2:DescribeRegions", cx.region(), &e))?;
-        let known: Vec<&str> = out.regions().iter().filter_map(|r| r.region_name()).collect();
+        let out = cx
+            .ec2
+            .describe_regions()
+            .all_regions(true)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeRegions", cx.region(), &e))?;
+        let known: Vec<&str> = out
+            .regions()
+            .iter()
+            .filter_map(|r| r.region_name())
+            .collect();
         for r in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
             if !known.contains(&r.as_str()) {
-                anyhow::bail!("Region {r} is not a valid AWS region (set skip_region_validation = true for an EC2-compatible cloud)");
+                anyhow::bail!(
+                    "Region {r} is not a valid AWS region (set skip_region_validation = true for an EC2-compatible cloud)"
+                );
             }
         }
     }
@@ -23,7 +40,11 @@ pub async fn run(cx: &Cx) -> anyhow::Result<()> {
         return Ok(());
     }
     for region in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
-        let ec2 = if region == cx.region() { cx.ec2.clone() } else { cx.session.ec2_in(&region) };
+        let ec2 = if region == cx.region() {
+            cx.ec2.clone()
+        } else {
+            cx.session.ec2_in(&region)
+        };
         let out = ec2
             .describe_images()
             .owners("self")

@@ -63,7 +63,9 @@ pub struct BuildBlock {
 pub fn parse_source_ref(s: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = s.split('.').collect();
     match parts.as_slice() {
-        [_, t, n] | [t, n] if !t.is_empty() && !n.is_empty() => Some((t.to_string(), n.to_string())),
+        [_, t, n] | [t, n] if !t.is_empty() && !n.is_empty() => {
+            Some((t.to_string(), n.to_string()))
+        }
         _ => None,
     }
 }
@@ -71,9 +73,22 @@ pub fn parse_source_ref(s: &str) -> Option<(String, String)> {
 fn plugin(file: FileId, b: &Block, diags: &mut Diagnostics) -> Option<PluginBlock> {
     let span = span_of(file, &b.ident);
     match b.labels.as_slice() {
-        [kind] => Some(PluginBlock { kind: kind.as_str().to_string(), body: b.body.clone(), file, span, iterator: None }),
+        [kind] => Some(PluginBlock {
+            kind: kind.as_str().to_string(),
+            body: b.body.clone(),
+            file,
+            span,
+            iterator: None,
+        }),
         _ => {
-            diags.error(format!("a {} block needs exactly one label: its type, e.g. {} \"shell\"", b.ident.as_str(), b.ident.as_str()), Some(span));
+            diags.error(
+                format!(
+                    "a {} block needs exactly one label: its type, e.g. {} \"shell\"",
+                    b.ident.as_str(),
+                    b.ident.as_str()
+                ),
+                Some(span),
+            );
             None
         }
     }
@@ -100,8 +115,14 @@ pub fn read_build(file: FileId, b: &Block, ctx: &Context, diags: &mut Diagnostic
                     "name" | "description" => match eval_expr(&a.value, ctx) {
                         Ok(Value::String(v)) if a.key.as_str() == "name" => out.name = Some(v),
                         Ok(Value::String(v)) => out.description = Some(v),
-                        Ok(_) => diags.error(format!("build {} must be a string", a.key.as_str()), Some(vspan)),
-                        Err(e) => diags.error(format!("cannot evaluate build {}: {e}", a.key.as_str()), Some(vspan)),
+                        Ok(_) => diags.error(
+                            format!("build {} must be a string", a.key.as_str()),
+                            Some(vspan),
+                        ),
+                        Err(e) => diags.error(
+                            format!("cannot evaluate build {}: {e}", a.key.as_str()),
+                            Some(vspan),
+                        ),
                     },
                     "sources" => match eval_expr(&a.value, ctx) {
                         Ok(Value::Array(items)) => {
@@ -112,11 +133,17 @@ pub fn read_build(file: FileId, b: &Block, ctx: &Context, diags: &mut Diagnostic
                                 }
                             }
                         }
-                        Ok(_) => diags.error("sources must be a list of strings such as [\"source.amazon-ebs.x\"]", Some(vspan)),
+                        Ok(_) => diags.error(
+                            "sources must be a list of strings such as [\"source.amazon-ebs.x\"]",
+                            Some(vspan),
+                        ),
                         Err(e) => diags.error(format!("cannot evaluate sources: {e}"), Some(vspan)),
                     },
                     other => {
-                        let mut d = Diagnostic::error(format!("unsupported argument \"{other}\" in build block"), Some(span_of(file, &a.key)));
+                        let mut d = Diagnostic::error(
+                            format!("unsupported argument \"{other}\" in build block"),
+                            Some(span_of(file, &a.key)),
+                        );
                         if let Some(s) = did_you_mean(other, ["name", "description", "sources"]) {
                             d = d.with_help(format!("did you mean \"{s}\"?"));
                         }
@@ -173,17 +200,28 @@ pub fn read_build(file: FileId, b: &Block, ctx: &Context, diags: &mut Diagnostic
         }
     }
     if out.sources.is_empty() {
-        diags.error("a build block needs at least one source (sources = [\"source.amazon-ebs.x\"])", Some(out.span.clone()));
+        diags.error(
+            "a build block needs at least one source (sources = [\"source.amazon-ebs.x\"])",
+            Some(out.span.clone()),
+        );
     }
     out
 }
 
 /// `dynamic "provisioner" { for_each = …, labels = ["shell"], content { … } }` inside build:
 /// one provisioner per element, its body evaluated later with the iterator in scope.
-fn dynamic_provisioners(file: FileId, b: &Block, ctx: &Context, diags: &mut Diagnostics) -> Vec<PluginBlock> {
+fn dynamic_provisioners(
+    file: FileId,
+    b: &Block,
+    ctx: &Context,
+    diags: &mut Diagnostics,
+) -> Vec<PluginBlock> {
     let span = span_of(file, &b.ident);
     let Some(for_each) = b.body.get_attribute("for_each") else {
-        diags.error("dynamic \"provisioner\" needs a for_each attribute", Some(span));
+        diags.error(
+            "dynamic \"provisioner\" needs a for_each attribute",
+            Some(span),
+        );
         return vec![];
     };
     let Some(content) = b.body.get_blocks("content").next() else {
@@ -195,15 +233,25 @@ fn dynamic_provisioners(file: FileId, b: &Block, ctx: &Context, diags: &mut Diag
         _ => "provisioner".to_string(),
     };
     let items: Vec<(Value, Value)> = match eval_expr(&for_each.value, ctx) {
-        Ok(Value::Array(v)) => v.into_iter().enumerate().map(|(i, x)| (Value::from(i as i64), x)).collect(),
+        Ok(Value::Array(v)) => v
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| (Value::from(i as i64), x))
+            .collect(),
         Ok(Value::Object(o)) => o.into_iter().map(|(k, x)| (Value::from(k), x)).collect(),
         Ok(Value::Null) => vec![],
         Ok(other) => {
-            diags.error(format!("for_each must be a list or map, got {other}"), Some(span_of(file, &for_each.value)));
+            diags.error(
+                format!("for_each must be a list or map, got {other}"),
+                Some(span_of(file, &for_each.value)),
+            );
             return vec![];
         }
         Err(e) => {
-            diags.error(format!("cannot evaluate for_each: {e}"), Some(span_of(file, &for_each.value)));
+            diags.error(
+                format!("cannot evaluate for_each: {e}"),
+                Some(span_of(file, &for_each.value)),
+            );
             return vec![];
         }
     };
@@ -214,14 +262,29 @@ fn dynamic_provisioners(file: FileId, b: &Block, ctx: &Context, diags: &mut Diag
         it.insert("value".to_string(), value);
         let mut child = ctx.clone();
         child.declare_var(iterator.as_str(), Value::Object(it.clone()));
-        let kind = match b.body.get_attribute("labels").map(|a| eval_expr(&a.value, &child)) {
-            Some(Ok(Value::Array(l))) if l.len() == 1 && l[0].is_string() => l[0].as_str().unwrap_or_default().to_string(),
+        let kind = match b
+            .body
+            .get_attribute("labels")
+            .map(|a| eval_expr(&a.value, &child))
+        {
+            Some(Ok(Value::Array(l))) if l.len() == 1 && l[0].is_string() => {
+                l[0].as_str().unwrap_or_default().to_string()
+            }
             _ => {
-                diags.error("dynamic \"provisioner\" needs labels = [\"<type>\"], e.g. [\"shell\"]", Some(span.clone()));
+                diags.error(
+                    "dynamic \"provisioner\" needs labels = [\"<type>\"], e.g. [\"shell\"]",
+                    Some(span.clone()),
+                );
                 return out;
             }
         };
-        out.push(PluginBlock { kind, body: content.body.clone(), file, span: span.clone(), iterator: Some((iterator.clone(), Value::Object(it))) });
+        out.push(PluginBlock {
+            kind,
+            body: content.body.clone(),
+            file,
+            span: span.clone(),
+            iterator: Some((iterator.clone(), Value::Object(it))),
+        });
     }
     out
 }

@@ -9,11 +9,11 @@
 use crate::diag::{Diagnostics, FileId, Span};
 use hcl::Value;
 use hcl::eval::{Context, Evaluate};
+use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression as EExpr, TraversalOperator};
 use hcl_edit::structure::{Body, Structure};
 use hcl_edit::visit::Visit;
 use hcl_edit::visit_mut::VisitMut;
-use hcl_edit::Span as _;
 
 /// Evaluates an hcl-edit expression.
 pub fn eval_expr(expr: &EExpr, ctx: &Context) -> Result<Value, String> {
@@ -68,7 +68,9 @@ impl Lazy<'_, '_> {
             return Some(Value::Bool(false));
         }
         self.error = Some(match last_err {
-            Some(e) => format!("no expression given to try() evaluated without error; the last error was: {e}"),
+            Some(e) => format!(
+                "no expression given to try() evaluated without error; the last error was: {e}"
+            ),
             None => "try() needs at least one argument".to_string(),
         });
         None
@@ -128,8 +130,13 @@ pub fn references(expr: &EExpr) -> Vec<(String, String, Option<std::ops::Range<u
                     })
                     .collect();
                 match (root.as_str(), attrs.as_slice()) {
-                    ("local", [name, ..]) => self.0.push(("local".into(), name.clone(), node.span())),
-                    ("data", [t, n, ..]) => self.0.push(("data".into(), format!("{t}.{n}"), node.span())),
+                    ("local", [name, ..]) => {
+                        self.0.push(("local".into(), name.clone(), node.span()))
+                    }
+                    ("data", [t, n, ..]) => {
+                        self.0
+                            .push(("data".into(), format!("{t}.{n}"), node.span()))
+                    }
                     ("var", [name, ..]) => self.0.push(("var".into(), name.clone(), node.span())),
                     _ => {}
                 }
@@ -189,9 +196,14 @@ pub fn eval_body(body: &Body, file: FileId, ctx: &Context, diags: &mut Diagnosti
                     key_span: span_of(file, &a.key),
                     span: span_of(file, &a.value),
                 }),
-                Err(e) => diags.error(format!("cannot evaluate \"{}\": {e}", a.key.as_str()), Some(span_of(file, &a.value))),
+                Err(e) => diags.error(
+                    format!("cannot evaluate \"{}\": {e}", a.key.as_str()),
+                    Some(span_of(file, &a.value)),
+                ),
             },
-            Structure::Block(b) if b.ident.as_str() == "dynamic" => expand_dynamic(b, file, ctx, diags, &mut out),
+            Structure::Block(b) if b.ident.as_str() == "dynamic" => {
+                expand_dynamic(b, file, ctx, diags, &mut out)
+            }
             Structure::Block(b) => out.blocks.push(EBlock {
                 ident: b.ident.as_str().to_string(),
                 labels: b.labels.iter().map(|l| l.as_str().to_string()).collect(),
@@ -204,20 +216,35 @@ pub fn eval_body(body: &Body, file: FileId, ctx: &Context, diags: &mut Diagnosti
 }
 
 /// `dynamic "name" { for_each = …, iterator = it, labels = […], content { … } }`.
-fn expand_dynamic(b: &hcl_edit::structure::Block, file: FileId, ctx: &Context, diags: &mut Diagnostics, out: &mut EBody) {
+fn expand_dynamic(
+    b: &hcl_edit::structure::Block,
+    file: FileId,
+    ctx: &Context,
+    diags: &mut Diagnostics,
+    out: &mut EBody,
+) {
     let span = span_of(file, &b.ident);
     let Some(name) = b.labels.first().map(|l| l.as_str().to_string()) else {
-        diags.error("a dynamic block needs a label naming the block to generate", Some(span));
+        diags.error(
+            "a dynamic block needs a label naming the block to generate",
+            Some(span),
+        );
         return;
     };
     let Some(for_each) = b.body.get_attribute("for_each") else {
-        diags.error(format!("dynamic \"{name}\" needs a for_each attribute"), Some(span));
+        diags.error(
+            format!("dynamic \"{name}\" needs a for_each attribute"),
+            Some(span),
+        );
         return;
     };
     let collection = match eval_expr(&for_each.value, ctx) {
         Ok(v) => v,
         Err(e) => {
-            diags.error(format!("cannot evaluate for_each: {e}"), Some(span_of(file, &for_each.value)));
+            diags.error(
+                format!("cannot evaluate for_each: {e}"),
+                Some(span_of(file, &for_each.value)),
+            );
             return;
         }
     };
@@ -225,22 +252,35 @@ fn expand_dynamic(b: &hcl_edit::structure::Block, file: FileId, ctx: &Context, d
         Some(a) => match &a.value {
             EExpr::Variable(v) => v.as_str().to_string(),
             _ => {
-                diags.error("iterator must be a bare name", Some(span_of(file, &a.value)));
+                diags.error(
+                    "iterator must be a bare name",
+                    Some(span_of(file, &a.value)),
+                );
                 return;
             }
         },
         None => name.clone(),
     };
     let Some(content) = b.body.get_blocks("content").next() else {
-        diags.error(format!("dynamic \"{name}\" needs a content block"), Some(span));
+        diags.error(
+            format!("dynamic \"{name}\" needs a content block"),
+            Some(span),
+        );
         return;
     };
     let items: Vec<(Value, Value)> = match collection {
-        Value::Array(v) => v.into_iter().enumerate().map(|(i, x)| (Value::from(i as i64), x)).collect(),
+        Value::Array(v) => v
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| (Value::from(i as i64), x))
+            .collect(),
         Value::Object(o) => o.into_iter().map(|(k, x)| (Value::from(k), x)).collect(),
         Value::Null => vec![],
         other => {
-            diags.error(format!("for_each must be a list, set or map, got {other}"), Some(span_of(file, &for_each.value)));
+            diags.error(
+                format!("for_each must be a list, set or map, got {other}"),
+                Some(span_of(file, &for_each.value)),
+            );
             return;
         }
     };
@@ -252,15 +292,26 @@ fn expand_dynamic(b: &hcl_edit::structure::Block, file: FileId, ctx: &Context, d
         child.declare_var(iterator.as_str(), Value::Object(it));
         let labels = match b.body.get_attribute("labels") {
             Some(a) => match eval_expr(&a.value, &child) {
-                Ok(Value::Array(ls)) => ls.iter().map(|l| l.as_str().unwrap_or_default().to_string()).collect(),
+                Ok(Value::Array(ls)) => ls
+                    .iter()
+                    .map(|l| l.as_str().unwrap_or_default().to_string())
+                    .collect(),
                 Ok(_) | Err(_) => {
-                    diags.error("labels must be a list of strings", Some(span_of(file, &a.value)));
+                    diags.error(
+                        "labels must be a list of strings",
+                        Some(span_of(file, &a.value)),
+                    );
                     vec![]
                 }
             },
             None => vec![],
         };
-        out.blocks.push(EBlock { ident: name.clone(), labels, body: eval_body(&content.body, file, &child, diags), span: span.clone() });
+        out.blocks.push(EBlock {
+            ident: name.clone(),
+            labels,
+            body: eval_body(&content.body, file, &child, diags),
+            span: span.clone(),
+        });
     }
 }
 
@@ -289,22 +340,44 @@ mod tests {
 
     #[test]
     fn try_and_can() {
-        assert_eq!(ev("try(var.nope, \"fallback\")").unwrap(), Value::from("fallback"));
+        assert_eq!(
+            ev("try(var.nope, \"fallback\")").unwrap(),
+            Value::from("fallback")
+        );
         assert_eq!(ev("try(var.x, \"fallback\")").unwrap(), Value::from("v"));
-        assert_eq!(ev("\"a-${try(var.nope.deeper, \"b\")}\"").unwrap(), Value::from("a-b"));
+        assert_eq!(
+            ev("\"a-${try(var.nope.deeper, \"b\")}\"").unwrap(),
+            Value::from("a-b")
+        );
         assert_eq!(ev("can(var.nope)").unwrap(), Value::Bool(false));
         assert_eq!(ev("can(var.x)").unwrap(), Value::Bool(true));
-        assert!(ev("try(var.nope, var.nope2)").unwrap_err().contains("try()"));
+        assert!(
+            ev("try(var.nope, var.nope2)")
+                .unwrap_err()
+                .contains("try()")
+        );
         // A try over a for loop variable is left to hcl-rs and still works when it succeeds.
-        assert_eq!(ev("[for s in [\"a\"] : try(s, \"z\")]").unwrap(), Value::from(vec!["a"]));
+        assert_eq!(
+            ev("[for s in [\"a\"] : try(s, \"z\")]").unwrap(),
+            Value::from(vec!["a"])
+        );
     }
 
     #[test]
     fn conditionals_for_splat() {
         assert_eq!(ev("var.x == \"v\" ? 1 : 2").unwrap(), Value::from(1));
-        assert_eq!(ev("[for i, s in [\"a\", \"b\"] : \"${i}${s}\" if s != \"b\"]").unwrap(), Value::from(vec!["0a"]));
-        assert_eq!(ev("[{a = 1}, {a = 2}][*].a").unwrap(), Value::from(vec![1, 2]));
-        assert_eq!(ev("{for k, v in {a = 1} : upper(k) => v}").unwrap(), ev("{A = 1}").unwrap());
+        assert_eq!(
+            ev("[for i, s in [\"a\", \"b\"] : \"${i}${s}\" if s != \"b\"]").unwrap(),
+            Value::from(vec!["0a"])
+        );
+        assert_eq!(
+            ev("[{a = 1}, {a = 2}][*].a").unwrap(),
+            Value::from(vec![1, 2])
+        );
+        assert_eq!(
+            ev("{for k, v in {a = 1} : upper(k) => v}").unwrap(),
+            ev("{A = 1}").unwrap()
+        );
     }
 
     #[test]
@@ -328,14 +401,26 @@ dynamic "ebs" {
         let b = eval_body(&body, 0, &ctx(), &mut d);
         assert!(!d.has_errors(), "{d:?}");
         assert_eq!(b.blocks.len(), 3);
-        assert_eq!(b.blocks[1].body.attr("value").unwrap().value, Value::from("2"));
-        assert_eq!(b.blocks[2].body.attr("name").unwrap().value, Value::from("x"));
+        assert_eq!(
+            b.blocks[1].body.attr("value").unwrap().value,
+            Value::from("2")
+        );
+        assert_eq!(
+            b.blocks[2].body.attr("name").unwrap().value,
+            Value::from("x")
+        );
     }
 
     #[test]
     fn references_found() {
         let e = hcl_edit::parser::parse_expr("\"${local.a}-${data.amazon-ami.base.id}\"").unwrap();
         let r: Vec<(String, String)> = references(&e).into_iter().map(|(a, b, _)| (a, b)).collect();
-        assert_eq!(r, vec![("local".into(), "a".into()), ("data".into(), "amazon-ami.base".into())]);
+        assert_eq!(
+            r,
+            vec![
+                ("local".into(), "a".into()),
+                ("data".into(), "amazon-ami.base".into())
+            ]
+        );
     }
 }

@@ -32,12 +32,26 @@ fn is_auto_vars(name: &str) -> bool {
 
 /// Reads the configuration at `path`. I/O problems are errors; syntax problems are diagnostics.
 pub fn read(path: &str, diags: &mut Diagnostics) -> Result<Inputs> {
-    let mut inputs = Inputs { map: SourceMap::default(), templates: vec![], auto_var_files: vec![], root: PathBuf::from(".") };
+    let mut inputs = Inputs {
+        map: SourceMap::default(),
+        templates: vec![],
+        auto_var_files: vec![],
+        root: PathBuf::from("."),
+    };
     if path == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading the template from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the template from standard input")?;
         inputs.root = std::env::current_dir().unwrap_or_default();
-        if let Some(p) = parse_file(&mut inputs.map, "<stdin>", PathBuf::from("<stdin>"), text, false, diags) {
+        if let Some(p) = parse_file(
+            &mut inputs.map,
+            "<stdin>",
+            PathBuf::from("<stdin>"),
+            text,
+            false,
+            diags,
+        ) {
             inputs.templates.push(p);
         }
         return Ok(inputs);
@@ -53,23 +67,44 @@ pub fn read(path: &str, diags: &mut Diagnostics) -> Result<Inputs> {
             .collect();
         names.sort();
         for f in names {
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let auto = is_auto_vars(&name);
             if !(is_template(&name) || auto) {
                 continue;
             }
-            let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
-            if let Some(parsed) = parse_file(&mut inputs.map, &f.display().to_string(), f.clone(), text, auto, diags) {
-                if auto { inputs.auto_var_files.push(parsed) } else { inputs.templates.push(parsed) }
+            let text = std::fs::read_to_string(&f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            if let Some(parsed) = parse_file(
+                &mut inputs.map,
+                &f.display().to_string(),
+                f.clone(),
+                text,
+                auto,
+                diags,
+            ) {
+                if auto {
+                    inputs.auto_var_files.push(parsed)
+                } else {
+                    inputs.templates.push(parsed)
+                }
             }
         }
         if inputs.templates.is_empty() && !diags.has_errors() {
             bail!("no *.pkr.hcl or *.pkr.json files found in directory {path}");
         }
     } else {
-        inputs.root = p.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        let text = std::fs::read_to_string(p).with_context(|| format!("cannot read template {path}"))?;
-        if let Some(parsed) = parse_file(&mut inputs.map, path, p.to_path_buf(), text, false, diags) {
+        inputs.root = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read template {path}"))?;
+        if let Some(parsed) = parse_file(&mut inputs.map, path, p.to_path_buf(), text, false, diags)
+        {
             inputs.templates.push(parsed);
         }
     }
@@ -77,12 +112,21 @@ pub fn read(path: &str, diags: &mut Diagnostics) -> Result<Inputs> {
 }
 
 /// Parses one file (HCL or HCL-JSON by its extension) and registers it in the source map.
-pub fn parse_file(map: &mut SourceMap, name: &str, path: PathBuf, text: String, var_file: bool, diags: &mut Diagnostics) -> Option<Parsed> {
+pub fn parse_file(
+    map: &mut SourceMap,
+    name: &str,
+    path: PathBuf,
+    text: String,
+    var_file: bool,
+    diags: &mut Diagnostics,
+) -> Option<Parsed> {
     let is_json = name.ends_with(".json");
     let id = map.add(SourceFile::new(name, path, text));
     let text = &map.get(id).text;
     let body = if is_json {
-        json::parse(text, var_file).map_err(|e| Diagnostic::error(format!("invalid HCL JSON: {e}"), Some(Span::new(id, None))))
+        json::parse(text, var_file).map_err(|e| {
+            Diagnostic::error(format!("invalid HCL JSON: {e}"), Some(Span::new(id, None)))
+        })
     } else {
         hcl_edit::parser::parse_body(text).map_err(|e| syntax_error(id, text, &e))
     };
@@ -99,5 +143,8 @@ fn syntax_error(file: FileId, text: &str, e: &hcl_edit::parser::Error) -> Diagno
     let loc = e.location();
     // Locations are 1-based line/column; turn them back into a byte offset for the caret.
     let offset = loc.offset().min(text.len());
-    Diagnostic::error(format!("syntax error: {}", e.message()), Some(Span::new(file, Some(offset..offset + 1))))
+    Diagnostic::error(
+        format!("syntax error: {}", e.message()),
+        Some(Span::new(file, Some(offset..offset + 1))),
+    )
 }

@@ -10,7 +10,12 @@ use serde_json::Value as J;
 /// How many labels a block type takes at the top level or inside `build`.
 fn label_count(ident: &str) -> usize {
     match ident {
-        "variable" | "local" | "provisioner" | "post-processor" | "error-cleanup-provisioner" | "dynamic" => 1,
+        "variable"
+        | "local"
+        | "provisioner"
+        | "post-processor"
+        | "error-cleanup-provisioner"
+        | "dynamic" => 1,
         "source" | "data" => 2,
         _ => 0,
     }
@@ -18,19 +23,54 @@ fn label_count(ident: &str) -> usize {
 
 /// Keys that are blocks, not attributes, wherever they appear in a Packer configuration.
 const BLOCKS: &[&str] = &[
-    "packer", "variable", "variables", "locals", "local", "source", "data", "build", "provisioner",
-    "post-processor", "post-processors", "error-cleanup-provisioner", "validation", "hcp_packer_registry",
-    "required_plugins", "dynamic", "content", "assume_role", "aws_polling", "deregistration_protection",
-    "fast_launch", "metadata_options", "placement", "security_group_filter", "source_ami_filter",
-    "subnet_filter", "temporary_iam_instance_profile_policy_document", "vault_aws_engine", "vpc_filter",
-    "ami_block_device_mappings", "launch_block_device_mappings", "license_specifications",
-    "license_configuration_request", "tag", "run_tag", "run_volume_tag", "snapshot_tag", "spot_tag", "fleet_tag",
-    "Statement", "region_launch_templates",
+    "packer",
+    "variable",
+    "variables",
+    "locals",
+    "local",
+    "source",
+    "data",
+    "build",
+    "provisioner",
+    "post-processor",
+    "post-processors",
+    "error-cleanup-provisioner",
+    "validation",
+    "hcp_packer_registry",
+    "required_plugins",
+    "dynamic",
+    "content",
+    "assume_role",
+    "aws_polling",
+    "deregistration_protection",
+    "fast_launch",
+    "metadata_options",
+    "placement",
+    "security_group_filter",
+    "source_ami_filter",
+    "subnet_filter",
+    "temporary_iam_instance_profile_policy_document",
+    "vault_aws_engine",
+    "vpc_filter",
+    "ami_block_device_mappings",
+    "launch_block_device_mappings",
+    "license_specifications",
+    "license_configuration_request",
+    "tag",
+    "run_tag",
+    "run_volume_tag",
+    "snapshot_tag",
+    "spot_tag",
+    "fleet_tag",
+    "Statement",
+    "region_launch_templates",
 ];
 
 pub fn parse(text: &str, var_file: bool) -> Result<Body, String> {
     let v: J = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let J::Object(obj) = v else { return Err("the top level must be a JSON object".into()) };
+    let J::Object(obj) = v else {
+        return Err("the top level must be a JSON object".into());
+    };
     let mut body = Body::new();
     for (k, v) in obj {
         if var_file || !BLOCKS.contains(&k.as_str()) {
@@ -43,10 +83,18 @@ pub fn parse(text: &str, var_file: bool) -> Result<Body, String> {
 }
 
 fn ident(s: &str) -> Result<Decorated<Ident>, String> {
-    Ident::try_new(s).map(Decorated::new).map_err(|_| format!("{s:?} is not a valid attribute name"))
+    Ident::try_new(s)
+        .map(Decorated::new)
+        .map_err(|_| format!("{s:?} is not a valid attribute name"))
 }
 
-fn push_blocks(body: &mut Body, name: &str, labels_left: usize, labels: Vec<String>, v: &J) -> Result<(), String> {
+fn push_blocks(
+    body: &mut Body,
+    name: &str,
+    labels_left: usize,
+    labels: Vec<String>,
+    v: &J,
+) -> Result<(), String> {
     if labels_left > 0 {
         // Ordered blocks are written as a list of single-key objects: [{"shell": {…}}, …].
         if let J::Array(items) = v {
@@ -55,7 +103,9 @@ fn push_blocks(body: &mut Body, name: &str, labels_left: usize, labels: Vec<Stri
             }
             return Ok(());
         }
-        let J::Object(o) = v else { return Err(format!("{name}: expected an object keyed by label")) };
+        let J::Object(o) = v else {
+            return Err(format!("{name}: expected an object keyed by label"));
+        };
         for (label, inner) in o {
             let mut l = labels.clone();
             l.push(label.clone());
@@ -73,7 +123,10 @@ fn push_blocks(body: &mut Body, name: &str, labels_left: usize, labels: Vec<Stri
         J::Object(o) => {
             let mut inner = Body::new();
             for (k, v) in o {
-                let is_block = BLOCKS.contains(&k.as_str()) && (v.is_object() || v.is_array() && v.as_array().is_some_and(|a| a.iter().all(J::is_object)));
+                let is_block = BLOCKS.contains(&k.as_str())
+                    && (v.is_object()
+                        || v.is_array()
+                            && v.as_array().is_some_and(|a| a.iter().all(J::is_object)));
                 if is_block && !(name == "variable" && k == "default") {
                     push_blocks(&mut inner, k, label_count(k), vec![], v)?;
                 } else {
@@ -93,7 +146,8 @@ fn push_blocks(body: &mut Body, name: &str, labels_left: usize, labels: Vec<Stri
 /// A JSON value as an expression; strings are templates, so `"${var.x}"` works.
 fn expr(v: &J) -> Result<Expression, String> {
     let text = to_hcl_text(v);
-    hcl_edit::parser::parse_expr(&text).map_err(|e| format!("invalid expression {text}: {}", e.message()))
+    hcl_edit::parser::parse_expr(&text)
+        .map_err(|e| format!("invalid expression {text}: {}", e.message()))
 }
 
 fn to_hcl_text(v: &J) -> String {
@@ -102,11 +156,18 @@ fn to_hcl_text(v: &J) -> String {
         J::Bool(b) => b.to_string(),
         J::Number(n) => n.to_string(),
         J::String(s) => serde_json::to_string(s).unwrap_or_default(),
-        J::Array(items) => format!("[{}]", items.iter().map(to_hcl_text).collect::<Vec<_>>().join(", ")),
+        J::Array(items) => format!(
+            "[{}]",
+            items.iter().map(to_hcl_text).collect::<Vec<_>>().join(", ")
+        ),
         J::Object(o) => format!(
             "{{{}}}",
             o.iter()
-                .map(|(k, v)| format!("{} = {}", serde_json::to_string(k).unwrap_or_default(), to_hcl_text(v)))
+                .map(|(k, v)| format!(
+                    "{} = {}",
+                    serde_json::to_string(k).unwrap_or_default(),
+                    to_hcl_text(v)
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

@@ -28,10 +28,15 @@ pub struct LegacyContext {
 
 impl LegacyContext {
     pub fn new(now: jiff::Timestamp) -> Self {
-        LegacyContext { vars: BTreeMap::new(), now, uuid: uuid::Uuid::new_v4().to_string() }
+        LegacyContext {
+            vars: BTreeMap::new(),
+            now,
+            uuid: uuid::Uuid::new_v4().to_string(),
+        }
     }
     pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.vars.insert(name.to_string(), LegacyValue::Str(value.into()));
+        self.vars
+            .insert(name.to_string(), LegacyValue::Str(value.into()));
         self
     }
 }
@@ -46,7 +51,9 @@ pub fn render(s: &str, ctx: &LegacyContext) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
-        let Some(end_rel) = rest[start + 2..].find("}}") else { break };
+        let Some(end_rel) = rest[start + 2..].find("}}") else {
+            break;
+        };
         let end = start + 2 + end_rel;
         let mut before = &rest[..start];
         let mut inner = &rest[start + 2..end];
@@ -100,7 +107,11 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                         Some('"') => break,
                         Some('\\') => {
                             let esc = chars.get(i + 1).copied().unwrap_or('\\');
-                            v.push(match esc { 'n' => '\n', 't' => '\t', other => other });
+                            v.push(match esc {
+                                'n' => '\n',
+                                't' => '\t',
+                                other => other,
+                            });
                             i += 2;
                             continue;
                         }
@@ -112,7 +123,10 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 toks.push(Tok::Str(v));
             }
             '`' => {
-                let end = chars[i + 1..].iter().position(|&c| c == '`').ok_or("unterminated raw string")?;
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&c| c == '`')
+                    .ok_or("unterminated raw string")?;
                 toks.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
                 i += end + 2;
             }
@@ -122,7 +136,12 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 while j < chars.len() && chars[j] == '.' {
                     let k = j + 1;
                     let mut e = k;
-                    while e < chars.len() && (chars[e].is_alphanumeric() || chars[e] == '_' || chars[e] == '-' || chars[e] == ':') {
+                    while e < chars.len()
+                        && (chars[e].is_alphanumeric()
+                            || chars[e] == '_'
+                            || chars[e] == '-'
+                            || chars[e] == ':')
+                    {
                         e += 1;
                     }
                     path.push(chars[k..e].iter().collect());
@@ -148,7 +167,11 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 toks.push(Tok::Ident(chars[i..j].iter().collect()));
                 i = j;
             }
-            other => return Err(format!("unexpected {other:?} in template action {{{{{s}}}}}")),
+            other => {
+                return Err(format!(
+                    "unexpected {other:?} in template action {{{{{s}}}}}"
+                ));
+            }
         }
     }
     Ok(toks)
@@ -186,7 +209,9 @@ fn eval_action(action: &str, ctx: &LegacyContext) -> Result<Option<String>, Stri
         let value = match head {
             Tok::Field(path) => match lookup(ctx, path) {
                 Some(v) if args.is_empty() => v,
-                Some(_) => return Err(format!("a field cannot take arguments in {{{{{action}}}}}")),
+                Some(_) => {
+                    return Err(format!("a field cannot take arguments in {{{{{action}}}}}"));
+                }
                 None => return Ok(None),
             },
             Tok::Str(s) => s.clone(),
@@ -217,8 +242,13 @@ fn str_of(a: &Arg) -> String {
 
 fn call(name: &str, args: &[Arg], ctx: &LegacyContext, action: &str) -> Result<String, String> {
     let want = |n: usize| -> Result<(), String> {
-        if args.len() == n { Ok(()) } else {
-            Err(format!("{name} takes {n} argument(s), got {} in {{{{{action}}}}}", args.len()))
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(format!(
+                "{name} takes {n} argument(s), got {} in {{{{{action}}}}}",
+                args.len()
+            ))
         }
     };
     Ok(match name {
@@ -229,7 +259,11 @@ fn call(name: &str, args: &[Arg], ctx: &LegacyContext, action: &str) -> Result<S
         "isotime" => match args {
             [] => crate::funcs::time::rfc3339(ctx.now),
             [layout] => crate::funcs::time::format_go(ctx.now, &str_of(layout)),
-            _ => return Err(format!("isotime takes at most one layout in {{{{{action}}}}}")),
+            _ => {
+                return Err(format!(
+                    "isotime takes at most one layout in {{{{{action}}}}}"
+                ));
+            }
         },
         "uuid" => {
             want(0)?;
@@ -250,9 +284,16 @@ fn call(name: &str, args: &[Arg], ctx: &LegacyContext, action: &str) -> Result<S
         // Go's strings.Replace(s, old, new, n) with Packer's argument order: old new n s.
         "replace" => {
             want(4)?;
-            let n = match args[2] { Arg::Num(n) => n, _ => return Err("replace's third argument must be a number".into()) };
+            let n = match args[2] {
+                Arg::Num(n) => n,
+                _ => return Err("replace's third argument must be a number".into()),
+            };
             let (old, new, s) = (str_of(&args[0]), str_of(&args[1]), str_of(&args[3]));
-            if n < 0 { s.replace(&old, &new) } else { s.replacen(&old, &new, n as usize) }
+            if n < 0 {
+                s.replace(&old, &new)
+            } else {
+                s.replacen(&old, &new, n as usize)
+            }
         }
         "replace_all" => {
             want(3)?;
@@ -261,8 +302,15 @@ fn call(name: &str, args: &[Arg], ctx: &LegacyContext, action: &str) -> Result<S
         // split s sep n → the n-th part.
         "split" => {
             want(3)?;
-            let n = match args[2] { Arg::Num(n) => n as usize, _ => return Err("split's third argument must be a number".into()) };
-            str_of(&args[0]).split(&str_of(&args[1])).nth(n).unwrap_or_default().to_string()
+            let n = match args[2] {
+                Arg::Num(n) => n as usize,
+                _ => return Err("split's third argument must be a number".into()),
+            };
+            str_of(&args[0])
+                .split(&str_of(&args[1]))
+                .nth(n)
+                .unwrap_or_default()
+                .to_string()
         }
         "build" => {
             want(1)?;
@@ -272,7 +320,11 @@ fn call(name: &str, args: &[Arg], ctx: &LegacyContext, action: &str) -> Result<S
                 _ => return Ok(format!("{{{{{action}}}}}")),
             }
         }
-        other => return Err(format!("function {other:?} not defined in template action {{{{{action}}}}}")),
+        other => {
+            return Err(format!(
+                "function {other:?} not defined in template action {{{{{action}}}}}"
+            ));
+        }
     })
 }
 
@@ -281,7 +333,13 @@ fn call(name: &str, args: &[Arg], ctx: &LegacyContext, action: &str) -> Result<S
 pub fn clean_resource_name(s: &str) -> String {
     let cleaned: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     cleaned.chars().take(128).collect()
 }
@@ -296,35 +354,61 @@ mod tests {
 
     #[test]
     fn config_time_values() {
-        assert_eq!(render("app-{{timestamp}}", &ctx()).unwrap(), "app-1772600767");
-        assert_eq!(render("{{isotime \"2006-01-02\"}}", &ctx()).unwrap(), "2026-03-04");
+        assert_eq!(
+            render("app-{{timestamp}}", &ctx()).unwrap(),
+            "app-1772600767"
+        );
+        assert_eq!(
+            render("{{isotime \"2006-01-02\"}}", &ctx()).unwrap(),
+            "2026-03-04"
+        );
         assert_eq!(
             render("x {{ isotime | clean_resource_name }}", &ctx()).unwrap(),
             "x 2026-03-04T05-06-07Z"
         );
         assert_eq!(render("{{uuid}}", &ctx()).unwrap().len(), 36);
         assert_eq!(render("{{ \"A B\" | lower }}", &ctx()).unwrap(), "a b");
-        assert_eq!(render("{{ replace_all \"-\" \"\" \"a-b-c\" }}", &ctx()).unwrap(), "abc");
+        assert_eq!(
+            render("{{ replace_all \"-\" \"\" \"a-b-c\" }}", &ctx()).unwrap(),
+            "abc"
+        );
     }
 
     #[test]
     fn build_values_are_deferred_then_rendered() {
         let s = "from {{ .SourceAMIName }} in {{.BuildRegion}} at {{timestamp}}";
         let first = render(s, &ctx()).unwrap();
-        assert_eq!(first, "from {{ .SourceAMIName }} in {{.BuildRegion}} at 1772600767");
-        let late = ctx().with("SourceAMIName", "al2023").with("BuildRegion", "us-east-1");
-        assert_eq!(render(&first, &late).unwrap(), "from al2023 in us-east-1 at 1772600767");
+        assert_eq!(
+            first,
+            "from {{ .SourceAMIName }} in {{.BuildRegion}} at 1772600767"
+        );
+        let late = ctx()
+            .with("SourceAMIName", "al2023")
+            .with("BuildRegion", "us-east-1");
+        assert_eq!(
+            render(&first, &late).unwrap(),
+            "from al2023 in us-east-1 at 1772600767"
+        );
         let mut tags = ctx();
-        tags.vars.insert("SourceAMITags".into(), LegacyValue::Map([("Name".to_string(), "base".to_string())].into()));
+        tags.vars.insert(
+            "SourceAMITags".into(),
+            LegacyValue::Map([("Name".to_string(), "base".to_string())].into()),
+        );
         assert_eq!(render("{{ .SourceAMITags.Name }}", &tags).unwrap(), "base");
         // Shell execute_command keeps its own variables for the provisioner.
-        assert_eq!(render("chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}", &ctx()).unwrap(),
-            "chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}");
+        assert_eq!(
+            render("chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}", &ctx()).unwrap(),
+            "chmod +x {{ .Path }}; {{ .Vars }} {{ .Path }}"
+        );
     }
 
     #[test]
     fn errors() {
-        assert!(render("{{ nosuch }}", &ctx()).unwrap_err().contains("not defined"));
+        assert!(
+            render("{{ nosuch }}", &ctx())
+                .unwrap_err()
+                .contains("not defined")
+        );
         assert!(render("{{ \"x }}", &ctx()).is_err());
         assert_eq!(clean_resource_name("a:b*c"), "a-b-c");
     }

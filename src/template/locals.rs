@@ -2,10 +2,10 @@
 //! source's value and a data source's arguments may use locals. A cycle is an error that names
 //! every member.
 
+use super::Configuration;
 use super::blocks::DataBlock;
 use super::eval::{EBody, eval_body, eval_expr, references, span_of};
 use super::files::Parsed;
-use super::Configuration;
 use crate::diag::{Diagnostics, Span};
 use hcl::Value;
 use hcl_edit::expr::Expression;
@@ -34,11 +34,20 @@ impl DataResolver for UnknownData {
         let fields: &[&str] = match block.kind.as_str() {
             "amazon-ami" => &["id", "name", "creation_date", "owner", "owner_name"],
             "amazon-parameterstore" => &["value", "version", "arn"],
-            other => return Err(format!("data source type \"{other}\" is not supported by ambake (supported: amazon-ami, amazon-parameterstore)")),
+            other => {
+                return Err(format!(
+                    "data source type \"{other}\" is not supported by ambake (supported: amazon-ami, amazon-parameterstore)"
+                ));
+            }
         };
         let mut m: hcl::Map<String, Value> = fields
             .iter()
-            .map(|f| (f.to_string(), Value::from(format!("unknown-data.{}.{}.{f}", block.kind, block.name))))
+            .map(|f| {
+                (
+                    f.to_string(),
+                    Value::from(format!("unknown-data.{}.{}.{f}", block.kind, block.name)),
+                )
+            })
             .collect();
         if block.kind == "amazon-ami" {
             m.insert("tags".into(), Value::Object(hcl::Map::new()));
@@ -48,7 +57,13 @@ impl DataResolver for UnknownData {
 }
 
 enum Node<'a> {
-    Local { name: String, expr: &'a Expression, sensitive: bool, file: usize, span: Span },
+    Local {
+        name: String,
+        expr: &'a Expression,
+        sensitive: bool,
+        file: usize,
+        span: Span,
+    },
     Data(&'a DataBlock),
 }
 
@@ -76,10 +91,19 @@ fn body_refs(body: &Body, out: &mut Vec<String>) {
     }
 }
 fn refs(e: &Expression) -> Vec<String> {
-    references(e).into_iter().filter(|(k, _, _)| k != "var").map(|(k, n, _)| format!("{k}.{n}")).collect()
+    references(e)
+        .into_iter()
+        .filter(|(k, _, _)| k != "var")
+        .map(|(k, n, _)| format!("{k}.{n}"))
+        .collect()
 }
 
-pub fn evaluate(templates: &[Parsed], cfg: &Configuration, resolver: &dyn DataResolver, diags: &mut Diagnostics) -> (Vec<Local>, hcl::Map<String, Value>) {
+pub fn evaluate(
+    templates: &[Parsed],
+    cfg: &Configuration,
+    resolver: &dyn DataResolver,
+    diags: &mut Diagnostics,
+) -> (Vec<Local>, hcl::Map<String, Value>) {
     let mut nodes: Vec<Node> = Vec::new();
     for p in templates {
         for s in p.body.iter() {
@@ -88,8 +112,17 @@ pub fn evaluate(templates: &[Parsed], cfg: &Configuration, resolver: &dyn DataRe
                 "locals" => {
                     for s in b.body.iter() {
                         match s {
-                            Structure::Attribute(a) => nodes.push(Node::Local { name: a.key.as_str().to_string(), expr: &a.value, sensitive: false, file: p.file, span: span_of(p.file, &a.key) }),
-                            Structure::Block(inner) => diags.error("locals contains only attributes (name = expression)", Some(span_of(p.file, &inner.ident))),
+                            Structure::Attribute(a) => nodes.push(Node::Local {
+                                name: a.key.as_str().to_string(),
+                                expr: &a.value,
+                                sensitive: false,
+                                file: p.file,
+                                span: span_of(p.file, &a.key),
+                            }),
+                            Structure::Block(inner) => diags.error(
+                                "locals contains only attributes (name = expression)",
+                                Some(span_of(p.file, &inner.ident)),
+                            ),
                         }
                     }
                 }
@@ -100,11 +133,23 @@ pub fn evaluate(templates: &[Parsed], cfg: &Configuration, resolver: &dyn DataRe
                         continue;
                     };
                     let Some(expr) = b.body.get_attribute("expression") else {
-                        diags.error(format!("local \"{}\" needs an expression attribute", name.as_str()), Some(span));
+                        diags.error(
+                            format!("local \"{}\" needs an expression attribute", name.as_str()),
+                            Some(span),
+                        );
                         continue;
                     };
-                    let sensitive = b.body.get_attribute("sensitive").is_some_and(|a| matches!(&a.value, Expression::Bool(v) if *v.value()));
-                    nodes.push(Node::Local { name: name.as_str().to_string(), expr: &expr.value, sensitive, file: p.file, span });
+                    let sensitive = b
+                        .body
+                        .get_attribute("sensitive")
+                        .is_some_and(|a| matches!(&a.value, Expression::Bool(v) if *v.value()));
+                    nodes.push(Node::Local {
+                        name: name.as_str().to_string(),
+                        expr: &expr.value,
+                        sensitive,
+                        file: p.file,
+                        span,
+                    });
                 }
                 _ => {}
             }
@@ -125,7 +170,11 @@ pub fn evaluate(templates: &[Parsed], cfg: &Configuration, resolver: &dyn DataRe
         }
     }
     let nodes = unique;
-    let index: BTreeMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.key(), i)).collect();
+    let index: BTreeMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.key(), i))
+        .collect();
     let deps: Vec<Vec<usize>> = nodes
         .iter()
         .map(|n| {
@@ -134,7 +183,9 @@ pub fn evaluate(templates: &[Parsed], cfg: &Configuration, resolver: &dyn DataRe
                 Node::Local { expr, .. } => r.extend(refs(expr)),
                 Node::Data(d) => body_refs(&d.body, &mut r),
             }
-            r.into_iter().filter_map(|k| index.get(&k).copied()).collect()
+            r.into_iter()
+                .filter_map(|k| index.get(&k).copied())
+                .collect()
         })
         .collect();
 
@@ -142,7 +193,14 @@ pub fn evaluate(templates: &[Parsed], cfg: &Configuration, resolver: &dyn DataRe
     let mut order = Vec::new();
     let mut state = vec![0u8; nodes.len()]; // 0 new, 1 on stack, 2 done
     let mut in_cycle = vec![false; nodes.len()];
-    fn visit(i: usize, deps: &[Vec<usize>], state: &mut [u8], stack: &mut Vec<usize>, order: &mut Vec<usize>, cycles: &mut Vec<Vec<usize>>) {
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+        cycles: &mut Vec<Vec<usize>>,
+    ) {
         if state[i] == 2 {
             return;
         }
@@ -162,12 +220,22 @@ pub fn evaluate(templates: &[Parsed], cfg: &Configuration, resolver: &dyn DataRe
     }
     let mut cycles = Vec::new();
     for i in 0..nodes.len() {
-        visit(i, &deps, &mut state, &mut Vec::new(), &mut order, &mut cycles);
+        visit(
+            i,
+            &deps,
+            &mut state,
+            &mut Vec::new(),
+            &mut order,
+            &mut cycles,
+        );
     }
     for c in &cycles {
         let mut names: Vec<String> = c.iter().map(|&i| nodes[i].key()).collect();
         names.push(names[0].clone());
-        diags.error(format!("dependency cycle: {}", names.join(" → ")), Some(nodes[c[0]].span()));
+        diags.error(
+            format!("dependency cycle: {}", names.join(" → ")),
+            Some(nodes[c[0]].span()),
+        );
         c.iter().for_each(|&i| in_cycle[i] = true);
     }
 
@@ -179,9 +247,23 @@ pub fn evaluate(templates: &[Parsed], cfg: &Configuration, resolver: &dyn DataRe
         }
         let ctx = cfg.context_with(&locals, &data, None, None);
         match &nodes[i] {
-            Node::Local { name, expr, sensitive, file, span } => match eval_expr(expr, &ctx) {
-                Ok(value) => locals.push(Local { name: name.clone(), value, sensitive: *sensitive, span: span.clone() }),
-                Err(e) => diags.error(format!("cannot evaluate local \"{name}\": {e}"), Some(span_of(*file, *expr))),
+            Node::Local {
+                name,
+                expr,
+                sensitive,
+                file,
+                span,
+            } => match eval_expr(expr, &ctx) {
+                Ok(value) => locals.push(Local {
+                    name: name.clone(),
+                    value,
+                    sensitive: *sensitive,
+                    span: span.clone(),
+                }),
+                Err(e) => diags.error(
+                    format!("cannot evaluate local \"{name}\": {e}"),
+                    Some(span_of(*file, *expr)),
+                ),
             },
             Node::Data(d) => {
                 let args = eval_body(&d.body, d.file, &ctx, diags);

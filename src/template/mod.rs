@@ -54,21 +54,39 @@ pub struct Configuration {
     pub now: jiff::Timestamp,
 }
 
-const TOP_LEVEL: &[&str] = &["packer", "variable", "variables", "locals", "local", "source", "data", "build"];
+const TOP_LEVEL: &[&str] = &[
+    "packer",
+    "variable",
+    "variables",
+    "locals",
+    "local",
+    "source",
+    "data",
+    "build",
+];
 
 /// Loads and evaluates everything that does not depend on a build. Problems go to `diags` (the
 /// returned configuration is then partial, but its source map can render them); `Err` only for
 /// I/O problems such as a missing file.
-pub fn load(opts: &LoadOptions, resolver: &dyn DataResolver, diags: &mut Diagnostics) -> Result<Configuration> {
+pub fn load(
+    opts: &LoadOptions,
+    resolver: &dyn DataResolver,
+    diags: &mut Diagnostics,
+) -> Result<Configuration> {
     let now = jiff::Timestamp::now();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    crate::funcs::set_env(crate::funcs::FuncEnv { cwd: cwd.clone(), now });
+    crate::funcs::set_env(crate::funcs::FuncEnv {
+        cwd: cwd.clone(),
+        now,
+    });
 
     let mut inputs = files::read(&opts.path, diags)?;
     let mut var_files = Vec::new();
     for f in &opts.var_files {
-        let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read variable file {f}: {e}"))?;
-        if let Some(p) = files::parse_file(&mut inputs.map, f, PathBuf::from(f), text, true, diags) {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("cannot read variable file {f}: {e}"))?;
+        if let Some(p) = files::parse_file(&mut inputs.map, f, PathBuf::from(f), text, true, diags)
+        {
             var_files.push(p);
         }
     }
@@ -99,7 +117,14 @@ pub fn load(opts: &LoadOptions, resolver: &dyn DataResolver, diags: &mut Diagnos
         }
     }
 
-    let variables = variables::resolve(&inputs.templates, &inputs.auto_var_files, &var_files, &opts.vars, &inputs.map, diags);
+    let variables = variables::resolve(
+        &inputs.templates,
+        &inputs.auto_var_files,
+        &var_files,
+        &opts.vars,
+        &inputs.map,
+        diags,
+    );
     let mut cfg = Configuration::empty(inputs.map, inputs.root, cwd, now);
     cfg.variables = variables;
     cfg.required_version = required_version;
@@ -142,9 +167,17 @@ pub fn load(opts: &LoadOptions, resolver: &dyn DataResolver, diags: &mut Diagnos
     drop(ctx);
     for b in &cfg.builds {
         for r in &b.sources {
-            if !cfg.sources.iter().any(|s| s.kind == r.kind && s.name == r.name) {
-                let mut d = Diagnostic::error(format!("unknown source \"source.{}.{}\" in build", r.kind, r.name), Some(r.span.clone()));
-                if let Some(s) = did_you_mean(&r.name, cfg.sources.iter().map(|s| s.name.as_str())) {
+            if !cfg
+                .sources
+                .iter()
+                .any(|s| s.kind == r.kind && s.name == r.name)
+            {
+                let mut d = Diagnostic::error(
+                    format!("unknown source \"source.{}.{}\" in build", r.kind, r.name),
+                    Some(r.span.clone()),
+                );
+                if let Some(s) = did_you_mean(&r.name, cfg.sources.iter().map(|s| s.name.as_str()))
+                {
                     d = d.with_help(format!("did you mean \"source.{}.{s}\"?", r.kind));
                 }
                 diags.push(d);
@@ -152,20 +185,32 @@ pub fn load(opts: &LoadOptions, resolver: &dyn DataResolver, diags: &mut Diagnos
         }
     }
     if cfg.builds.is_empty() && !diags.has_errors() {
-        diags.warning("the configuration has no build block, so there is nothing to build", None);
+        diags.warning(
+            "the configuration has no build block, so there is nothing to build",
+            None,
+        );
     }
     Ok(cfg)
 }
 
-fn check_packer_block(file: usize, b: &hcl_edit::structure::Block, diags: &mut Diagnostics) -> Option<String> {
+fn check_packer_block(
+    file: usize,
+    b: &hcl_edit::structure::Block,
+    diags: &mut Diagnostics,
+) -> Option<String> {
     let mut version = None;
     for s in b.body.iter() {
         match s {
             Structure::Attribute(a) if a.key.as_str() == "required_version" => {
                 let ctx = Context::new();
                 match eval::eval_expr(&a.value, &ctx) {
-                    Ok(Value::String(v)) if v.chars().any(|c| c.is_ascii_digit()) => version = Some(v),
-                    _ => diags.error("required_version must be a version constraint string such as \">= 1.7.0\"", Some(span_of(file, &a.value))),
+                    Ok(Value::String(v)) if v.chars().any(|c| c.is_ascii_digit()) => {
+                        version = Some(v)
+                    }
+                    _ => diags.error(
+                        "required_version must be a version constraint string such as \">= 1.7.0\"",
+                        Some(span_of(file, &a.value)),
+                    ),
                 }
             }
             Structure::Block(inner) if inner.ident.as_str() == "required_plugins" => {
@@ -178,8 +223,20 @@ fn check_packer_block(file: usize, b: &hcl_edit::structure::Block, diags: &mut D
                     }
                 }
             }
-            Structure::Attribute(a) => diags.error(format!("unsupported argument \"{}\" in packer block", a.key.as_str()), Some(span_of(file, &a.key))),
-            Structure::Block(inner) => diags.error(format!("unsupported block \"{}\" in packer block", inner.ident.as_str()), Some(span_of(file, &inner.ident))),
+            Structure::Attribute(a) => diags.error(
+                format!(
+                    "unsupported argument \"{}\" in packer block",
+                    a.key.as_str()
+                ),
+                Some(span_of(file, &a.key)),
+            ),
+            Structure::Block(inner) => diags.error(
+                format!(
+                    "unsupported block \"{}\" in packer block",
+                    inner.ident.as_str()
+                ),
+                Some(span_of(file, &inner.ident)),
+            ),
         }
     }
     version
@@ -203,7 +260,12 @@ impl Configuration {
     }
 
     pub fn var_object(&self) -> Value {
-        Value::Object(self.variables.iter().map(|v| (v.name.clone(), v.value.clone())).collect())
+        Value::Object(
+            self.variables
+                .iter()
+                .map(|v| (v.name.clone(), v.value.clone()))
+                .collect(),
+        )
     }
 
     /// The evaluation scope: functions, `var`, `local`, `data`, `path`, `packer`, and when given
@@ -213,15 +275,35 @@ impl Configuration {
     }
 
     /// As [`Configuration::context`], with the locals and data values evaluated so far.
-    pub fn context_with(&self, locals: &[Local], data: &hcl::Map<String, Value>, source: Option<(&str, &str)>, build: Option<Value>) -> Context<'static> {
+    pub fn context_with(
+        &self,
+        locals: &[Local],
+        data: &hcl::Map<String, Value>,
+        source: Option<(&str, &str)>,
+        build: Option<Value>,
+    ) -> Context<'static> {
         let mut ctx = Context::new();
         crate::funcs::declare(&mut ctx, false);
         ctx.declare_var("var", self.var_object());
-        ctx.declare_var("local", Value::Object(locals.iter().map(|l| (l.name.clone(), l.value.clone())).collect()));
+        ctx.declare_var(
+            "local",
+            Value::Object(
+                locals
+                    .iter()
+                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .collect(),
+            ),
+        );
         ctx.declare_var("data", nest_data(data));
         let mut path = hcl::Map::new();
-        path.insert("root".to_string(), Value::from(self.root.to_string_lossy().into_owned()));
-        path.insert("cwd".to_string(), Value::from(self.cwd.to_string_lossy().into_owned()));
+        path.insert(
+            "root".to_string(),
+            Value::from(self.root.to_string_lossy().into_owned()),
+        );
+        path.insert(
+            "cwd".to_string(),
+            Value::from(self.cwd.to_string_lossy().into_owned()),
+        );
         ctx.declare_var("path", Value::Object(path));
         let mut packer = hcl::Map::new();
         packer.insert("version".to_string(), Value::from(PACKER_COMPAT_VERSION));
@@ -261,7 +343,9 @@ fn nest_data(flat: &hcl::Map<String, Value>) -> Value {
     let mut out: hcl::Map<String, Value> = hcl::Map::new();
     for (k, v) in flat {
         let (t, n) = k.split_once('.').unwrap_or((k.as_str(), ""));
-        let entry = out.entry(t.to_string()).or_insert_with(|| Value::Object(hcl::Map::new()));
+        let entry = out
+            .entry(t.to_string())
+            .or_insert_with(|| Value::Object(hcl::Map::new()));
         if let Value::Object(m) = entry {
             m.insert(n.to_string(), v.clone());
         }

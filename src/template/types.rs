@@ -33,7 +33,11 @@ impl std::fmt::Display for Type {
                     if i > 0 {
                         write!(f, ", ")?;
                     }
-                    if *opt { write!(f, "{k}=optional({t})")? } else { write!(f, "{k}={t}")? }
+                    if *opt {
+                        write!(f, "{k}=optional({t})")?
+                    } else {
+                        write!(f, "{k}={t}")?
+                    }
                 }
                 write!(f, "}})")
             }
@@ -64,12 +68,19 @@ fn parse(expr: &Expression, allow_optional: bool) -> Result<(Type, bool), String
                 "number" => Type::Number,
                 "bool" => Type::Bool,
                 "any" => Type::Any,
-                other => return Err(format!("unknown type {other:?} (expected string, number, bool, any, list(…), map(…), set(…), object({{…}}), tuple([…]))")),
+                other => {
+                    return Err(format!(
+                        "unknown type {other:?} (expected string, number, bool, any, list(…), map(…), set(…), object({{…}}), tuple([…]))"
+                    ));
+                }
             },
             false,
         )),
         Expression::String(s) if ["string", "number", "bool", "any"].contains(&s.as_str()) => {
-            parse(&Expression::Variable(hcl::Variable::unchecked(s.clone())), allow_optional)
+            parse(
+                &Expression::Variable(hcl::Variable::unchecked(s.clone())),
+                allow_optional,
+            )
         }
         Expression::FuncCall(call) => {
             let name = call.name.name.as_str();
@@ -126,7 +137,9 @@ pub fn convert(v: &Value, t: &Type) -> Result<Value, String> {
     match t {
         Type::Any => Ok(v.clone()),
         Type::String => to_string(v).map(Value::from).map_err(|_| mismatch(v, t)),
-        Type::Number => to_number(v).map(crate::funcs::num_value).map_err(|_| mismatch(v, t)),
+        Type::Number => to_number(v)
+            .map(crate::funcs::num_value)
+            .map_err(|_| mismatch(v, t)),
         Type::Bool => to_bool(v).map(Value::Bool).map_err(|_| mismatch(v, t)),
         Type::List(et) | Type::Set(et) => match v {
             Value::Array(items) => {
@@ -146,7 +159,10 @@ pub fn convert(v: &Value, t: &Type) -> Result<Value, String> {
             Value::Object(o) => {
                 let mut out = hcl::Map::new();
                 for (k, item) in o {
-                    out.insert(k.clone(), convert(item, et).map_err(|e| format!("element {k:?}: {e}"))?);
+                    out.insert(
+                        k.clone(),
+                        convert(item, et).map_err(|e| format!("element {k:?}: {e}"))?,
+                    );
                 }
                 Ok(Value::Object(out))
             }
@@ -158,7 +174,10 @@ pub fn convert(v: &Value, t: &Type) -> Result<Value, String> {
                 for (k, ft, optional) in fields {
                     match o.get(k) {
                         Some(item) => {
-                            out.insert(k.clone(), convert(item, ft).map_err(|e| format!("attribute {k:?}: {e}"))?);
+                            out.insert(
+                                k.clone(),
+                                convert(item, ft).map_err(|e| format!("attribute {k:?}: {e}"))?,
+                            );
                         }
                         None if *optional => {
                             out.insert(k.clone(), Value::Null);
@@ -171,20 +190,31 @@ pub fn convert(v: &Value, t: &Type) -> Result<Value, String> {
             _ => Err(mismatch(v, t)),
         },
         Type::Tuple(ts) => match v {
-            Value::Array(items) if items.len() == ts.len() => {
-                items.iter().zip(ts).map(|(i, t)| convert(i, t)).collect::<Result<Vec<_>, _>>().map(Value::Array)
-            }
+            Value::Array(items) if items.len() == ts.len() => items
+                .iter()
+                .zip(ts)
+                .map(|(i, t)| convert(i, t))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
             _ => Err(mismatch(v, t)),
         },
     }
 }
 
 fn mismatch(v: &Value, t: &Type) -> String {
-    format!("a {} value ({}) cannot be used where {t} is required", type_name(v), shorten(&render(v)))
+    format!(
+        "a {} value ({}) cannot be used where {t} is required",
+        type_name(v),
+        shorten(&render(v))
+    )
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s.to_string() }
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }
 
 /// Whether values of this type are given on the command line as raw strings (like Packer does
@@ -208,8 +238,14 @@ mod tests {
     #[test]
     fn parse_types() {
         assert_eq!(ty("string"), Type::String);
-        assert_eq!(ty("list(map(string))"), Type::List(Box::new(Type::Map(Box::new(Type::String)))));
-        assert_eq!(ty("object({ a = string, b = optional(number) })").to_string(), "object({a=string, b=optional(number)})");
+        assert_eq!(
+            ty("list(map(string))"),
+            Type::List(Box::new(Type::Map(Box::new(Type::String))))
+        );
+        assert_eq!(
+            ty("object({ a = string, b = optional(number) })").to_string(),
+            "object({a=string, b=optional(number)})"
+        );
         let e: Expression = hcl_edit::parser::parse_expr("strng").unwrap().into();
         assert!(parse_type(&e).unwrap_err().contains("unknown type"));
     }
@@ -217,13 +253,40 @@ mod tests {
     #[test]
     fn conversions() {
         assert_eq!(convert(&val("5"), &Type::String).unwrap(), Value::from("5"));
-        assert_eq!(convert(&val("\"5\""), &Type::Number).unwrap(), Value::from(5));
-        assert_eq!(convert(&val("\"true\""), &Type::Bool).unwrap(), Value::Bool(true));
-        assert!(convert(&val("\"x\""), &Type::Number).unwrap_err().contains("cannot be used where number"));
-        assert_eq!(convert(&val("[1, \"2\"]"), &ty("list(number)")).unwrap(), val("[1, 2]"));
-        assert_eq!(convert(&val("[1, 1]"), &ty("set(number)")).unwrap(), val("[1]"));
-        assert_eq!(convert(&val("{a = \"x\"}"), &ty("object({a = string, b = optional(bool)})")).unwrap(), val("{a = \"x\", b = null}"));
-        assert!(convert(&val("{}"), &ty("object({a = string})")).unwrap_err().contains("required"));
+        assert_eq!(
+            convert(&val("\"5\""), &Type::Number).unwrap(),
+            Value::from(5)
+        );
+        assert_eq!(
+            convert(&val("\"true\""), &Type::Bool).unwrap(),
+            Value::Bool(true)
+        );
+        assert!(
+            convert(&val("\"x\""), &Type::Number)
+                .unwrap_err()
+                .contains("cannot be used where number")
+        );
+        assert_eq!(
+            convert(&val("[1, \"2\"]"), &ty("list(number)")).unwrap(),
+            val("[1, 2]")
+        );
+        assert_eq!(
+            convert(&val("[1, 1]"), &ty("set(number)")).unwrap(),
+            val("[1]")
+        );
+        assert_eq!(
+            convert(
+                &val("{a = \"x\"}"),
+                &ty("object({a = string, b = optional(bool)})")
+            )
+            .unwrap(),
+            val("{a = \"x\", b = null}")
+        );
+        assert!(
+            convert(&val("{}"), &ty("object({a = string})"))
+                .unwrap_err()
+                .contains("required")
+        );
         assert!(convert(&val("[\"a\"]"), &Type::String).is_err());
         assert_eq!(convert(&Value::Null, &Type::Number).unwrap(), Value::Null);
     }

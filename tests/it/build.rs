@@ -29,10 +29,19 @@ impl Bench {
             let d = dir.path().to_string_lossy().into_owned();
             let mut args = vec![moto.port.to_string(), "--dir".to_string(), d];
             args.extend(proxy_args.iter().map(|s| s.to_string()));
-            let (p, port) = emu::helper("aws_proxy.py", &args.iter().map(String::as_str).collect::<Vec<_>>(), dir.path());
+            let (p, port) = emu::helper(
+                "aws_proxy.py",
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+                dir.path(),
+            );
             (Some(p), format!("http://127.0.0.1:{port}"))
         };
-        Bench { moto, dir, _proxy: proxy, endpoint }
+        Bench {
+            moto,
+            dir,
+            _proxy: proxy,
+            endpoint,
+        }
     }
     fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
@@ -84,13 +93,21 @@ build {{
         p
     }
     pub(super) fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default().lines().map(|l| l.splitn(2, ' ').nth(1).unwrap_or("").to_string()).collect()
+        std::fs::read_to_string(self.dir.path().join("proxy.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.splitn(2, ' ').nth(1).unwrap_or("").to_string())
+            .collect()
     }
 }
 
 pub(super) fn run(mut c: Command) -> (i32, String) {
     let out = c.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -99,37 +116,87 @@ pub(super) async fn leftovers(moto: &Moto, allow_committed_amis: bool) -> Vec<St
     let sdk = moto.sdk().await;
     let mut out = Vec::new();
     for region in [REGION, COPY_REGION] {
-        let conf = aws_sdk_ec2::config::Builder::from(&sdk).region(aws_types::region::Region::new(region)).build();
+        let conf = aws_sdk_ec2::config::Builder::from(&sdk)
+            .region(aws_types::region::Region::new(region))
+            .build();
         let ec2 = aws_sdk_ec2::Client::from_conf(conf);
-        for r in ec2.describe_instances().send().await.unwrap().reservations() {
+        for r in ec2
+            .describe_instances()
+            .send()
+            .await
+            .unwrap()
+            .reservations()
+        {
             for i in r.instances() {
-                let s = i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default();
+                let s = i
+                    .state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_string())
+                    .unwrap_or_default();
                 if s != "terminated" {
-                    out.push(format!("{region} instance {} {s}", i.instance_id().unwrap_or_default()));
+                    out.push(format!(
+                        "{region} instance {} {s}",
+                        i.instance_id().unwrap_or_default()
+                    ));
                 }
             }
         }
         for k in ec2.describe_key_pairs().send().await.unwrap().key_pairs() {
-            out.push(format!("{region} key pair {}", k.key_name().unwrap_or_default()));
+            out.push(format!(
+                "{region} key pair {}",
+                k.key_name().unwrap_or_default()
+            ));
         }
-        for g in ec2.describe_security_groups().send().await.unwrap().security_groups() {
+        for g in ec2
+            .describe_security_groups()
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+        {
             if g.group_name() != Some("default") {
-                out.push(format!("{region} security group {}", g.group_id().unwrap_or_default()));
+                out.push(format!(
+                    "{region} security group {}",
+                    g.group_id().unwrap_or_default()
+                ));
             }
         }
         for v in ec2.describe_volumes().send().await.unwrap().volumes() {
             let s = v.state().map(|s| s.as_str()).unwrap_or_default();
             if s == "available" {
-                out.push(format!("{region} volume {} {s}", v.volume_id().unwrap_or_default()));
+                out.push(format!(
+                    "{region} volume {} {s}",
+                    v.volume_id().unwrap_or_default()
+                ));
             }
         }
-        for t in ec2.describe_launch_templates().send().await.unwrap().launch_templates() {
-            out.push(format!("{region} launch template {}", t.launch_template_id().unwrap_or_default()));
+        for t in ec2
+            .describe_launch_templates()
+            .send()
+            .await
+            .unwrap()
+            .launch_templates()
+        {
+            out.push(format!(
+                "{region} launch template {}",
+                t.launch_template_id().unwrap_or_default()
+            ));
         }
-        for i in ec2.describe_images().owners("self").send().await.unwrap().images() {
+        for i in ec2
+            .describe_images()
+            .owners("self")
+            .send()
+            .await
+            .unwrap()
+            .images()
+        {
             let committed = i.tags().iter().any(|t| t.key() == Some("ambake:committed"));
             if !(allow_committed_amis && committed) {
-                out.push(format!("{region} AMI {} {}", i.image_id().unwrap_or_default(), i.name().unwrap_or_default()));
+                out.push(format!(
+                    "{region} AMI {} {}",
+                    i.image_id().unwrap_or_default(),
+                    i.name().unwrap_or_default()
+                ));
             }
         }
     }
@@ -139,24 +206,46 @@ pub(super) async fn leftovers(moto: &Moto, allow_committed_amis: bool) -> Vec<St
             out.push(format!("IAM role {}", r.role_name()));
         }
     }
-    for p in iam.list_instance_profiles().send().await.unwrap().instance_profiles() {
+    for p in iam
+        .list_instance_profiles()
+        .send()
+        .await
+        .unwrap()
+        .instance_profiles()
+    {
         out.push(format!("instance profile {}", p.instance_profile_name()));
     }
     out
 }
 
 fn journals(b: &Bench) -> Vec<PathBuf> {
-    std::fs::read_dir(b.state_dir()).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
+    std::fs::read_dir(b.state_dir())
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn communicator_none_build_end_to_end() {
     let b = Bench::new(&["--date-offset=0"]);
-    let t = b.template("", &format!("  post-processor \"manifest\" {{\n    output = \"{}\"\n  }}", b.dir.path().join("manifest.json").display()));
+    let t = b.template(
+        "",
+        &format!(
+            "  post-processor \"manifest\" {{\n    output = \"{}\"\n  }}",
+            b.dir.path().join("manifest.json").display()
+        ),
+    );
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("--> amazon-ebs.demo: AMIs were created:"), "{out}");
-    assert_eq!(std::fs::read_to_string(b.dir.path().join("marker")).unwrap().trim(), "provisioned demo");
+    assert!(
+        out.contains("--> amazon-ebs.demo: AMIs were created:"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.dir.path().join("marker"))
+            .unwrap()
+            .trim(),
+        "provisioned demo"
+    );
 
     let rt = emu::rt();
     rt.block_on(async {
@@ -164,34 +253,107 @@ fn communicator_none_build_end_to_end() {
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let imgs = ec2.describe_images().owners("self").send().await.unwrap();
         let img = imgs.images().first().expect("an AMI in the build region");
-        assert!(img.name().unwrap().starts_with("ambake-test-"), "{:?}", img.name());
-        assert!(out.contains(&format!("{REGION}: {}", img.image_id().unwrap())), "{out}");
-        assert_eq!(img.description(), Some("built from amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2"));
-        let tags: std::collections::BTreeMap<_, _> = img.tags().iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string())).collect();
+        assert!(
+            img.name().unwrap().starts_with("ambake-test-"),
+            "{:?}",
+            img.name()
+        );
+        assert!(
+            out.contains(&format!("{REGION}: {}", img.image_id().unwrap())),
+            "{out}"
+        );
+        assert_eq!(
+            img.description(),
+            Some("built from amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2")
+        );
+        let tags: std::collections::BTreeMap<_, _> = img
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+            .collect();
         assert_eq!(tags.get("Name").map(String::as_str), Some("demo"));
-        assert_eq!(tags.get("Base").map(String::as_str), Some("amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2"), "build-time legacy value rendered");
+        assert_eq!(
+            tags.get("Base").map(String::as_str),
+            Some("amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2"),
+            "build-time legacy value rendered"
+        );
         assert!(tags.contains_key("ambake:build-id") && tags.contains_key("ambake:committed"));
-        let perm = ec2.describe_image_attribute().image_id(img.image_id().unwrap()).attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission).send().await.unwrap();
-        assert!(perm.launch_permissions().iter().any(|p| p.user_id() == Some("111122223333")), "{perm:?}");
-        let snap = img.block_device_mappings().iter().find_map(|m| m.ebs().and_then(|e| e.snapshot_id())).expect("a snapshot").to_string();
-        let snaps = ec2.describe_snapshots().snapshot_ids(&snap).send().await.unwrap();
-        let st: Vec<(String, String)> = snaps.snapshots()[0].tags().iter().map(|t| (t.key().unwrap().into(), t.value().unwrap().into())).collect();
-        assert!(st.contains(&("Snap".into(), "yes".into())) && st.contains(&("Name".into(), "demo".into())), "snapshot_tags over tags: {st:?}");
-        let west = aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&sdk).region(aws_types::region::Region::new(COPY_REGION)).build());
+        let perm = ec2
+            .describe_image_attribute()
+            .image_id(img.image_id().unwrap())
+            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            perm.launch_permissions()
+                .iter()
+                .any(|p| p.user_id() == Some("111122223333")),
+            "{perm:?}"
+        );
+        let snap = img
+            .block_device_mappings()
+            .iter()
+            .find_map(|m| m.ebs().and_then(|e| e.snapshot_id()))
+            .expect("a snapshot")
+            .to_string();
+        let snaps = ec2
+            .describe_snapshots()
+            .snapshot_ids(&snap)
+            .send()
+            .await
+            .unwrap();
+        let st: Vec<(String, String)> = snaps.snapshots()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap().into(), t.value().unwrap().into()))
+            .collect();
+        assert!(
+            st.contains(&("Snap".into(), "yes".into()))
+                && st.contains(&("Name".into(), "demo".into())),
+            "snapshot_tags over tags: {st:?}"
+        );
+        let west = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&sdk)
+                .region(aws_types::region::Region::new(COPY_REGION))
+                .build(),
+        );
         let copies = west.describe_images().owners("self").send().await.unwrap();
         let copy = copies.images().first().expect("a copy in the copy region");
         assert_eq!(copy.name(), img.name());
-        assert!(out.contains(&format!("{COPY_REGION}: {}", copy.image_id().unwrap())), "{out}");
-        assert!(copy.tags().iter().any(|t| t.key() == Some("Name")), "copies are tagged too");
+        assert!(
+            out.contains(&format!("{COPY_REGION}: {}", copy.image_id().unwrap())),
+            "{out}"
+        );
+        assert!(
+            copy.tags().iter().any(|t| t.key() == Some("Name")),
+            "copies are tagged too"
+        );
         let left = leftovers(&b.moto, true).await;
         assert!(left.is_empty(), "leaked: {left:?}");
     });
-    assert!(journals(&b).is_empty(), "a clean build leaves no journal: {:?}", journals(&b));
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(b.dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        journals(&b).is_empty(),
+        "a clean build leaves no journal: {:?}",
+        journals(&b)
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.dir.path().join("manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(m["builds"][0]["name"], "demo");
     assert_eq!(m["builds"][0]["builder_type"], "amazon-ebs");
-    assert!(m["builds"][0]["artifact_id"].as_str().unwrap().starts_with("us-east-1:ami-"));
-    assert!(m["builds"][0]["artifact_id"].as_str().unwrap().contains(",us-west-2:ami-"));
+    assert!(
+        m["builds"][0]["artifact_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("us-east-1:ami-")
+    );
+    assert!(
+        m["builds"][0]["artifact_id"]
+            .as_str()
+            .unwrap()
+            .contains(",us-west-2:ami-")
+    );
     assert!(m["builds"][0]["files"].is_null());
     // The call count, for the record (Packer made 30 for a comparable build, see the issue).
     let calls = b.calls();
@@ -203,18 +365,35 @@ fn communicator_none_build_end_to_end() {
 /// exit 1, the AWS code in the message, and nothing left: no instance, key, group, volume, AMI.
 #[test]
 fn a_failure_at_each_stage_leaves_nothing() {
-    let stages = ["DescribeImages", "RunInstances", "StopInstances", "CreateImage", "CopyImage", "ModifyImageAttribute", "CreateTags"];
+    let stages = [
+        "DescribeImages",
+        "RunInstances",
+        "StopInstances",
+        "CreateImage",
+        "CopyImage",
+        "ModifyImageAttribute",
+        "CreateTags",
+    ];
     let rt = emu::rt();
     for action in stages {
         let b = Bench::new(&["--fail", &format!("{action}:UnauthorizedOperation:1")]);
         let t = b.template("  temporary_iam_instance_profile_policy_document {\n    Version = \"2012-10-17\"\n    Statement {\n      Effect   = \"Allow\"\n      Action   = [\"s3:GetObject\"]\n      Resource = [\"*\"]\n    }\n  }", "");
         let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
         assert_eq!(code, 1, "{action}: {out}");
-        assert!(out.contains(&format!("ec2:{action}")) && out.contains("UnauthorizedOperation"), "{action}: error names the call and code:\n{out}");
-        assert!(out.contains("request id proxy-"), "{action}: request id shown:\n{out}");
+        assert!(
+            out.contains(&format!("ec2:{action}")) && out.contains("UnauthorizedOperation"),
+            "{action}: error names the call and code:\n{out}"
+        );
+        assert!(
+            out.contains("request id proxy-"),
+            "{action}: request id shown:\n{out}"
+        );
         let left = rt.block_on(leftovers(&b.moto, false));
         assert!(left.is_empty(), "{action}: leaked {left:?}\n{out}");
-        assert!(journals(&b).is_empty(), "{action}: journal kept although everything was cleaned");
+        assert!(
+            journals(&b).is_empty(),
+            "{action}: journal kept although everything was cleaned"
+        );
     }
 }
 
@@ -225,13 +404,22 @@ fn ssh_timeout_cleans_up_key_pair_and_security_group() {
     let b = Bench::new(&[]);
     let port = emu::free_port();
     let t = b.template(&format!("  ssh_username = \"ec2-user\"\n  ssh_host = \"127.0.0.1\"\n  ssh_port = {port}\n  ssh_timeout = \"3s\""), "  provisioner \"shell\" {\n    inline = [\"true\"]\n  }").to_string_lossy().into_owned();
-    let text = std::fs::read_to_string(&t).unwrap().replace("  communicator    = \"none\"\n", "");
+    let text = std::fs::read_to_string(&t)
+        .unwrap()
+        .replace("  communicator    = \"none\"\n", "");
     std::fs::write(&t, text).unwrap();
     let (code, out) = run(b.cmd(&["build", &t]));
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("Creating temporary rsa key pair") && out.contains("Creating temporary security group"), "{out}");
+    assert!(
+        out.contains("Creating temporary rsa key pair")
+            && out.contains("Creating temporary security group"),
+        "{out}"
+    );
     assert!(out.contains("Timeout waiting for SSH"), "{out}");
-    assert!(out.contains(&format!("port {port} closed")), "the reason is the closed port: {out}");
+    assert!(
+        out.contains(&format!("port {port} closed")),
+        "the reason is the closed port: {out}"
+    );
     let left = emu::rt().block_on(leftovers(&b.moto, false));
     assert!(left.is_empty(), "leaked: {left:?}\n{out}");
 }
@@ -245,8 +433,16 @@ fn on_error_abort_keeps_resources_and_cleanup_removes_them() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("kept these resources"), "{out}");
     let left = emu::rt().block_on(leftovers(&b.moto, false));
-    assert!(left.iter().any(|l| l.contains("instance")), "abort keeps the instance: {left:?}");
-    let id = out.lines().find_map(|l| l.split("ambake cleanup ").nth(1)).expect("the cleanup command").trim().to_string();
+    assert!(
+        left.iter().any(|l| l.contains("instance")),
+        "abort keeps the instance: {left:?}"
+    );
+    let id = out
+        .lines()
+        .find_map(|l| l.split("ambake cleanup ").nth(1))
+        .expect("the cleanup command")
+        .trim()
+        .to_string();
     let (code, out2) = run(b.cmd(&["cleanup", "--dry-run", &id]));
     assert_eq!(code, 0, "{out2}");
     assert!(out2.contains("would delete instance"), "{out2}");
@@ -266,13 +462,21 @@ fn waiters_wait_through_slow_state_changes() {
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
     let calls = b.calls();
-    let n = |a: &str| calls.iter().filter(|c| c.starts_with(&format!("{a} "))).count();
+    let n = |a: &str| {
+        calls
+            .iter()
+            .filter(|c| c.starts_with(&format!("{a} ")))
+            .count()
+    };
     // running, stopped and terminated: each wait sees two stale answers, then the real one.
     assert!(n("DescribeInstances") >= 9, "{calls:?}");
     // The build-region AMI and its copy: two stale answers each.
     assert!(n("DescribeImages") >= 6, "{calls:?}");
     // Eight stale answers, each followed by a 1 s (±20%) pause: at least 6.4 s.
-    assert!(started.elapsed() >= Duration::from_millis(6400), "polls are about a second apart");
+    assert!(
+        started.elapsed() >= Duration::from_millis(6400),
+        "polls are about a second apart"
+    );
     assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
 }
 
@@ -288,7 +492,10 @@ fn wait_for(path: &Path, limit: Duration) -> bool {
 }
 
 fn signal(pid: u32, sig: &str) {
-    Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
 }
 
 /// The interrupt sweep: the same build, SIGINT while AWS call k+1 is in flight, for every k.
@@ -303,25 +510,52 @@ fn sigint_at_every_api_call_leaves_nothing() {
         let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
         assert_eq!(code, 0, "{out}");
         let calls = b.calls();
-        (calls.len(), calls.iter().position(|c| c.starts_with("TerminateInstances")).expect("a TerminateInstances call"))
+        (
+            calls.len(),
+            calls
+                .iter()
+                .position(|c| c.starts_with("TerminateInstances"))
+                .expect("a TerminateInstances call"),
+        )
     };
     let rt = emu::rt();
     for k in 0..total {
         let b = Bench::new(&["--hold-after", &k.to_string()]);
         let t = b.template("", "");
-        let child = b.cmd(&["build", t.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        assert!(wait_for(&b.dir.path().join("held"), Duration::from_secs(60)), "call {} never came", k + 1);
+        let child = b
+            .cmd(&["build", t.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_for(&b.dir.path().join("held"), Duration::from_secs(60)),
+            "call {} never came",
+            k + 1
+        );
         signal(child.id(), "-INT");
         std::thread::sleep(Duration::from_millis(50));
         std::fs::write(b.dir.path().join("release"), "").unwrap();
         let out = child.wait_with_output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Interrupted during the build: exit 130, everything removed, AMIs included. During
         // the cleanup of a build that had finished: the AMIs stand, the temporaries still go.
         let finished = k >= cleanup_from;
-        assert_eq!(out.status.code(), Some(if finished { 0 } else { 130 }), "k={k}: {text}");
+        assert_eq!(
+            out.status.code(),
+            Some(if finished { 0 } else { 130 }),
+            "k={k}: {text}"
+        );
         let left = rt.block_on(leftovers(&b.moto, finished));
-        assert!(left.is_empty(), "k={k} (held {:?}): leaked {left:?}\n{text}", b.calls().get(k));
+        assert!(
+            left.is_empty(),
+            "k={k} (held {:?}): leaked {left:?}\n{text}",
+            b.calls().get(k)
+        );
         assert!(journals(&b).is_empty(), "k={k}: journal left behind");
     }
     eprintln!("interrupt sweep: {total} cancellation points, no leaks");
@@ -339,27 +573,57 @@ fn kill_9_then_cleanup_leaves_nothing() {
         assert_eq!(run(probe.cmd(&["build", t.to_str().unwrap()])).0, 0);
         // From the journal: hold CopyImage (the copy's id is never journaled, only the intent).
         // By tag: hold CreateImage (moto drops CopyImage's TagSpecifications, AWS keeps them).
-        let held = if use_orphans { "CreateImage" } else { "CopyImage" };
-        let k = probe.calls().iter().position(|c| c.starts_with(held)).expect("the call to hold");
+        let held = if use_orphans {
+            "CreateImage"
+        } else {
+            "CopyImage"
+        };
+        let k = probe
+            .calls()
+            .iter()
+            .position(|c| c.starts_with(held))
+            .expect("the call to hold");
 
         let b = Bench::new(&["--hold-after", &k.to_string()]);
         let t = b.template("", "");
-        let mut child = b.cmd(&["build", t.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        assert!(wait_for(&b.dir.path().join("held"), Duration::from_secs(60)));
+        let mut child = b
+            .cmd(&["build", t.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(wait_for(
+            &b.dir.path().join("held"),
+            Duration::from_secs(60)
+        ));
         child.kill().unwrap();
         child.wait().unwrap();
         std::fs::write(b.dir.path().join("release"), "").unwrap();
         std::thread::sleep(Duration::from_millis(300));
         let before = rt.block_on(leftovers(&b.moto, false));
-        assert!(before.iter().any(|l| l.contains("instance")) && before.iter().any(|l| l.contains("AMI")), "kill -9 left things to clean: {before:?}");
+        assert!(
+            before.iter().any(|l| l.contains("instance"))
+                && before.iter().any(|l| l.contains("AMI")),
+            "kill -9 left things to clean: {before:?}"
+        );
         if !use_orphans {
-            assert!(before.iter().any(|l| l.starts_with(COPY_REGION)), "the copy the journal never saw: {before:?}");
+            assert!(
+                before.iter().any(|l| l.starts_with(COPY_REGION)),
+                "the copy the journal never saw: {before:?}"
+            );
         }
         let (code, out) = if use_orphans {
             for j in journals(&b) {
                 std::fs::remove_file(j).unwrap();
             }
-            let mut c = b.cmd(&["cleanup", "--orphans", "--region", REGION, "--region", COPY_REGION]);
+            let mut c = b.cmd(&[
+                "cleanup",
+                "--orphans",
+                "--region",
+                REGION,
+                "--region",
+                COPY_REGION,
+            ]);
             c.env("AWS_REGION", REGION);
             run(c)
         } else {
@@ -367,7 +631,10 @@ fn kill_9_then_cleanup_leaves_nothing() {
         };
         assert_eq!(code, 0, "{out}");
         let left = rt.block_on(leftovers(&b.moto, false));
-        assert!(left.is_empty(), "orphans={use_orphans}: leaked after cleanup {left:?}\n{out}");
+        assert!(
+            left.is_empty(),
+            "orphans={use_orphans}: leaked after cleanup {left:?}\n{out}"
+        );
     }
 }
 
@@ -383,7 +650,10 @@ fn demo_script_and_template_exist() {
 fn amazon_ami_data_source_feeds_the_build() {
     let b = Bench::new(&[]);
     let t = b.template("", "");
-    let text = std::fs::read_to_string(&t).unwrap().replace("  source_ami      = \"ami-760aaa0f\"\n", "  source_ami      = data.amazon-ami.base.id\n");
+    let text = std::fs::read_to_string(&t).unwrap().replace(
+        "  source_ami      = \"ami-760aaa0f\"\n",
+        "  source_ami      = data.amazon-ami.base.id\n",
+    );
     let text = format!(
         "data \"amazon-ami\" \"base\" {{\n  region      = \"{REGION}\"\n  filters     = {{ name = \"amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2\" }}\n  owners      = [\"137112412989\"]\n  most_recent = true\n}}\n{text}"
     );
@@ -394,11 +664,17 @@ fn amazon_ami_data_source_feeds_the_build() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Found Image ID: ami-760aaa0f"), "{out}");
     // A filter that matches nothing is an error that says so, before anything is created.
-    let text = std::fs::read_to_string(&t).unwrap().replace("amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2", "no-such-image-*");
+    let text = std::fs::read_to_string(&t).unwrap().replace(
+        "amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2",
+        "no-such-image-*",
+    );
     std::fs::write(&t, text).unwrap();
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("data.amazon-ami.base") && out.contains("No AMI was found"), "{out}");
+    assert!(
+        out.contains("data.amazon-ami.base") && out.contains("No AMI was found"),
+        "{out}"
+    );
 }
 
 /// `-machine-readable` prints Packer's records, with the artifact.
@@ -408,12 +684,34 @@ fn machine_readable_output() {
     let t = b.template("", "");
     let (code, out) = run(b.cmd(&["build", "-machine-readable", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
-    assert!(out.lines().any(|l| l.contains(",amazon-ebs.demo,ui,say,")), "{out}");
-    assert!(out.lines().any(|l| l.ends_with(",,artifact-count,1")), "{out}");
-    assert!(out.lines().any(|l| l.contains(",amazon-ebs.demo,artifact,0,builder-id,mitchellh.amazonebs")), "{out}");
-    let id = out.lines().find(|l| l.contains(",artifact,0,id,")).expect("an artifact id record");
-    assert!(id.contains("us-east-1:ami-") && id.contains("%!(PACKER_COMMA)us-west-2:ami-"), "commas escaped: {id}");
-    assert!(out.lines().all(|l| l.split(',').next().is_some_and(|ts| ts.parse::<i64>().is_ok())), "every line starts with a timestamp: {out}");
+    assert!(
+        out.lines().any(|l| l.contains(",amazon-ebs.demo,ui,say,")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.ends_with(",,artifact-count,1")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains(",amazon-ebs.demo,artifact,0,builder-id,mitchellh.amazonebs")),
+        "{out}"
+    );
+    let id = out
+        .lines()
+        .find(|l| l.contains(",artifact,0,id,"))
+        .expect("an artifact id record");
+    assert!(
+        id.contains("us-east-1:ami-") && id.contains("%!(PACKER_COMMA)us-west-2:ami-"),
+        "commas escaped: {id}"
+    );
+    assert!(
+        out.lines().all(|l| l
+            .split(',')
+            .next()
+            .is_some_and(|ts| ts.parse::<i64>().is_ok())),
+        "every line starts with a timestamp: {out}"
+    );
 }
 
 /// encrypt_boot: an intermediary AMI, copied encrypted under the final name, then removed.
@@ -426,12 +724,19 @@ fn encrypt_boot_copies_and_removes_the_intermediary() {
     assert_eq!(code, 0, "{out}");
     let calls = b.calls();
     let copies = calls.iter().filter(|c| c.starts_with("CopyImage")).count();
-    assert_eq!(copies, 2, "one encrypted copy in the build region, one to us-west-2: {calls:?}");
+    assert_eq!(
+        copies, 2,
+        "one encrypted copy in the build region, one to us-west-2: {calls:?}"
+    );
     emu::rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
         let imgs = ec2.describe_images().owners("self").send().await.unwrap();
         let names: Vec<&str> = imgs.images().iter().filter_map(|i| i.name()).collect();
-        assert_eq!(names.len(), 1, "only the final AMI is left in the build region: {names:?}");
+        assert_eq!(
+            names.len(),
+            1,
+            "only the final AMI is left in the build region: {names:?}"
+        );
         assert!(names[0].starts_with("ambake-test-"), "{names:?}");
         assert!(leftovers(&b.moto, true).await.is_empty());
     });
@@ -442,14 +747,26 @@ fn encrypt_boot_copies_and_removes_the_intermediary() {
 fn spot_build_uses_a_fleet_and_cleans_the_template() {
     let b = Bench::new(&["--date-offset=0"]);
     let t = b.template("  spot_price = \"auto\"\n  spot_instance_types = [\"t2.micro\", \"t3.micro\"]\n  spot_tags = { Spot = \"yes\" }\n  fleet_tags = { Fleet = \"yes\" }", "");
-    let text = std::fs::read_to_string(&t).unwrap().replace("  instance_type   = \"t2.micro\"\n", "");
+    let text = std::fs::read_to_string(&t)
+        .unwrap()
+        .replace("  instance_type   = \"t2.micro\"\n", "");
     std::fs::write(&t, text).unwrap();
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
     let calls = b.calls();
-    assert!(calls.iter().any(|c| c.starts_with("CreateLaunchTemplate")) && calls.iter().any(|c| c.starts_with("CreateFleet")), "{calls:?}");
-    assert!(!calls.iter().any(|c| c.starts_with("StopInstances")), "spot builds are not stopped: {calls:?}");
-    assert!(calls.iter().any(|c| c.starts_with("DeleteLaunchTemplate")), "{calls:?}");
+    assert!(
+        calls.iter().any(|c| c.starts_with("CreateLaunchTemplate"))
+            && calls.iter().any(|c| c.starts_with("CreateFleet")),
+        "{calls:?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.starts_with("StopInstances")),
+        "spot builds are not stopped: {calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| c.starts_with("DeleteLaunchTemplate")),
+        "{calls:?}"
+    );
     assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
 }
 
@@ -458,27 +775,56 @@ fn spot_build_uses_a_fleet_and_cleans_the_template() {
 fn name_in_use_fails_early_and_force_replaces() {
     let b = Bench::new(&["--date-offset=0"]);
     let t = b.template("", "");
-    let text = std::fs::read_to_string(&t).unwrap().replace("ambake-test-{{timestamp}}", "ambake-fixed-name");
+    let text = std::fs::read_to_string(&t)
+        .unwrap()
+        .replace("ambake-test-{{timestamp}}", "ambake-fixed-name");
     std::fs::write(&t, text).unwrap();
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
     let before = b.calls().len();
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("AMI Name: 'ambake-fixed-name' is used by an existing AMI"), "{out}");
-    assert!(!b.calls()[before..].iter().any(|c| c.starts_with("RunInstances")), "nothing launched");
+    assert!(
+        out.contains("AMI Name: 'ambake-fixed-name' is used by an existing AMI"),
+        "{out}"
+    );
+    assert!(
+        !b.calls()[before..]
+            .iter()
+            .any(|c| c.starts_with("RunInstances")),
+        "nothing launched"
+    );
     let first: Vec<String> = emu::rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
-        ec2.describe_images().owners("self").send().await.unwrap().images().iter().map(|i| i.image_id().unwrap().to_string()).collect()
+        ec2.describe_images()
+            .owners("self")
+            .send()
+            .await
+            .unwrap()
+            .images()
+            .iter()
+            .map(|i| i.image_id().unwrap().to_string())
+            .collect()
     });
     let (code, out) = run(b.cmd(&["build", "-force", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
     let after: Vec<String> = emu::rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
-        ec2.describe_images().owners("self").send().await.unwrap().images().iter().map(|i| i.image_id().unwrap().to_string()).collect()
+        ec2.describe_images()
+            .owners("self")
+            .send()
+            .await
+            .unwrap()
+            .images()
+            .iter()
+            .map(|i| i.image_id().unwrap().to_string())
+            .collect()
     });
     assert_eq!(after.len(), 1, "{after:?}");
-    assert_ne!(after, first, "the old AMI was deregistered and a new one made");
+    assert_ne!(
+        after, first,
+        "the old AMI was deregistered and a new one made"
+    );
 }
 
 /// skip_create_ami: provisioned and cleaned, no AMI, exit 0, "no artifacts".
@@ -488,7 +834,10 @@ fn skip_create_ami_makes_no_ami() {
     let t = b.template("  skip_create_ami = true", "");
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("Builds finished but no artifacts were created."), "{out}");
+    assert!(
+        out.contains("Builds finished but no artifacts were created."),
+        "{out}"
+    );
     let left = emu::rt().block_on(leftovers(&b.moto, false));
     assert!(left.is_empty(), "{left:?}");
 }
@@ -499,7 +848,12 @@ fn skip_create_ami_makes_no_ami() {
 fn three_interrupts_quit_and_cleanup_resumes() {
     let b = Bench::new(&["--slow", "3"]);
     let t = b.template("", "");
-    let child = b.cmd(&["build", t.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = b
+        .cmd(&["build", t.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let t0 = Instant::now();
     while !b.calls().iter().any(|c| c.starts_with("RunInstances")) {
         assert!(t0.elapsed() < Duration::from_secs(30));
@@ -511,10 +865,20 @@ fn three_interrupts_quit_and_cleanup_resumes() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let out = child.wait_with_output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(130), "{text}");
-    assert!(text.contains("Ctrl-C once more to quit now; resume later with: ambake cleanup"), "{text}");
-    assert!(text.contains("Quitting without finishing cleanup"), "{text}");
+    assert!(
+        text.contains("Ctrl-C once more to quit now; resume later with: ambake cleanup"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Quitting without finishing cleanup"),
+        "{text}"
+    );
     let (code, out2) = run(b.cmd(&["cleanup", "--all"]));
     assert_eq!(code, 0, "{out2}");
     let left = emu::rt().block_on(leftovers(&b.moto, false));
@@ -530,7 +894,11 @@ fn public_ip_without_subnet_uses_a_default_subnet() {
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Using subnet subnet-"), "{out}");
-    assert!(b.calls().iter().any(|c| c.starts_with("DescribeSubnets")), "{:?}", b.calls());
+    assert!(
+        b.calls().iter().any(|c| c.starts_with("DescribeSubnets")),
+        "{:?}",
+        b.calls()
+    );
     assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
 }
 
@@ -541,19 +909,30 @@ fn debug_keeps_the_private_key_and_pauses() {
     let b = Bench::new(&[]);
     let port = emu::free_port();
     let t = b.template(&format!("  ssh_username = \"ec2-user\"\n  ssh_host = \"127.0.0.1\"\n  ssh_port = {port}\n  ssh_timeout = \"2s\""), "").to_string_lossy().into_owned();
-    let text = std::fs::read_to_string(&t).unwrap().replace("  communicator    = \"none\"\n", "");
+    let text = std::fs::read_to_string(&t)
+        .unwrap()
+        .replace("  communicator    = \"none\"\n", "");
     std::fs::write(&t, text).unwrap();
     let mut c = b.cmd(&["build", "-debug", &t]);
     c.stdin(Stdio::null());
     let (code, out) = run(c);
     assert_eq!(code, 1, "the SSH wait times out: {out}");
-    assert!(out.contains("Pausing after run of step 'key pair'. Press enter to continue."), "{out}");
+    assert!(
+        out.contains("Pausing after run of step 'key pair'. Press enter to continue."),
+        "{out}"
+    );
     let pem = b.dir.path().join("ec2_demo.pem");
     let text = std::fs::read_to_string(&pem).expect("the debug key file");
     assert!(text.starts_with("-----BEGIN"), "a PEM private key");
     use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777, 0o600);
-    assert!(!out.contains(text.lines().nth(1).unwrap()), "the key itself is never printed");
+    assert_eq!(
+        std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        !out.contains(text.lines().nth(1).unwrap()),
+        "the key itself is never printed"
+    );
 }
 
 /// -on-error=ask: [r] retries the failed step (here the injected failure happens once, so the
@@ -564,17 +943,34 @@ fn on_error_ask_retry_and_abort() {
     for (answer, want) in [("r\n", 0), ("a\n", 1)] {
         let b = Bench::new(&["--fail", "CreateImage:UnauthorizedOperation:1"]);
         let t = b.template("", "");
-        let mut child = b.cmd(&["build", "-on-error=ask", t.to_str().unwrap()]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+        let mut child = b
+            .cmd(&["build", "-on-error=ask", t.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(out.status.code(), Some(want), "{answer:?}: {text}");
-        assert!(text.contains("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step"), "{text}");
+        assert!(
+            text.contains("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step"),
+            "{text}"
+        );
         let left = emu::rt().block_on(leftovers(&b.moto, want == 0));
         if want == 0 {
             assert!(left.is_empty(), "retry: {left:?}");
         } else {
-            assert!(left.iter().any(|l| l.contains("instance")), "abort keeps the instance: {left:?}");
+            assert!(
+                left.iter().any(|l| l.contains("instance")),
+                "abort keeps the instance: {left:?}"
+            );
         }
     }
 }
@@ -595,13 +991,26 @@ fn imds_support_product_codes_and_copy_duration_are_sent() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .map(|v| {
             let body = v["body"].as_str().unwrap_or_default().to_string();
-            if v["body_encoded"] == true { String::from_utf8(base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default()).unwrap_or_default() } else { body }
+            if v["body_encoded"] == true {
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .unwrap_or_default(),
+                )
+                .unwrap_or_default()
+            } else {
+                body
+            }
         })
         .collect();
     let has = |s: &str| bodies.iter().filter(|b| b.contains(s)).count();
     assert_eq!(has("ImdsSupport.Value=v2.0"), 2, "in both regions");
     assert_eq!(has("ProductCode.1=abcdefgh"), 2, "in both regions");
-    assert_eq!(has("SnapshotCopyCompletionDurationMinutes=15"), 1, "on the copy");
+    assert_eq!(
+        has("SnapshotCopyCompletionDurationMinutes=15"),
+        1,
+        "on the copy"
+    );
 }
 
 /// decode_authorization_messages: an encoded AccessDenied message is decoded with
@@ -622,6 +1031,12 @@ fn authorization_messages_are_decoded() {
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(r#"Decoded authorization failure message: {"allowed":false,"context":{"action":"ec2:RunInstances"}}"#), "{out}");
-    assert!(b.calls().iter().any(|c| c.starts_with("DecodeAuthorizationMessage")), "{:?}", b.calls());
+    assert!(
+        b.calls()
+            .iter()
+            .any(|c| c.starts_with("DecodeAuthorizationMessage")),
+        "{:?}",
+        b.calls()
+    );
     assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
 }

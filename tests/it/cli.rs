@@ -27,8 +27,17 @@ build {
 "#;
 
 fn region_of(r: &super::support::Run) -> String {
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
-    v["variables"].as_array().unwrap().iter().find(|x| x["name"] == "region").unwrap()["value"].as_str().unwrap().to_string()
+    let v: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
+    v["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "region")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -49,11 +58,30 @@ fn variable_precedence_default_env_auto_file_cli() {
     assert_eq!(region_of(&run(c)), "from-auto");
 
     let f1 = write(d.path(), "one.pkrvars.hcl", "region = \"from-file-1\"\n");
-    let f2 = write(d.path(), "two.pkrvars.json", "{\"region\": \"from-file-2\"}");
-    let r = run(ambake(&["inspect", "-json", "-var-file", f1.to_str().unwrap(), &format!("-var-file={}", f2.display()), dir]));
+    let f2 = write(
+        d.path(),
+        "two.pkrvars.json",
+        "{\"region\": \"from-file-2\"}",
+    );
+    let r = run(ambake(&[
+        "inspect",
+        "-json",
+        "-var-file",
+        f1.to_str().unwrap(),
+        &format!("-var-file={}", f2.display()),
+        dir,
+    ]));
     assert_eq!(region_of(&r), "from-file-2", "later -var-file wins");
 
-    let r = run(ambake(&["inspect", "-json", "-var-file", f1.to_str().unwrap(), "-var", "region=from-cli", dir]));
+    let r = run(ambake(&[
+        "inspect",
+        "-json",
+        "-var-file",
+        f1.to_str().unwrap(),
+        "-var",
+        "region=from-cli",
+        dir,
+    ]));
     assert_eq!(region_of(&r), "from-cli");
 }
 
@@ -62,13 +90,31 @@ fn undeclared_var_in_file_warns_but_on_cli_fails() {
     let d = tempfile::tempdir().unwrap();
     let t = write(d.path(), "t.pkr.hcl", SRC);
     let f = write(d.path(), "x.pkrvars.hcl", "regoin = \"typo\"\n");
-    let r = run(ambake(&["validate", "-var-file", f.to_str().unwrap(), t.to_str().unwrap()]));
+    let r = run(ambake(&[
+        "validate",
+        "-var-file",
+        f.to_str().unwrap(),
+        t.to_str().unwrap(),
+    ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("Warning: undeclared variable \"regoin\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Warning: undeclared variable \"regoin\""),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("x.pkrvars.hcl:1:1"), "{}", r.stderr);
-    let r = run(ambake(&["validate", "-var", "regoin=x", t.to_str().unwrap()]));
+    let r = run(ambake(&[
+        "validate",
+        "-var",
+        "regoin=x",
+        t.to_str().unwrap(),
+    ]));
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("did you mean \"region\"?"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did you mean \"region\"?"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -76,15 +122,31 @@ fn sensitive_values_never_printed() {
     let d = tempfile::tempdir().unwrap();
     let t = write(d.path(), "t.pkr.hcl", SRC);
     let t = t.to_str().unwrap();
-    for args in [vec!["inspect", t], vec!["inspect", "--json", t], vec!["validate", t]] {
+    for args in [
+        vec!["inspect", t],
+        vec!["inspect", "--json", t],
+        vec!["validate", t],
+    ] {
         let r = run(ambake(&args));
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-        assert!(!r.stdout.contains("s3cr3t-value") && !r.stderr.contains("s3cr3t-value"), "{args:?} leaked: {}{}", r.stdout, r.stderr);
+        assert!(
+            !r.stdout.contains("s3cr3t-value") && !r.stderr.contains("s3cr3t-value"),
+            "{args:?} leaked: {}{}",
+            r.stdout,
+            r.stderr
+        );
     }
     let r = run(ambake(&["inspect", t]));
     assert!(r.stdout.contains("var.secret: <sensitive>"), "{}", r.stdout);
     // Also masked inside error messages.
-    let bad = write(d.path(), "bad.pkr.hcl", &SRC.replace("ami_name      = \"cli-test\"", "ami_name = \"cli-test\"\n  ssh_timeout = var.secret"));
+    let bad = write(
+        d.path(),
+        "bad.pkr.hcl",
+        &SRC.replace(
+            "ami_name      = \"cli-test\"",
+            "ami_name = \"cli-test\"\n  ssh_timeout = var.secret",
+        ),
+    );
     let r = run(ambake(&["validate", bad.to_str().unwrap()]));
     assert_eq!(r.code, 1);
     assert!(!r.stderr.contains("s3cr3t-value"), "{}", r.stderr);
@@ -112,60 +174,129 @@ fn stdin_and_json_templates() {
 
 #[test]
 fn exit_codes_and_usage() {
-    assert_eq!(run(ambake(&["validate"])).code, 2, "missing argument is a usage error");
+    assert_eq!(
+        run(ambake(&["validate"])).code,
+        2,
+        "missing argument is a usage error"
+    );
     assert_eq!(run(ambake(&["frobnicate"])).code, 2);
     let r = run(ambake(&["validate", "does/not/exist.pkr.hcl"]));
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("cannot read template does/not/exist.pkr.hcl"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot read template does/not/exist.pkr.hcl"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("panicked"));
-    let r = run(ambake(&["build", "-on-error=sometimes", "templates/al2023.pkr.hcl"]));
+    let r = run(ambake(&[
+        "build",
+        "-on-error=sometimes",
+        "templates/al2023.pkr.hcl",
+    ]));
     assert_eq!(r.code, 2, "a bad flag value is a usage error");
     let r = run(ambake(&["cleanup"]));
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("say which build to clean up"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("say which build to clean up"),
+        "{}",
+        r.stderr
+    );
     let r = run(ambake(&["--help"]));
     assert_eq!(r.code, 0);
-    for c in ["build", "validate", "inspect", "fmt", "whoami", "cleanup", "version"] {
+    for c in [
+        "build", "validate", "inspect", "fmt", "whoami", "cleanup", "version",
+    ] {
         assert!(r.stdout.contains(c), "help lists {c}");
     }
     let r = run(ambake(&["version"]));
     assert!(r.stdout.starts_with("ambake "));
-    let r = run(ambake(&["validate", "-syntax-only", "templates/al2023.pkr.hcl"]));
+    let r = run(ambake(&[
+        "validate",
+        "-syntax-only",
+        "templates/al2023.pkr.hcl",
+    ]));
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("Syntax-only check passed"));
 }
 
 #[test]
 fn validate_machine_readable() {
-    let r = run(ambake(&["validate", "-machine-readable", "tests/fixtures/err_many_errors.pkr.hcl"]));
+    let r = run(ambake(&[
+        "validate",
+        "-machine-readable",
+        "tests/fixtures/err_many_errors.pkr.hcl",
+    ]));
     assert_eq!(r.code, 1);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert!(lines.iter().filter(|l| l.contains(",ui,error,")).count() >= 3, "{}", r.stdout);
-    assert!(lines.iter().any(|l| l.ends_with(",error-count,3")), "{}", r.stdout);
-    assert!(lines.iter().all(|l| !l.contains('\n') && l.split(',').next().is_some_and(|t| t.parse::<i64>().is_ok())), "{}", r.stdout);
-    let r = run(ambake(&["validate", "-machine-readable", "templates/al2023.pkr.hcl"]));
+    assert!(
+        lines.iter().filter(|l| l.contains(",ui,error,")).count() >= 3,
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with(",error-count,3")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains('\n')
+            && l.split(',')
+                .next()
+                .is_some_and(|t| t.parse::<i64>().is_ok())),
+        "{}",
+        r.stdout
+    );
+    let r = run(ambake(&[
+        "validate",
+        "-machine-readable",
+        "templates/al2023.pkr.hcl",
+    ]));
     assert_eq!(r.code, 0);
-    assert!(r.stdout.trim_end().ends_with(",ui,say,The configuration is valid."), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .trim_end()
+            .ends_with(",ui,say,The configuration is valid."),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
 fn only_and_except_select_builds() {
     let d = tempfile::tempdir().unwrap();
-    let two = format!("{SRC}\nsource \"amazon-ebs\" \"y\" {{\n  region = \"us-east-1\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-1\"\n  ssh_username = \"u\"\n  ami_name = \"yyy\"\n}}\nbuild {{\n  name = \"b2\"\n  sources = [\"source.amazon-ebs.y\"]\n}}\n");
+    let two = format!(
+        "{SRC}\nsource \"amazon-ebs\" \"y\" {{\n  region = \"us-east-1\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-1\"\n  ssh_username = \"u\"\n  ami_name = \"yyy\"\n}}\nbuild {{\n  name = \"b2\"\n  sources = [\"source.amazon-ebs.y\"]\n}}\n"
+    );
     let t = write(d.path(), "t.pkr.hcl", &two);
     let names = |args: &[&str]| -> Vec<String> {
         let mut a = vec!["inspect", "--json"];
         a.extend_from_slice(args);
         a.push(t.to_str().unwrap());
         let r = run(ambake(&a));
-        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.stderr));
-        v["builds"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap().to_string()).collect()
+        let v: serde_json::Value =
+            serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.stderr));
+        v["builds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(names(&[]), vec!["amazon-ebs.x", "b2.amazon-ebs.y"]);
     let r = run(ambake(&["validate", "-only=b2.*", t.to_str().unwrap()]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(ambake(&["validate", "-except=amazon-ebs.x", "-only=nomatch", t.to_str().unwrap()]));
-    assert!(r.stderr.contains("-only=nomatch matches no build"), "{}", r.stderr);
+    let r = run(ambake(&[
+        "validate",
+        "-except=amazon-ebs.x",
+        "-only=nomatch",
+        t.to_str().unwrap(),
+    ]));
+    assert!(
+        r.stderr.contains("-only=nomatch matches no build"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -175,13 +306,28 @@ fn fmt_check_diff_write_and_stdin() {
     let f = write(d.path(), "m.pkr.hcl", messy);
     let r = run(ambake(&["fmt", "-check", f.to_str().unwrap()]));
     assert_eq!(r.code, 3, "unformatted file: exit 3 like packer fmt -check");
-    assert_eq!(std::fs::read_to_string(&f).unwrap(), messy, "-check writes nothing");
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        messy,
+        "-check writes nothing"
+    );
     let r = run(ambake(&["fmt", "-diff", f.to_str().unwrap()]));
     assert_eq!(r.code, 0);
-    assert!(r.stdout.contains("+  region        = \"us-east-1\""), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("+  region        = \"us-east-1\""),
+        "{}",
+        r.stdout
+    );
     let formatted = std::fs::read_to_string(&f).unwrap();
-    assert_eq!(formatted, "source \"amazon-ebs\" \"x\" {\n  region        = \"us-east-1\"\n  instance_type = \"t3.micro\" # cheap\n}\n");
-    assert_eq!(run(ambake(&["fmt", "-check", f.to_str().unwrap()])).code, 0, "idempotent");
+    assert_eq!(
+        formatted,
+        "source \"amazon-ebs\" \"x\" {\n  region        = \"us-east-1\"\n  instance_type = \"t3.micro\" # cheap\n}\n"
+    );
+    assert_eq!(
+        run(ambake(&["fmt", "-check", f.to_str().unwrap()])).code,
+        0,
+        "idempotent"
+    );
     let r = run_stdin(ambake(&["fmt", "-"]), messy);
     assert_eq!(r.stdout, formatted);
     let broken = write(d.path(), "b.pkr.hcl", "a = \"x\n");
@@ -192,12 +338,25 @@ fn fmt_check_diff_write_and_stdin() {
 
 #[test]
 fn fmt_is_idempotent_on_every_fixture_and_template() {
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(repo().join("tests/fixtures")).unwrap().filter_map(|e| e.ok().map(|e| e.path())).collect();
-    files.extend(std::fs::read_dir(repo().join("templates")).unwrap().filter_map(|e| e.ok().map(|e| e.path())));
-    for f in files.iter().filter(|f| f.to_string_lossy().ends_with(".pkr.hcl")) {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(repo().join("tests/fixtures"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.extend(
+        std::fs::read_dir(repo().join("templates"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path())),
+    );
+    for f in files
+        .iter()
+        .filter(|f| f.to_string_lossy().ends_with(".pkr.hcl"))
+    {
         let src = std::fs::read_to_string(f).unwrap();
-        let Ok(once) = ambake::fmt::format(&src) else { continue };
-        let twice = ambake::fmt::format(&once).unwrap_or_else(|e| panic!("{}: formatted output does not parse: {e}", f.display()));
+        let Ok(once) = ambake::fmt::format(&src) else {
+            continue;
+        };
+        let twice = ambake::fmt::format(&once)
+            .unwrap_or_else(|e| panic!("{}: formatted output does not parse: {e}", f.display()));
         assert_eq!(once, twice, "{} not idempotent", f.display());
         // Formatting never changes meaning: the same structure parses back.
         let a: hcl::Body = hcl::parse(&src).unwrap();
@@ -210,20 +369,38 @@ fn fmt_is_idempotent_on_every_fixture_and_template() {
 fn completions_and_man_page_in_repo_are_current() {
     let r = run(ambake(&["completions", "bash"]));
     assert_eq!(r.code, 0);
-    let committed = std::fs::read_to_string(repo().join("completions/ambake.bash")).expect("completions/ambake.bash (regenerate with scripts/gen-completions)");
-    assert_eq!(r.stdout, committed, "completions/ambake.bash is stale: run scripts/gen-completions");
+    let committed = std::fs::read_to_string(repo().join("completions/ambake.bash"))
+        .expect("completions/ambake.bash (regenerate with scripts/gen-completions)");
+    assert_eq!(
+        r.stdout, committed,
+        "completions/ambake.bash is stale: run scripts/gen-completions"
+    );
     let r = run(ambake(&["man"]));
     let committed = std::fs::read_to_string(repo().join("man/ambake.1")).expect("man/ambake.1");
-    assert_eq!(r.stdout, committed, "man/ambake.1 is stale: run scripts/gen-completions");
+    assert_eq!(
+        r.stdout, committed,
+        "man/ambake.1 is stale: run scripts/gen-completions"
+    );
 }
 
 #[test]
 fn provisioner_override_applies_per_source() {
     let d = tempfile::tempdir().unwrap();
-    let t = write(d.path(), "t.pkr.hcl", &format!("{SRC}\nsource \"amazon-ebs\" \"y\" {{\n  region = \"us-east-1\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-1\"\n  ssh_username = \"u\"\n  ami_name = \"yyy\"\n}}\nbuild {{\n  sources = [\"source.amazon-ebs.y\"]\n  provisioner \"shell\" {{\n    inline = [\"echo default\"]\n    override = {{ \"amazon-ebs.y\" = {{ inline = [\"echo for-y\"], override = {{}} }} }}\n  }}\n}}\n"));
+    let t = write(
+        d.path(),
+        "t.pkr.hcl",
+        &format!(
+            "{SRC}\nsource \"amazon-ebs\" \"y\" {{\n  region = \"us-east-1\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-1\"\n  ssh_username = \"u\"\n  ami_name = \"yyy\"\n}}\nbuild {{\n  sources = [\"source.amazon-ebs.y\"]\n  provisioner \"shell\" {{\n    inline = [\"echo default\"]\n    override = {{ \"amazon-ebs.y\" = {{ inline = [\"echo for-y\"], override = {{}} }} }}\n  }}\n}}\n"
+        ),
+    );
     let r = run(ambake(&["inspect", "--json", t.to_str().unwrap()]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let y = v["builds"].as_array().unwrap().iter().find(|b| b["name"] == "amazon-ebs.y").unwrap();
+    let y = v["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "amazon-ebs.y")
+        .unwrap();
     assert_eq!(y["provisioners"][0]["config"]["inline"][0], "echo for-y");
 }

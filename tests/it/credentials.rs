@@ -2,7 +2,7 @@
 //! signature checking on (so a wrong secret really fails) and a local IMDSv2.
 
 use super::emu::{self, Moto, REGION};
-use super::support::{ambake, run, write, Run};
+use super::support::{Run, ambake, run, write};
 use std::path::Path;
 use std::process::Command;
 
@@ -47,7 +47,9 @@ fn world(with_imds: bool) -> World {
         let (_, ik, is) = &keys[3];
         let session = rt.block_on(async {
             let conf = aws_sdk_sts::config::Builder::from(&moto.sdk().await)
-                .credentials_provider(aws_credential_types::Credentials::new(ik, is, None, None, "harness"))
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    ik, is, None, None, "harness",
+                ))
                 .build();
             let out = aws_sdk_sts::Client::from_conf(conf)
                 .assume_role()
@@ -57,16 +59,36 @@ fn world(with_imds: bool) -> World {
                 .await
                 .unwrap();
             let c = out.credentials().unwrap().clone();
-            (c.access_key_id().to_string(), c.secret_access_key().to_string(), c.session_token().to_string())
+            (
+                c.access_key_id().to_string(),
+                c.secret_access_key().to_string(),
+                c.session_token().to_string(),
+            )
         });
         let log = moto.dir.path().join("imds-requests.log");
-        let (p, port) = emu::helper("imds.py", &[log.to_str().unwrap(), &session.0, &session.1, &session.2, REGION], moto.dir.path());
+        let (p, port) = emu::helper(
+            "imds.py",
+            &[
+                log.to_str().unwrap(),
+                &session.0,
+                &session.1,
+                &session.2,
+                REGION,
+            ],
+            moto.dir.path(),
+        );
         (Some(p), Some(port))
     } else {
         (None, None)
     };
     moto.require_auth();
-    World { moto, home, keys, _imds: imds, imds_port }
+    World {
+        moto,
+        home,
+        keys,
+        _imds: imds,
+        imds_port,
+    }
 }
 
 impl World {
@@ -77,13 +99,25 @@ impl World {
     /// ambake with an isolated HOME, moto as endpoint, and nothing else set.
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = ambake(args);
-        c.env("HOME", self.home.path()).env("AWS_ENDPOINT_URL", self.moto.url());
-        for v in ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"] {
+        c.env("HOME", self.home.path())
+            .env("AWS_ENDPOINT_URL", self.moto.url());
+        for v in [
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_CONFIG_FILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ] {
             c.env_remove(v);
         }
         match self.imds_port {
             Some(p) => {
-                c.env_remove("AWS_EC2_METADATA_DISABLED").env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://127.0.0.1:{p}"));
+                c.env_remove("AWS_EC2_METADATA_DISABLED").env(
+                    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                    format!("http://127.0.0.1:{p}"),
+                );
             }
             None => {
                 c.env("AWS_EC2_METADATA_DISABLED", "true");
@@ -93,7 +127,8 @@ impl World {
     }
     fn with_env_keys(&self, c: &mut Command) {
         let (k, s) = self.key("env-user");
-        c.env("AWS_ACCESS_KEY_ID", k).env("AWS_SECRET_ACCESS_KEY", s);
+        c.env("AWS_ACCESS_KEY_ID", k)
+            .env("AWS_SECRET_ACCESS_KEY", s);
     }
     fn static_template(&self, dir: &Path) -> String {
         let (k, s) = self.key("static-user");
@@ -108,12 +143,18 @@ impl World {
 }
 
 fn json(r: &Run) -> serde_json::Value {
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: stdout={} stderr={}", r.stdout, r.stderr))
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{e}: stdout={} stderr={}", r.stdout, r.stderr))
 }
 
 fn assert_no_secrets(w: &World, r: &Run) {
     for s in w.all_secrets() {
-        assert!(!r.stdout.contains(&s) && !r.stderr.contains(&s), "secret leaked:\n{}\n{}", r.stdout, r.stderr);
+        assert!(
+            !r.stdout.contains(&s) && !r.stderr.contains(&s),
+            "secret leaked:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
     }
     let _ = SECRET_MARKERS;
 }
@@ -131,7 +172,10 @@ fn chain_precedence_static_env_profile_imds() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let b = &json(&r)["builds"]["amazon-ebs.x"];
     assert_eq!(b["credentials"]["source"], "static");
-    assert!(b["arn"].as_str().unwrap().ends_with(":user/static-user"), "{b}");
+    assert!(
+        b["arn"].as_str().unwrap().ends_with(":user/static-user"),
+        "{b}"
+    );
     assert_no_secrets(&w, &r);
 
     // Env + profile + IMDS: the environment wins (as in Packer, over AWS_PROFILE too).
@@ -162,13 +206,26 @@ fn chain_precedence_static_env_profile_imds() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = json(&r);
     assert_eq!(j["credentials"]["source"], "instance-role");
-    assert!(j["arn"].as_str().unwrap().ends_with(":assumed-role/builder/i-0imds"), "{j}");
+    assert!(
+        j["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":assumed-role/builder/i-0imds"),
+        "{j}"
+    );
     assert_eq!(j["region"], REGION, "region from instance metadata");
     assert_eq!(j["region_origin"], "instance metadata");
     assert!(j["expires"].as_str().is_some(), "role credentials expire");
     let log = std::fs::read_to_string(w.moto.dir.path().join("imds-requests.log")).unwrap();
     assert!(log.contains("PUT /latest/api/token"), "{log}");
-    assert!(!log.contains("token=no") || log.lines().filter(|l| l.starts_with("GET")).all(|l| l.ends_with("token=yes")), "IMDSv1 request seen:\n{log}");
+    assert!(
+        !log.contains("token=no")
+            || log
+                .lines()
+                .filter(|l| l.starts_with("GET"))
+                .all(|l| l.ends_with("token=yes")),
+        "IMDSv1 request seen:\n{log}"
+    );
     assert_no_secrets(&w, &r);
 }
 
@@ -178,7 +235,10 @@ fn container_credentials_beat_the_instance_role() {
     let w = world(true);
     std::fs::remove_dir_all(w.home.path().join(".aws")).unwrap();
     let mut c = w.cmd(&["whoami", "--json", "--region", REGION]);
-    c.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("http://127.0.0.1:{}/ecs-creds", w.imds_port.unwrap()));
+    c.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("http://127.0.0.1:{}/ecs-creds", w.imds_port.unwrap()),
+    );
     let r = run(c);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = json(&r);
@@ -203,15 +263,27 @@ fn wrong_secret_is_rejected_with_the_aws_code() {
     let w = world(false);
     let mut c = w.cmd(&["whoami", "--region", REGION]);
     let (k, _) = w.key("env-user");
-    c.env("AWS_ACCESS_KEY_ID", k).env("AWS_SECRET_ACCESS_KEY", "not-the-right-secret-value");
+    c.env("AWS_ACCESS_KEY_ID", k)
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-right-secret-value");
     let r = run(c);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("sts:GetCallerIdentity failed"), "{}", r.stderr);
-    assert!(r.stderr.contains("InvalidClientTokenId") || r.stderr.contains("AuthFailure") || r.stderr.contains("SignatureDoesNotMatch"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("sts:GetCallerIdentity failed"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("InvalidClientTokenId")
+            || r.stderr.contains("AuthFailure")
+            || r.stderr.contains("SignatureDoesNotMatch"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("hint:"), "{}", r.stderr);
     assert!(!r.stderr.contains("not-the-right-secret-value"));
     let mut c = w.cmd(&["whoami", "--json", "--region", REGION]);
-    c.env("AWS_ACCESS_KEY_ID", k).env("AWS_SECRET_ACCESS_KEY", "not-the-right-secret-value");
+    c.env("AWS_ACCESS_KEY_ID", k)
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-right-secret-value");
     let r = run(c);
     assert_eq!(r.code, 1);
     assert_eq!(json(&r)["ok"], false);
@@ -223,7 +295,13 @@ fn no_credentials_lists_every_source() {
     std::fs::remove_dir_all(w.home.path().join(".aws")).unwrap();
     let r = run(w.cmd(&["whoami", "--region", REGION]));
     assert_eq!(r.code, 1);
-    for s in ["1. environment", "2. shared config/credentials files", "3. container role", "4. instance role", "AWS_EC2_METADATA_DISABLED"] {
+    for s in [
+        "1. environment",
+        "2. shared config/credentials files",
+        "3. container role",
+        "4. instance role",
+        "AWS_EC2_METADATA_DISABLED",
+    ] {
         assert!(r.stderr.contains(s), "missing {s:?} in:\n{}", r.stderr);
     }
     assert!(!r.stderr.contains("panicked"));
@@ -268,56 +346,113 @@ build {{
     let r = run(c);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let b = &json(&r)["builds"]["amazon-ebs.x"];
-    assert_eq!(b["credentials"]["source"], "environment", "the base credentials");
+    assert_eq!(
+        b["credentials"]["source"], "environment",
+        "the base credentials"
+    );
     assert_eq!(b["assumed_role"], "arn:aws:iam::123456789012:role/builder");
-    assert_eq!(b["arn"], "arn:aws:sts::123456789012:assumed-role/builder/ambake-test-session");
+    assert_eq!(
+        b["arn"],
+        "arn:aws:sts::123456789012:assumed-role/builder/ambake-test-session"
+    );
     assert_eq!(b["session"], "ambake-test-session");
     assert_no_secrets(&w, &r);
     // moto's recorder saw one AssumeRole carrying every option.
     let rec = std::fs::read_to_string(w.moto.dir.path().join("moto-calls.jsonl")).unwrap();
-    let call = rec.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find_map(|v| {
-        let body = v["body"].as_str().unwrap_or_default().to_string();
-        let body = if v["body_encoded"] == true { String::from_utf8(base64_decode(&body)).unwrap_or_default() } else { body };
-        body.contains("Action=AssumeRole").then_some(body)
-    });
+    let call = rec
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find_map(|v| {
+            let body = v["body"].as_str().unwrap_or_default().to_string();
+            let body = if v["body_encoded"] == true {
+                String::from_utf8(base64_decode(&body)).unwrap_or_default()
+            } else {
+                body
+            };
+            body.contains("Action=AssumeRole").then_some(body)
+        });
     let call = call.expect("an AssumeRole call");
-    for part in ["ExternalId=ext-123", "DurationSeconds=1800", "RoleSessionName=ambake-test-session", "PolicyArns.member.1.arn=", "Tags.member.1.Key=Team", "TransitiveTagKeys.member.1=Team", "Policy="] {
+    for part in [
+        "ExternalId=ext-123",
+        "DurationSeconds=1800",
+        "RoleSessionName=ambake-test-session",
+        "PolicyArns.member.1.arn=",
+        "Tags.member.1.Key=Team",
+        "TransitiveTagKeys.member.1=Team",
+        "Policy=",
+    ] {
         assert!(call.contains(part), "AssumeRole lacks {part}: {call}");
     }
     // mfa_code: TokenCode plus the caller's virtual MFA device, and the code is never printed.
-    let text = std::fs::read_to_string(&t).unwrap().replace("  assume_role {", "  mfa_code      = \"918273\"\n  assume_role {");
+    let text = std::fs::read_to_string(&t).unwrap().replace(
+        "  assume_role {",
+        "  mfa_code      = \"918273\"\n  assume_role {",
+    );
     std::fs::write(&t, text).unwrap();
     let mut c = w.cmd(&["whoami", t.to_str().unwrap()]);
     w.with_env_keys(&mut c);
     let r = run(c);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(!r.stdout.contains("918273") && !r.stderr.contains("918273"), "the MFA code was printed");
+    assert!(
+        !r.stdout.contains("918273") && !r.stderr.contains("918273"),
+        "the MFA code was printed"
+    );
     let rec = std::fs::read_to_string(w.moto.dir.path().join("moto-calls.jsonl")).unwrap();
-    let with_mfa = rec.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).any(|v| {
-        let body = v["body"].as_str().unwrap_or_default().to_string();
-        let body = if v["body_encoded"] == true { String::from_utf8(base64_decode(&body)).unwrap_or_default() } else { body };
-        let body = body.replace("%3A", ":").replace("%2F", "/");
-        body.contains("Action=AssumeRole") && body.contains("TokenCode=918273") && body.contains("SerialNumber=arn:aws:iam::123456789012:mfa/env-user")
-    });
+    let with_mfa = rec
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|v| {
+            let body = v["body"].as_str().unwrap_or_default().to_string();
+            let body = if v["body_encoded"] == true {
+                String::from_utf8(base64_decode(&body)).unwrap_or_default()
+            } else {
+                body
+            };
+            let body = body.replace("%3A", ":").replace("%2F", "/");
+            body.contains("Action=AssumeRole")
+                && body.contains("TokenCode=918273")
+                && body.contains("SerialNumber=arn:aws:iam::123456789012:mfa/env-user")
+        });
     assert!(with_mfa, "no AssumeRole with the MFA code and device");
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(s).unwrap_or_default()
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .unwrap_or_default()
 }
 
 #[test]
 fn clock_skew_is_reported() {
     let w = world(false);
     let dir = w.moto.dir.path().to_string_lossy().into_owned();
-    let (_proxy, port) = emu::helper("aws_proxy.py", &[&w.moto.port.to_string(), "--date-offset=-900", "--dir", &dir], w.moto.dir.path());
+    let (_proxy, port) = emu::helper(
+        "aws_proxy.py",
+        &[
+            &w.moto.port.to_string(),
+            "--date-offset=-900",
+            "--dir",
+            &dir,
+        ],
+        w.moto.dir.path(),
+    );
     let mut c = w.cmd(&["whoami", "--region", REGION]);
     w.with_env_keys(&mut c);
     c.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"));
     let r = run(c);
-    assert_eq!(r.code, 0, "credentials work; the skew is a warning: {}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("Warning: this machine's clock is 15m0s ahead of AWS's") || r.stdout.contains("ahead of AWS's"), "{}", r.stdout);
+    assert_eq!(
+        r.code, 0,
+        "credentials work; the skew is a warning: {}{}",
+        r.stdout, r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("Warning: this machine's clock is 15m0s ahead of AWS's")
+            || r.stdout.contains("ahead of AWS's"),
+        "{}",
+        r.stdout
+    );
     let mut c = w.cmd(&["whoami", "--json", "--region", REGION]);
     w.with_env_keys(&mut c);
     c.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"));
@@ -336,7 +471,11 @@ fn shared_credentials_file_option_and_per_source_identities() {
     let w = world(false);
     let d = tempfile::tempdir().unwrap();
     let (pk, ps) = w.key("static-user");
-    let creds = write(d.path(), "creds", &format!("[special]\naws_access_key_id = {pk}\naws_secret_access_key = {ps}\n"));
+    let creds = write(
+        d.path(),
+        "creds",
+        &format!("[special]\naws_access_key_id = {pk}\naws_secret_access_key = {ps}\n"),
+    );
     let t = format!(
         "source \"amazon-ebs\" \"a\" {{\n  region = \"{REGION}\"\n  profile = \"special\"\n  shared_credentials_file = \"{}\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-1\"\n  communicator = \"none\"\n  ami_name = \"aaa\"\n}}\nsource \"amazon-ebs\" \"b\" {{\n  region = \"{REGION}\"\n  instance_type = \"t3.micro\"\n  source_ami = \"ami-1\"\n  communicator = \"none\"\n  ami_name = \"bbb\"\n}}\nbuild {{\n  sources = [\"source.amazon-ebs.a\", \"source.amazon-ebs.b\"]\n}}\n",
         creds.display()
@@ -345,8 +484,19 @@ fn shared_credentials_file_option_and_per_source_identities() {
     let r = run(w.cmd(&["whoami", "--json", t.to_str().unwrap()]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = json(&r);
-    assert!(j["builds"]["amazon-ebs.a"]["arn"].as_str().unwrap().ends_with("user/static-user"));
-    assert!(j["builds"]["amazon-ebs.b"]["arn"].as_str().unwrap().ends_with("user/profile-user"), "b uses ~/.aws default");
+    assert!(
+        j["builds"]["amazon-ebs.a"]["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("user/static-user")
+    );
+    assert!(
+        j["builds"]["amazon-ebs.b"]["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("user/profile-user"),
+        "b uses ~/.aws default"
+    );
     assert_no_secrets(&w, &r);
 }
 
@@ -363,7 +513,9 @@ fn self_signed_endpoint_needs_insecure_skip_tls_verify() {
         );
         let t = write(d.path(), "t.pkr.hcl", &t);
         let mut c = ambake(&["whoami", "--json", t.to_str().unwrap()]);
-        c.env("HOME", d.path()).env("AWS_ACCESS_KEY_ID", emu::HARNESS_KEY).env("AWS_SECRET_ACCESS_KEY", emu::HARNESS_SECRET);
+        c.env("HOME", d.path())
+            .env("AWS_ACCESS_KEY_ID", emu::HARNESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", emu::HARNESS_SECRET);
         let r = run(c);
         let j = json(&r);
         let b = &j["builds"]["amazon-ebs.x"];
@@ -373,7 +525,13 @@ fn self_signed_endpoint_needs_insecure_skip_tls_verify() {
         } else {
             assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
             let e = b["error"].as_str().unwrap_or_default().to_lowercase();
-            assert!(e.contains("certificate") || e.contains("unknownissuer") || e.contains("tls") || e.contains("io error"), "{e}");
+            assert!(
+                e.contains("certificate")
+                    || e.contains("unknownissuer")
+                    || e.contains("tls")
+                    || e.contains("io error"),
+                "{e}"
+            );
             eprintln!("without insecure_skip_tls_verify: {e}");
         }
     }

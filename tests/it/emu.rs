@@ -22,12 +22,18 @@ fn moto_server() -> PathBuf {
     if venv.exists() {
         return venv;
     }
-    panic!("moto_server not found: run scripts/test (it installs moto into .venv), or set AMBAKE_MOTO_SERVER");
+    panic!(
+        "moto_server not found: run scripts/test (it installs moto into .venv), or set AMBAKE_MOTO_SERVER"
+    );
 }
 
 pub fn python() -> PathBuf {
     let venv = repo().join(".venv/bin/python");
-    if venv.exists() { venv } else { PathBuf::from("python3") }
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
 }
 
 /// A child process killed when dropped.
@@ -40,18 +46,33 @@ impl Drop for Proc {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Raw HTTP/1.0 request to a loopback port; returns (status, body).
 pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -79,7 +100,10 @@ impl Moto {
                 .env("MOTO_ENABLE_KEYPAIR_VALIDATION", "1")
                 .env("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "1")
                 .env("MOTO_ENABLE_RECORDING", "1")
-                .env("MOTO_RECORDER_FILEPATH", dir.path().join("moto-calls.jsonl"))
+                .env(
+                    "MOTO_RECORDER_FILEPATH",
+                    dir.path().join("moto-calls.jsonl"),
+                )
                 .current_dir(dir.path())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(dir.path().join("moto.log")).unwrap());
@@ -92,13 +116,21 @@ impl Moto {
             let proc = Proc(c.spawn().expect("start moto_server"));
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
-                let up = if tls { TcpStream::connect(("127.0.0.1", port)).is_ok() } else { matches!(http(port, "GET", "/moto-api/", ""), Ok((200, _))) };
+                let up = if tls {
+                    TcpStream::connect(("127.0.0.1", port)).is_ok()
+                } else {
+                    matches!(http(port, "GET", "/moto-api/", ""), Ok((200, _)))
+                };
                 if up {
                     if tls {
                         // Give werkzeug a moment to finish generating its certificate.
                         std::thread::sleep(Duration::from_millis(500));
                     }
-                    return Moto { port, dir, _proc: proc };
+                    return Moto {
+                        port,
+                        dir,
+                        _proc: proc,
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -120,7 +152,13 @@ impl Moto {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_types::region::Region::new(REGION))
             .endpoint_url(self.url())
-            .credentials_provider(aws_credential_types::Credentials::new(HARNESS_KEY, HARNESS_SECRET, None, None, "harness"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                HARNESS_KEY,
+                HARNESS_SECRET,
+                None,
+                None,
+                "harness",
+            ))
             .load()
             .await
     }
@@ -132,17 +170,42 @@ impl Moto {
 
     /// Creates an IAM user with this inline policy, calling IAM with `as_user` (an admin's keys
     /// once signatures are checked) or the harness's keys.
-    pub async fn user_with_policy(&self, name: &str, policy: &str, as_user: Option<(&str, &str)>) -> (String, String) {
+    pub async fn user_with_policy(
+        &self,
+        name: &str,
+        policy: &str,
+        as_user: Option<(&str, &str)>,
+    ) -> (String, String) {
         let mut conf = aws_sdk_iam::config::Builder::from(&self.sdk().await);
         if let Some((k, s)) = as_user {
-            conf = conf.credentials_provider(aws_credential_types::Credentials::new(k, s, None, None, "harness-admin"));
+            conf = conf.credentials_provider(aws_credential_types::Credentials::new(
+                k,
+                s,
+                None,
+                None,
+                "harness-admin",
+            ));
         }
         let iam = aws_sdk_iam::Client::from_conf(conf.build());
         iam.create_user().user_name(name).send().await.unwrap();
-        iam.put_user_policy().user_name(name).policy_name("p").policy_document(policy).send().await.unwrap();
-        let k = iam.create_access_key().user_name(name).send().await.unwrap();
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("p")
+            .policy_document(policy)
+            .send()
+            .await
+            .unwrap();
+        let k = iam
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .unwrap();
         let k = k.access_key().unwrap();
-        (k.access_key_id().to_string(), k.secret_access_key().to_string())
+        (
+            k.access_key_id().to_string(),
+            k.secret_access_key().to_string(),
+        )
     }
 }
 
@@ -172,5 +235,8 @@ pub fn helper(script: &str, args: &[&str], dir: &Path) -> (Proc, u16) {
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }

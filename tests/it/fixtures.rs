@@ -12,14 +12,21 @@ struct Expect {
 }
 
 fn parse_expect(text: &str) -> Expect {
-    let mut e = Expect { valid: false, errors: vec![], helps: vec![], args: vec![] };
+    let mut e = Expect {
+        valid: false,
+        errors: vec![],
+        helps: vec![],
+        args: vec![],
+    };
     for line in text.lines() {
         let line = line.trim_start_matches('#').trim();
         if line == "expect: valid" {
             e.valid = true;
         } else if let Some(rest) = line.strip_prefix("expect-error:") {
             let rest = rest.trim();
-            let pos = rest.split_once(": ").filter(|(p, _)| p.split(':').count() == 2 && p.split(':').all(|n| n.parse::<u32>().is_ok()));
+            let pos = rest.split_once(": ").filter(|(p, _)| {
+                p.split(':').count() == 2 && p.split(':').all(|n| n.parse::<u32>().is_ok())
+            });
             match pos {
                 Some((p, m)) => e.errors.push((Some(p.to_string()), m.to_string())),
                 None => e.errors.push((None, rest.to_string())),
@@ -58,11 +65,19 @@ fn fixtures_validate_as_expected() {
         .map(|n| n.trim_end_matches(".expect").to_string())
         .collect();
     names.sort();
-    assert!(names.len() >= 30, "the issue asks for at least 30 fixtures, found {}", names.len());
+    assert!(
+        names.len() >= 30,
+        "the issue asks for at least 30 fixtures, found {}",
+        names.len()
+    );
     let mut failures = Vec::new();
     for name in &names {
-        let expect = parse_expect(&std::fs::read_to_string(dir.join(format!("{name}.expect"))).unwrap());
-        assert!(expect.valid != !expect.errors.is_empty(), "{name}.expect must say valid or list errors");
+        let expect =
+            parse_expect(&std::fs::read_to_string(dir.join(format!("{name}.expect"))).unwrap());
+        assert!(
+            expect.valid != !expect.errors.is_empty(),
+            "{name}.expect must say valid or list errors"
+        );
         let file = format!("tests/fixtures/{name}.pkr.hcl");
         let mut args = vec!["validate".to_string()];
         args.extend(expect.args.iter().cloned());
@@ -74,20 +89,33 @@ fn fixtures_validate_as_expected() {
         }
         if expect.valid {
             if r.code != 0 || !r.stdout.contains("The configuration is valid.") {
-                failures.push(format!("{name}: expected valid, got exit {}:\n{}", r.code, r.stderr));
+                failures.push(format!(
+                    "{name}: expected valid, got exit {}:\n{}",
+                    r.code, r.stderr
+                ));
             }
             continue;
         }
         if r.code != 1 {
-            failures.push(format!("{name}: expected exit 1, got {}:\n{}{}", r.code, r.stdout, r.stderr));
+            failures.push(format!(
+                "{name}: expected exit 1, got {}:\n{}{}",
+                r.code, r.stdout, r.stderr
+            ));
         }
         let cs = chunks(&r.stderr);
         for (pos, msg) in &expect.errors {
             let found = cs.iter().any(|c| {
-                c.starts_with("Error:") && c.contains(msg.as_str()) && pos.as_ref().is_none_or(|p| c.contains(&format!("--> {file}:{p}\n")))
+                c.starts_with("Error:")
+                    && c.contains(msg.as_str())
+                    && pos
+                        .as_ref()
+                        .is_none_or(|p| c.contains(&format!("--> {file}:{p}\n")))
             });
             if !found {
-                failures.push(format!("{name}: no error {msg:?} at {pos:?} in:\n{}", r.stderr));
+                failures.push(format!(
+                    "{name}: no error {msg:?} at {pos:?} in:\n{}",
+                    r.stderr
+                ));
             }
         }
         for h in &expect.helps {
@@ -96,12 +124,21 @@ fn fixtures_validate_as_expected() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} fixture(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
 fn starter_templates_validate() {
-    for t in ["templates/al2023.pkr.hcl", "templates/ubuntu-2404.pkr.hcl", "templates/debian-12.pkr.hcl"] {
+    for t in [
+        "templates/al2023.pkr.hcl",
+        "templates/ubuntu-2404.pkr.hcl",
+        "templates/debian-12.pkr.hcl",
+    ] {
         let r = run(ambake(&["validate", t]));
         assert_eq!(r.code, 0, "{t}: {}", r.stderr);
         assert_eq!(r.stdout.trim(), "The configuration is valid.");

@@ -18,7 +18,11 @@ fn corpus() -> Vec<String> {
 
 fn mutate(rng: &mut fastrand::Rng, src: &str) -> String {
     let mut b: Vec<char> = src.chars().collect();
-    const PIECES: &[&str] = &["{", "}", "[", "]", "\"", "${", "%{", "}}", "{{", "=", "\n", "null", "var.", "local.", "<<EOF\n", "(", ")", ",", "#", "*", ".", "dynamic", "-1", "1e999", "\\u{0}", "é", "try(", "[*]"];
+    const PIECES: &[&str] = &[
+        "{", "}", "[", "]", "\"", "${", "%{", "}}", "{{", "=", "\n", "null", "var.", "local.",
+        "<<EOF\n", "(", ")", ",", "#", "*", ".", "dynamic", "-1", "1e999", "\\u{0}", "é", "try(",
+        "[*]",
+    ];
     for _ in 0..rng.usize(1..6) {
         if b.is_empty() {
             break;
@@ -52,7 +56,10 @@ fn exercise(dir: &std::path::Path, text: &str) {
     let p = dir.join("f.pkr.hcl");
     std::fs::write(&p, text).unwrap();
     let mut diags = Diagnostics::default();
-    let opts = ambake::template::LoadOptions { path: p.to_string_lossy().into_owned(), ..Default::default() };
+    let opts = ambake::template::LoadOptions {
+        path: p.to_string_lossy().into_owned(),
+        ..Default::default()
+    };
     if let Ok(cfg) = ambake::template::load(&opts, &ambake::template::UnknownData, &mut diags) {
         let _ = ambake::config::plan(&cfg, &Default::default(), &mut diags);
         let _ = diags.render(&cfg.map);
@@ -64,14 +71,23 @@ fn exercise(dir: &std::path::Path, text: &str) {
 fn mutated_templates_never_panic() {
     let corpus = corpus();
     let dir = tempfile::tempdir().unwrap();
-    let seed = std::env::var("AMBAKE_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
-    let iterations: usize = std::env::var("AMBAKE_FUZZ_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(3000);
+    let seed = std::env::var("AMBAKE_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    let iterations: usize = std::env::var("AMBAKE_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
     let mut rng = fastrand::Rng::with_seed(seed);
     for i in 0..iterations {
         let src = &corpus[rng.usize(0..corpus.len())];
         let text = mutate(&mut rng, src);
         let r = std::panic::catch_unwind(|| exercise(dir.path(), &text));
-        assert!(r.is_ok(), "panic at iteration {i} (seed {seed}) on input:\n{text}");
+        assert!(
+            r.is_ok(),
+            "panic at iteration {i} (seed {seed}) on input:\n{text}"
+        );
     }
 }
 

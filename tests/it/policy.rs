@@ -32,16 +32,35 @@ fn generated_policy_is_sufficient_and_minimal() {
     let r = run_cli(ambake(&["iam-policy", "-var", "n=x", t]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let actions: Vec<String> = doc["Statement"][0]["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    let actions: Vec<String> = doc["Statement"][0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
     let explain = run_cli(ambake(&["iam-policy", "--explain", "-var", "n=x", t])).stdout;
-    let success_path: Vec<String> = actions.iter().filter(|a| explain.lines().any(|l| l.starts_with(a.as_str()) && !l.contains("only when a build fails"))).cloned().collect();
+    let success_path: Vec<String> = actions
+        .iter()
+        .filter(|a| {
+            explain
+                .lines()
+                .any(|l| l.starts_with(a.as_str()) && !l.contains("only when a build fails"))
+        })
+        .cloned()
+        .collect();
 
     let rt = emu::rt();
     let admin = rt.block_on(moto.user("admin"));
     moto.require_auth();
-    let policy_with = |acts: &[String]| serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": acts, "Resource": "*"}]}).to_string();
+    let policy_with = |acts: &[String]| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": acts, "Resource": "*"}]}).to_string()
+    };
     let build_as = |user: &str, acts: &[String], n: &str| {
-        let (k, s) = rt.block_on(moto.user_with_policy(user, &policy_with(acts), Some((&admin.0, &admin.1))));
+        let (k, s) = rt.block_on(moto.user_with_policy(
+            user,
+            &policy_with(acts),
+            Some((&admin.0, &admin.1)),
+        ));
         let mut c = ambake(&["build", "-var", &format!("n={n}"), t]);
         c.current_dir(dir.path())
             .env("AWS_ENDPOINT_URL", moto.url())
@@ -51,20 +70,43 @@ fn generated_policy_is_sufficient_and_minimal() {
             .env("HOME", dir.path())
             .env_remove("AWS_REGION");
         let out = c.output().unwrap();
-        (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
     };
 
     let (code, out) = build_as("builder", &actions, "full");
-    assert_eq!(code, 0, "the generated policy ({actions:?}) is not enough:\n{out}");
+    assert_eq!(
+        code, 0,
+        "the generated policy ({actions:?}) is not enough:\n{out}"
+    );
 
     for (i, missing) in success_path.iter().enumerate() {
         let fewer: Vec<String> = actions.iter().filter(|a| *a != missing).cloned().collect();
         let started = std::time::Instant::now();
         let (code, out) = build_as(&format!("builder-{i}"), &fewer, &format!("without-{i}"));
-        eprintln!("without {missing}: exit {code} after {:?}", started.elapsed());
-        assert_eq!(code, 1, "the build succeeded without {missing}, so the policy has an extra action:\n{out}");
-        assert!(out.contains(missing.as_str()), "the failure names {missing}:\n{out}");
+        eprintln!(
+            "without {missing}: exit {code} after {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            code, 1,
+            "the build succeeded without {missing}, so the policy has an extra action:\n{out}"
+        );
+        assert!(
+            out.contains(missing.as_str()),
+            "the failure names {missing}:\n{out}"
+        );
     }
-    eprintln!("iam-policy: {} actions, each of the {} success-path ones is needed", actions.len(), success_path.len());
+    eprintln!(
+        "iam-policy: {} actions, each of the {} success-path ones is needed",
+        actions.len(),
+        success_path.len()
+    );
     let _ = REGION;
 }

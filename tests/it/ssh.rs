@@ -38,7 +38,10 @@ fn remote_dir() -> String {
 }
 
 fn owner(path: &str) -> String {
-    let out = std::process::Command::new("stat").args(["-c", "%U", path]).output().unwrap();
+    let out = std::process::Command::new("stat")
+        .args(["-c", "%U", path])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -50,9 +53,16 @@ fn temporary_key_pairs_log_in_and_shell_changes_the_instance() {
         let rd = remote_dir();
         let scripts_dir = format!("{rd}-scripts");
         std::fs::create_dir_all(&scripts_dir).unwrap();
-        std::process::Command::new("chmod").args(["1777", &scripts_dir]).status().unwrap();
+        std::process::Command::new("chmod")
+            .args(["1777", &scripts_dir])
+            .status()
+            .unwrap();
         let script = b.dir.path().join("s.sh");
-        std::fs::write(&script, format!("#!/bin/sh\necho from-script > {rd}/script-ran\n")).unwrap();
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho from-script > {rd}/script-ran\n"),
+        )
+        .unwrap();
         let prov = format!(
             r#"  provisioner "shell" {{
     inline           = ["mkdir -p {rd}", "whoami > {rd}/whoami", "echo \"$GREETING $PACKER_BUILD_NAME $PACKER_BUILDER_TYPE\" > {rd}/env", "echo streamed-line"]
@@ -69,21 +79,63 @@ fn temporary_key_pairs_log_in_and_shell_changes_the_instance() {
   }}"#,
             script = script.display()
         );
-        let t = template(&b, sshd.port, &format!("  temporary_key_pair_type = \"{key_type}\""), &prov);
+        let t = template(
+            &b,
+            sshd.port,
+            &format!("  temporary_key_pair_type = \"{key_type}\""),
+            &prov,
+        );
         let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
         assert_eq!(code, 0, "{key_type}: {out}\n--- sshd log:\n{}", sshd.log());
         assert!(out.contains("Connected to SSH!"), "{out}");
-        assert!(out.contains("amazon-ebs.demo: streamed-line"), "remote output is streamed with the build's prefix: {out}");
-        assert_eq!(std::fs::read_to_string(format!("{rd}/whoami")).unwrap().trim(), USER);
-        assert_eq!(owner(&format!("{rd}/whoami")), USER, "written by the remote user");
-        assert_eq!(std::fs::read_to_string(format!("{rd}/env")).unwrap().trim(), "hello world demo amazon-ebs");
-        assert_eq!(std::fs::read_to_string(format!("{rd}/script-ran")).unwrap().trim(), "from-script");
-        assert_eq!(std::fs::read_to_string(format!("{rd}/envfile")).unwrap().trim(), "it's quoted");
-        assert!(sshd.log().contains(&format!("Accepted publickey for {USER}")), "{}", sshd.log());
+        assert!(
+            out.contains("amazon-ebs.demo: streamed-line"),
+            "remote output is streamed with the build's prefix: {out}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{rd}/whoami"))
+                .unwrap()
+                .trim(),
+            USER
+        );
+        assert_eq!(
+            owner(&format!("{rd}/whoami")),
+            USER,
+            "written by the remote user"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{rd}/env")).unwrap().trim(),
+            "hello world demo amazon-ebs"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{rd}/script-ran"))
+                .unwrap()
+                .trim(),
+            "from-script"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{rd}/envfile"))
+                .unwrap()
+                .trim(),
+            "it's quoted"
+        );
+        assert!(
+            sshd.log()
+                .contains(&format!("Accepted publickey for {USER}")),
+            "{}",
+            sshd.log()
+        );
         let expect_alg = if key_type == "rsa" { "RSA" } else { "ED25519" };
-        assert!(sshd.log().contains(expect_alg), "logged in with the {key_type} key: {}", sshd.log());
+        assert!(
+            sshd.log().contains(expect_alg),
+            "logged in with the {key_type} key: {}",
+            sshd.log()
+        );
         // Scripts are removed after running (skip_clean = false).
-        let left: Vec<_> = std::fs::read_dir(&scripts_dir).unwrap().filter_map(|e| e.ok()).collect();
+        let left: Vec<_> = std::fs::read_dir(&scripts_dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .collect();
         assert!(left.is_empty(), "uploaded scripts left behind: {left:?}");
         let _ = std::fs::remove_dir_all(&scripts_dir);
         let rest = emu::rt().block_on(leftovers(&b.moto, true));
@@ -96,15 +148,31 @@ fn temporary_key_pairs_log_in_and_shell_changes_the_instance() {
 fn exit_codes_are_honoured() {
     let b = Bench::new(&[]);
     let sshd = Sshd::start(Some(&b.moto));
-    let t = template(&b, sshd.port, "", "  provisioner \"shell\" {\n    inline = [\"echo failing\", \"exit 3\"]\n  }");
+    let t = template(
+        &b,
+        sshd.port,
+        "",
+        "  provisioner \"shell\" {\n    inline = [\"echo failing\", \"exit 3\"]\n  }",
+    );
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("Script exited with non-zero exit status: 3"), "{out}");
-    assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty(), "a failed provisioner leaves nothing, no AMI");
+    assert!(
+        out.contains("Script exited with non-zero exit status: 3"),
+        "{out}"
+    );
+    assert!(
+        emu::rt().block_on(leftovers(&b.moto, false)).is_empty(),
+        "a failed provisioner leaves nothing, no AMI"
+    );
 
     let b = Bench::new(&[]);
     let sshd = Sshd::start(Some(&b.moto));
-    let t = template(&b, sshd.port, "", "  provisioner \"shell\" {\n    inline = [\"exit 3\"]\n    valid_exit_codes = [0, 3]\n  }");
+    let t = template(
+        &b,
+        sshd.port,
+        "",
+        "  provisioner \"shell\" {\n    inline = [\"exit 3\"]\n    valid_exit_codes = [0, 3]\n  }",
+    );
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "valid_exit_codes allows 3: {out}");
 }
@@ -124,7 +192,13 @@ fn expect_disconnect_survives_a_dropped_connection_and_reconnects() {
         let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
         if expect {
             assert_eq!(code, 0, "{out}");
-            assert_eq!(std::fs::read_to_string(format!("{rd}/after")).unwrap().trim(), "after", "the next provisioner ran over a new connection");
+            assert_eq!(
+                std::fs::read_to_string(format!("{rd}/after"))
+                    .unwrap()
+                    .trim(),
+                "after",
+                "the next provisioner ran over a new connection"
+            );
         } else {
             assert_eq!(code, 1, "{out}");
             assert!(out.contains("Script disconnected unexpectedly"), "{out}");
@@ -146,7 +220,11 @@ fn file_uploads_and_downloads_keep_bytes_and_modes() {
         std::fs::write(local.join("tree/a.sh"), "#!/bin/sh\necho a\n").unwrap();
         std::fs::write(local.join("tree/sub/b.txt"), "b").unwrap();
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(local.join("tree/a.sh"), std::fs::Permissions::from_mode(0o751)).unwrap();
+        std::fs::set_permissions(
+            local.join("tree/a.sh"),
+            std::fs::Permissions::from_mode(0o751),
+        )
+        .unwrap();
         let big = local.join("big");
         let mut data = vec![0u8; 3 * 1024 * 1024 + 17];
         fastrand::Rng::with_seed(3).fill(&mut data);
@@ -185,17 +263,45 @@ fn file_uploads_and_downloads_keep_bytes_and_modes() {
   }}"#,
             down = down.display()
         );
-        let t = template(&b, sshd.port, &format!("  ssh_file_transfer_method = \"{method}\""), &prov);
+        let t = template(
+            &b,
+            sshd.port,
+            &format!("  ssh_file_transfer_method = \"{method}\""),
+            &prov,
+        );
         let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
         assert_eq!(code, 0, "{method}: {out}");
         assert_eq!(std::fs::metadata(format!("{rd}/empty")).unwrap().len(), 0);
-        assert_eq!(std::fs::read(format!("{rd}/big")).unwrap(), data, "{method}: upload intact");
-        assert_eq!(std::fs::read(down.join("big")).unwrap(), data, "{method}: download intact");
-        assert_eq!(std::fs::read_to_string(format!("{rd}/contents/sub/b.txt")).unwrap(), "b", "dir/ uploads the contents");
-        assert_eq!(std::fs::read_to_string(format!("{rd}/named/tree/sub/b.txt")).unwrap(), "b", "dir uploads the directory itself");
-        let mode = std::fs::metadata(format!("{rd}/contents/a.sh")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            std::fs::read(format!("{rd}/big")).unwrap(),
+            data,
+            "{method}: upload intact"
+        );
+        assert_eq!(
+            std::fs::read(down.join("big")).unwrap(),
+            data,
+            "{method}: download intact"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{rd}/contents/sub/b.txt")).unwrap(),
+            "b",
+            "dir/ uploads the contents"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{rd}/named/tree/sub/b.txt")).unwrap(),
+            "b",
+            "dir uploads the directory itself"
+        );
+        let mode = std::fs::metadata(format!("{rd}/contents/a.sh"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o751, "{method}: permissions preserved");
-        assert_eq!(std::fs::read_to_string(format!("{rd}/content.txt")).unwrap(), "made by demo");
+        assert_eq!(
+            std::fs::read_to_string(format!("{rd}/content.txt")).unwrap(),
+            "made by demo"
+        );
         assert_eq!(owner(&format!("{rd}/big")), USER);
         let _ = std::fs::remove_dir_all(&rd);
     }
@@ -212,7 +318,15 @@ fn one_gib_transfer_round_trips() {
     let sshd = Sshd::start(Some(&b.moto));
     let rd = remote_dir();
     let big = b.dir.path().join("gib");
-    let ok = std::process::Command::new("sh").arg("-c").arg(format!("head -c 1073741824 /dev/urandom > {}", big.display())).status().unwrap().success();
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c 1073741824 /dev/urandom > {}",
+            big.display()
+        ))
+        .status()
+        .unwrap()
+        .success();
     assert!(ok);
     let prov = format!(
         "  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\"]\n  }}\n  provisioner \"file\" {{\n    source = \"{}\"\n    destination = \"{rd}/gib\"\n  }}\n  provisioner \"file\" {{\n    direction = \"download\"\n    source = \"{rd}/gib\"\n    destination = \"{}\"\n  }}",
@@ -222,9 +336,24 @@ fn one_gib_transfer_round_trips() {
     let t = template(&b, sshd.port, "", &prov);
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
-    let cmp = |a: &str, b: &str| std::process::Command::new("cmp").args([a, b]).status().unwrap().success();
-    assert!(cmp(big.to_str().unwrap(), &format!("{rd}/gib")), "upload differs");
-    assert!(cmp(big.to_str().unwrap(), b.dir.path().join("back").to_str().unwrap()), "download differs");
+    let cmp = |a: &str, b: &str| {
+        std::process::Command::new("cmp")
+            .args([a, b])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(
+        cmp(big.to_str().unwrap(), &format!("{rd}/gib")),
+        "upload differs"
+    );
+    assert!(
+        cmp(
+            big.to_str().unwrap(),
+            b.dir.path().join("back").to_str().unwrap()
+        ),
+        "download differs"
+    );
     let _ = std::fs::remove_dir_all(&rd);
 }
 
@@ -233,8 +362,18 @@ fn connect_loop_waits_for_a_late_port_and_gives_up_on_bad_auth() {
     // The port opens three seconds after the build starts.
     let b = Bench::new(&[]);
     let port = emu::free_port();
-    let t = template(&b, port, "", "  provisioner \"shell\" {\n    inline = [\"true\"]\n  }");
-    let child = b.cmd(&["build", t.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let t = template(
+        &b,
+        port,
+        "",
+        "  provisioner \"shell\" {\n    inline = [\"true\"]\n  }",
+    );
+    let child = b
+        .cmd(&["build", t.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_secs(3));
     let sshd = Sshd::start_on(Some(&b.moto), port);
     let out = child.wait_with_output().unwrap();
@@ -250,30 +389,65 @@ fn connect_loop_waits_for_a_late_port_and_gives_up_on_bad_auth() {
             // moto (and so the instance) knows key pair "stray" by key A; the build logs in
             // with key B.
             for k in ["a", "b"] {
-                std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(b.dir.path().join(k)).status().unwrap();
+                std::process::Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", ""])
+                    .arg("-f")
+                    .arg(b.dir.path().join(k))
+                    .status()
+                    .unwrap();
             }
             let public = std::fs::read(b.dir.path().join("a.pub")).unwrap();
             emu::rt().block_on(async {
                 let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
-                ec2.import_key_pair().key_name("stray").public_key_material(aws_sdk_ec2::primitives::Blob::new(public)).send().await.unwrap();
+                ec2.import_key_pair()
+                    .key_name("stray")
+                    .public_key_material(aws_sdk_ec2::primitives::Blob::new(public))
+                    .send()
+                    .await
+                    .unwrap();
             });
-            format!("  ssh_keypair_name = \"stray\"\n  ssh_private_key_file = \"{}\"\n  ssh_handshake_attempts = 2", b.dir.path().join("b").display())
+            format!(
+                "  ssh_keypair_name = \"stray\"\n  ssh_private_key_file = \"{}\"\n  ssh_handshake_attempts = 2",
+                b.dir.path().join("b").display()
+            )
         } else {
             "  ssh_handshake_attempts = 2\n".to_string()
         };
-        let mut t = std::fs::read_to_string(template(&b, sshd.port, &extra, "  provisioner \"shell\" {\n    inline = [\"true\"]\n  }")).unwrap();
+        let mut t = std::fs::read_to_string(template(
+            &b,
+            sshd.port,
+            &extra,
+            "  provisioner \"shell\" {\n    inline = [\"true\"]\n  }",
+        ))
+        .unwrap();
         if what == "wrong user" {
-            t = t.replace(&format!("ssh_username  = \"{USER}\""), "ssh_username  = \"ubuntu\"");
+            t = t.replace(
+                &format!("ssh_username  = \"{USER}\""),
+                "ssh_username  = \"ubuntu\"",
+            );
         }
         let p = b.dir.path().join("t.pkr.hcl");
         std::fs::write(&p, t).unwrap();
         let started = Instant::now();
         let (code, out) = run(b.cmd(&["build", p.to_str().unwrap()]));
         assert_eq!(code, 1, "{what}: {out}");
-        assert!(out.contains("authentication as") && out.contains("failed 2 times"), "{what}: {out}");
-        assert!(out.contains("Is ssh_username right for this AMI"), "{what}: the hint: {out}");
-        assert!(started.elapsed() < Duration::from_secs(15), "{what}: gave up early, not after ssh_timeout");
-        let left: Vec<String> = emu::rt().block_on(leftovers(&b.moto, false)).into_iter().filter(|l| !l.contains("key pair stray")).collect();
+        assert!(
+            out.contains("authentication as") && out.contains("failed 2 times"),
+            "{what}: {out}"
+        );
+        assert!(
+            out.contains("Is ssh_username right for this AMI"),
+            "{what}: the hint: {out}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{what}: gave up early, not after ssh_timeout"
+        );
+        let left: Vec<String> = emu::rt()
+            .block_on(leftovers(&b.moto, false))
+            .into_iter()
+            .filter(|l| !l.contains("key pair stray"))
+            .collect();
         assert!(left.is_empty(), "{what}: {left:?}");
     }
 }
@@ -282,28 +456,55 @@ fn connect_loop_waits_for_a_late_port_and_gives_up_on_bad_auth() {
 fn ctrl_c_while_waiting_for_ssh_returns_promptly_and_cleans_up() {
     let b = Bench::new(&["--date-offset=0"]);
     let port = emu::free_port();
-    let t = template(&b, port, "", "  provisioner \"shell\" {\n    inline = [\"true\"]\n  }");
-    let text = std::fs::read_to_string(&t).unwrap().replace("ssh_timeout   = \"20s\"", "ssh_timeout   = \"5m\"");
+    let t = template(
+        &b,
+        port,
+        "",
+        "  provisioner \"shell\" {\n    inline = [\"true\"]\n  }",
+    );
+    let text = std::fs::read_to_string(&t)
+        .unwrap()
+        .replace("ssh_timeout   = \"20s\"", "ssh_timeout   = \"5m\"");
     std::fs::write(&t, text).unwrap();
-    let child = b.cmd(&["build", t.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = b
+        .cmd(&["build", t.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // Wait until it is in the SSH wait loop.
     let t0 = Instant::now();
     loop {
-        assert!(t0.elapsed() < Duration::from_secs(30), "never reached the SSH wait: {:?}", b.calls());
-        if b.calls().iter().filter(|c| c.starts_with("DescribeInstances")).count() >= 1 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "never reached the SSH wait: {:?}",
+            b.calls()
+        );
+        if b.calls()
+            .iter()
+            .filter(|c| c.starts_with("DescribeInstances"))
+            .count()
+            >= 1
+        {
             std::thread::sleep(Duration::from_millis(800));
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let sent = Instant::now();
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let took = sent.elapsed();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(130), "{text}");
     // Cancel latency plus terminating the instance in moto: a few seconds at most.
-    assert!(took < Duration::from_secs(5), "took {took:?} to stop: {text}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} to stop: {text}"
+    );
     assert!(text.contains("Waiting for SSH"), "{text}");
     assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
 }
@@ -315,27 +516,52 @@ fn ctrl_c_while_waiting_for_ssh_returns_promptly_and_cleans_up() {
 fn parity_run_makes_no_more_calls_than_packer() {
     let b = Bench::new(&["--date-offset=0"]);
     let sshd = Sshd::start(Some(&b.moto));
-    std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(b.dir.path().join("k")).status().unwrap();
+    std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", ""])
+        .arg("-f")
+        .arg(b.dir.path().join("k"))
+        .status()
+        .unwrap();
     let public = std::fs::read(b.dir.path().join("k.pub")).unwrap();
     emu::rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
-        ec2.import_key_pair().key_name("parity").public_key_material(aws_sdk_ec2::primitives::Blob::new(public)).send().await.unwrap();
+        ec2.import_key_pair()
+            .key_name("parity")
+            .public_key_material(aws_sdk_ec2::primitives::Blob::new(public))
+            .send()
+            .await
+            .unwrap();
     });
     let rd = remote_dir();
     let extra = format!(
         "  ssh_keypair_name = \"parity\"\n  ssh_private_key_file = \"{}\"\n  skip_credential_validation = true\n  skip_region_validation = true\n  ami_regions = [\"us-west-2\"]\n  ami_users = [\"111122223333\"]\n  tags = {{ Name = \"parity\" }}\n  snapshot_tags = {{ Snap = \"yes\" }}\n  run_tags = {{ Name = \"builder\" }}",
         b.dir.path().join("k").display()
     );
-    let t = template(&b, sshd.port, &extra, &format!("  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo hello > {rd}/proof\"]\n  }}"));
+    let t = template(
+        &b,
+        sshd.port,
+        &extra,
+        &format!(
+            "  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo hello > {rd}/proof\"]\n  }}"
+        ),
+    );
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
-    assert_eq!(std::fs::read_to_string(format!("{rd}/proof")).unwrap().trim(), "hello");
+    assert_eq!(
+        std::fs::read_to_string(format!("{rd}/proof"))
+            .unwrap()
+            .trim(),
+        "hello"
+    );
     let calls = b.calls();
     let mut by: std::collections::BTreeMap<&str, usize> = Default::default();
     for c in &calls {
         *by.entry(c.as_str()).or_default() += 1;
     }
-    eprintln!("parity run: {} EC2 calls (Packer 1.6.6: 30): {by:?}", calls.len());
+    eprintln!(
+        "parity run: {} EC2 calls (Packer 1.6.6: 30): {by:?}",
+        calls.len()
+    );
     assert!(calls.len() <= 30, "{} calls: {calls:?}", calls.len());
     let _ = std::fs::remove_dir_all(&rd);
 }
@@ -353,12 +579,42 @@ fn bastion_tunnels_the_connection() {
         bastion.port,
         bastion.dir.path().join("id_ed25519").display()
     );
-    let t = template(&b, target.port, &extra, &format!("  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo via-bastion > {rd}/proof\"]\n  }}"));
+    let t = template(
+        &b,
+        target.port,
+        &extra,
+        &format!(
+            "  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo via-bastion > {rd}/proof\"]\n  }}"
+        ),
+    );
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
-    assert_eq!(code, 0, "{out}\n--- bastion:\n{}\n--- target:\n{}", bastion.log(), target.log());
+    assert_eq!(
+        code,
+        0,
+        "{out}\n--- bastion:\n{}\n--- target:\n{}",
+        bastion.log(),
+        target.log()
+    );
     assert!(out.contains("through bastion"), "{out}");
-    assert_eq!(std::fs::read_to_string(format!("{rd}/proof")).unwrap().trim(), "via-bastion");
-    assert!(bastion.log().contains(&format!("Accepted publickey for {USER}")), "the bastion saw the login: {}", bastion.log());
-    assert!(target.log().contains(&format!("Accepted publickey for {USER}")), "{}", target.log());
+    assert_eq!(
+        std::fs::read_to_string(format!("{rd}/proof"))
+            .unwrap()
+            .trim(),
+        "via-bastion"
+    );
+    assert!(
+        bastion
+            .log()
+            .contains(&format!("Accepted publickey for {USER}")),
+        "the bastion saw the login: {}",
+        bastion.log()
+    );
+    assert!(
+        target
+            .log()
+            .contains(&format!("Accepted publickey for {USER}")),
+        "{}",
+        target.log()
+    );
     let _ = std::fs::remove_dir_all(&rd);
 }

@@ -17,12 +17,21 @@ pub struct Sshd {
 }
 
 fn sh(cmd: &str) {
-    let ok = Command::new("sh").arg("-c").arg(cmd).status().unwrap().success();
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()
+        .unwrap()
+        .success();
     assert!(ok, "harness command failed: {cmd}");
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 /// The AuthorizedKeysCommand must be root-owned all the way up: copy it under /usr/local/lib.
@@ -35,12 +44,21 @@ fn install_authkeys() -> PathBuf {
 fn install_authkeys_once() -> PathBuf {
     let dir = Path::new("/usr/local/lib/ambake-test");
     let target = dir.join("authkeys");
-    let body = format!("#!{}\n{}", python().display(), std::fs::read_to_string(repo().join("tests/support/authkeys.py")).unwrap());
+    let body = format!(
+        "#!{}\n{}",
+        python().display(),
+        std::fs::read_to_string(repo().join("tests/support/authkeys.py")).unwrap()
+    );
     if std::fs::read_to_string(&target).ok().as_deref() != Some(body.as_str()) {
         std::fs::create_dir_all(dir).unwrap();
         let tmp = dir.join(format!("authkeys.{}", std::process::id()));
         std::fs::write(&tmp, body).unwrap();
-        sh(&format!("chown root:root {0} && chmod 755 {0} && chmod 755 {1} && mv -f {0} {2}", tmp.display(), dir.display(), target.display()));
+        sh(&format!(
+            "chown root:root {0} && chmod 755 {0} && chmod 755 {1} && mv -f {0} {2}",
+            tmp.display(),
+            dir.display(),
+            target.display()
+        ));
     }
     target
 }
@@ -52,22 +70,43 @@ impl Sshd {
     }
 
     pub fn start_on(moto: Option<&Moto>, port: u16) -> Sshd {
-        assert!(is_root(), "the SSH tests need root (sshd logs in as {USER}); run them through scripts/test");
-        assert!(Path::new("/usr/sbin/sshd").exists(), "openssh-server is missing: run scripts/test, which installs it");
+        assert!(
+            is_root(),
+            "the SSH tests need root (sshd logs in as {USER}); run them through scripts/test"
+        );
+        assert!(
+            Path::new("/usr/sbin/sshd").exists(),
+            "openssh-server is missing: run scripts/test, which installs it"
+        );
         // Once per process: parallel tests would race on useradd on a fresh machine.
         static USER_READY: std::sync::Once = std::sync::Once::new();
         USER_READY.call_once(|| sh(&format!("id {USER} >/dev/null 2>&1 || useradd -m -s /bin/bash {USER}; usermod -p '*' {USER}; mkdir -p /run/sshd")));
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         sh(&format!("chmod 755 {}", d.display()));
-        for (t, f) in [("ed25519", "ssh_host_ed25519_key"), ("rsa", "ssh_host_rsa_key"), ("ed25519", "id_ed25519"), ("rsa", "id_rsa")] {
-            sh(&format!("ssh-keygen -q -t {t} -N '' -f {}/{f}", d.display()));
+        for (t, f) in [
+            ("ed25519", "ssh_host_ed25519_key"),
+            ("rsa", "ssh_host_rsa_key"),
+            ("ed25519", "id_ed25519"),
+            ("rsa", "id_rsa"),
+        ] {
+            sh(&format!(
+                "ssh-keygen -q -t {t} -N '' -f {}/{f}",
+                d.display()
+            ));
         }
-        sh(&format!("cat {0}/id_ed25519.pub {0}/id_rsa.pub > {0}/authorized_keys && chmod 644 {0}/authorized_keys", d.display()));
+        sh(&format!(
+            "cat {0}/id_ed25519.pub {0}/id_rsa.pub > {0}/authorized_keys && chmod 644 {0}/authorized_keys",
+            d.display()
+        ));
         // Run as root: the venv's interpreter lives under a home directory other users cannot
         // enter (pyenv in /root), so `nobody` could not start it.
         let authcmd = match moto {
-            Some(m) => format!("AuthorizedKeysCommand {} {} us-east-1 us-west-2\nAuthorizedKeysCommandUser root\n", install_authkeys().display(), m.url()),
+            Some(m) => format!(
+                "AuthorizedKeysCommand {} {} us-east-1 us-west-2\nAuthorizedKeysCommandUser root\n",
+                install_authkeys().display(),
+                m.url()
+            ),
             None => String::new(),
         };
         let cfg = format!(
@@ -87,10 +126,18 @@ impl Sshd {
         );
         let t = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(10), "sshd did not start: {}", std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default());
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "sshd did not start: {}",
+                std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Sshd { port, dir, _proc: proc }
+        Sshd {
+            port,
+            dir,
+            _proc: proc,
+        }
     }
 
     pub fn log(&self) -> String {

@@ -1,8 +1,8 @@
 //! Running the real `ambake` binary, with an environment that never reaches for AWS.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::io::Write as _;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -14,7 +14,11 @@ pub fn ambake(args: &[&str]) -> Command {
     c.args(args).current_dir(repo());
     c.env("AWS_EC2_METADATA_DISABLED", "true");
     for (k, _) in std::env::vars() {
-        if k.starts_with("PKR_VAR_") || k.starts_with("AWS_ACCESS") || k.starts_with("AWS_SECRET") || k == "AWS_PROFILE" {
+        if k.starts_with("PKR_VAR_")
+            || k.starts_with("AWS_ACCESS")
+            || k.starts_with("AWS_SECRET")
+            || k == "AWS_PROFILE"
+        {
             c.env_remove(k);
         }
     }
@@ -37,9 +41,16 @@ pub fn run(mut c: Command) -> Run {
 }
 
 pub fn run_stdin(mut c: Command, input: &str) -> Run {
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn ambake");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
