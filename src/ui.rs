@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 pub struct UiOptions {
     pub machine_readable: bool,
     pub timestamps: bool,
-    pub color: bool,
 }
 
 /// Output for one build (or for the run as a whole, with an empty target).

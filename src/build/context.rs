@@ -46,11 +46,6 @@ impl Cx {
             .map_err(|e| anyhow::anyhow!("cannot write the build journal {} ({e}); {} was created and must be removed by hand if this build cannot clean it up", self.journal.path().display(), resource.describe()))
     }
 
-    /// Journals the intent to create something whose id AWS will assign, before the call.
-    pub fn intend(&self, pending: Resource, lifetime: Lifetime) -> anyhow::Result<()> {
-        self.record(pending, lifetime)
-    }
-
     /// The create call returned: the concrete resource replaces the intent.
     pub fn fulfil(
         &self,

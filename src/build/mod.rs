@@ -130,7 +130,7 @@ pub async fn run_one(
     journals: Arc<std::sync::Mutex<Vec<std::path::PathBuf>>>,
 ) -> Outcome {
     let access = AccessOptions::from(&plan.config);
-    for s in access.secrets() {
+    for s in plan.config.secrets() {
         ui.add_secret(&s);
     }
     let session = match clients::session(&access).await {

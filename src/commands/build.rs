@@ -24,7 +24,8 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
     } else {
         config::plan(&cfg, &opts, &mut diags)
     };
-    super::report(&diags, &cfg.map, &cfg.secrets());
+    let secrets = config::secrets(&cfg, &plans);
+    super::report(&diags, &cfg.map, &secrets);
     if diags.has_errors() {
         return Ok(Exit::Failed);
     }
@@ -37,9 +38,8 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         UiOptions {
             machine_readable: a.machine_readable,
             timestamps: a.timestamp_ui,
-            color: a.color,
         },
-        cfg.secrets(),
+        secrets,
     );
     let run_opts = RunOptions {
         on_error: a.on_error,

@@ -19,7 +19,7 @@ pub fn run(a: &InspectArgs) -> anyhow::Result<Exit> {
     } else {
         config::plan(&cfg, &PlanOptions::default(), &mut diags)
     };
-    let secrets = cfg.secrets();
+    let secrets = config::secrets(&cfg, &plans);
     report(&diags, &cfg.map, &secrets);
     if diags.has_errors() {
         return Ok(Exit::Failed);

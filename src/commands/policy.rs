@@ -18,7 +18,7 @@ pub fn run(a: &PolicyArgs) -> anyhow::Result<Exit> {
     } else {
         config::plan(&cfg, &opts, &mut diags)
     };
-    super::report(&diags, &cfg.map, &cfg.secrets());
+    super::report(&diags, &cfg.map, &config::secrets(&cfg, &plans));
     if diags.has_errors() {
         return Ok(Exit::Failed);
     }

@@ -29,9 +29,12 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
         except: a.select.except.clone(),
         force: false,
     };
-    if !diags.has_errors() {
-        config::plan(&cfg, &opts, &mut diags);
-    }
+    let plans = if diags.has_errors() {
+        vec![]
+    } else {
+        config::plan(&cfg, &opts, &mut diags)
+    };
+    let secrets = config::secrets(&cfg, &plans);
     if a.machine_readable {
         // Packer's machine-readable records: one `ui,error` / `ui,say` line each.
         let ui = crate::ui::Ui::new(
@@ -40,7 +43,7 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
                 machine_readable: true,
                 ..Default::default()
             },
-            cfg.secrets(),
+            secrets.clone(),
         );
         for d in &diags.items {
             let kind = if d.severity == crate::diag::Severity::Error {
@@ -57,7 +60,7 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
         ui.machine("ui", &["say", "The configuration is valid."]);
         return Ok(Exit::Ok);
     }
-    report(&diags, &cfg.map, &cfg.secrets());
+    report(&diags, &cfg.map, &secrets);
     if diags.has_errors() {
         let n = diags.errors().count();
         eprintln!(

@@ -158,14 +158,14 @@ pub fn run(a: &WhoamiArgs) -> anyhow::Result<Exit> {
             } else {
                 config::plan(&cfg, &PlanOptions::default(), &mut diags)
             };
-            super::report(&diags, &cfg.map, &cfg.secrets());
+            super::report(&diags, &cfg.map, &config::secrets(&cfg, &plans));
             if diags.has_errors() {
                 return Ok(Exit::Failed);
             }
             let mut all_ok = true;
             let mut builds = serde_json::Map::new();
             let mut text = String::new();
-            let mut secrets = cfg.secrets();
+            let mut secrets = config::secrets(&cfg, &plans);
             for p in &plans {
                 let o = overrides(AccessOptions::from(&p.config));
                 secrets.extend(o.secrets());

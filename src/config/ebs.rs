@@ -234,6 +234,23 @@ pub struct AmazonEbs {
 }
 
 impl AmazonEbs {
+    /// Values that must never be printed, written literally or not: they are masked in every
+    /// output (inspect --json shows the whole configuration).
+    pub fn secrets(&self) -> Vec<String> {
+        [
+            &self.secret_key,
+            &self.token,
+            &self.mfa_code,
+            &self.ssh_password,
+            &self.ssh_bastion_password,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect()
+    }
+
     /// The communicator, `ssh` unless set.
     pub fn communicator(&self) -> &str {
         self.communicator.as_deref().unwrap_or("ssh")

@@ -124,6 +124,16 @@ fn merge_bodies(mut base: EBody, over: EBody) -> EBody {
     base
 }
 
+/// Every secret of the configuration and its plans: sensitive variables and locals, and the
+/// secret options of every source.
+pub fn secrets(cfg: &Configuration, plans: &[BuildPlan]) -> Vec<String> {
+    let mut s = cfg.secrets();
+    for p in plans {
+        s.extend(p.config.secrets());
+    }
+    s
+}
+
 /// Builds the plans of every selected build. Problems go to `diags`; a plan is returned only
 /// for builds that typed without error.
 pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) -> Vec<BuildPlan> {
@@ -218,7 +228,7 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
             ];
             let mut provisioners = Vec::new();
             for p in &b.provisioners {
-                if let Some(p) = typed_provisioner(p, cfg, &pctx, &lctx, &applies, &mut local) {
+                if let Some(p) = typed_provisioner(p, &pctx, &lctx, &applies, &mut local) {
                     if p.common.applies_to(&applies) {
                         provisioners.push(p);
                     }
@@ -227,7 +237,7 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
             let error_cleanup = b
                 .error_cleanup
                 .as_ref()
-                .and_then(|p| typed_provisioner(p, cfg, &pctx, &lctx, &applies, &mut local));
+                .and_then(|p| typed_provisioner(p, &pctx, &lctx, &applies, &mut local));
             let mut post_processors = Vec::new();
             for chain in &b.post_processors {
                 let mut typed = Vec::new();
@@ -299,7 +309,6 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
 
 fn typed_provisioner(
     p: &crate::template::blocks::PluginBlock,
-    _cfg: &Configuration,
     ctx: &hcl::eval::Context,
     lctx: &LegacyContext,
     names: &[String],

@@ -180,7 +180,7 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         region: cx.region().to_string(),
         name: image_name.clone(),
     };
-    cx.intend(pending.clone(), lifetime)?;
+    cx.record(pending.clone(), lifetime)?;
     // CreateImage right after a stop can see "Instance is not in state": retry that, bounded.
     let started = tokio::time::Instant::now();
     let out = loop {

@@ -294,7 +294,7 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             region: cx.region().to_string(),
             build_id: cx.build_id.clone(),
         };
-        cx.intend(pending.clone(), Lifetime::Temporary)?;
+        cx.record(pending.clone(), Lifetime::Temporary)?;
         // A fresh temporary instance profile may not be usable yet (IAM is eventually
         // consistent): retry that one error, briefly.
         let mut tries = 0u32;
@@ -481,7 +481,7 @@ async fn run_spot(
         region: cx.region().to_string(),
         build_id: cx.build_id.clone(),
     };
-    cx.intend(pending.clone(), Lifetime::Temporary)?;
+    cx.record(pending.clone(), Lifetime::Temporary)?;
     let mut tries = 0;
     let out = loop {
         let r = cx

@@ -14,7 +14,7 @@ pub mod locals;
 pub mod types;
 pub mod variables;
 
-use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics, SourceMap, did_you_mean};
 use anyhow::Result;
 use blocks::{BuildBlock, DataBlock, SourceBlock};
 use eval::span_of;
@@ -331,10 +331,6 @@ impl Configuration {
         }
         out.retain(|s| !s.is_empty());
         out
-    }
-
-    pub fn span_file(&self, s: &Span) -> &str {
-        &self.map.get(s.file).name
     }
 }
 

@@ -404,3 +404,23 @@ fn provisioner_override_applies_per_source() {
         .unwrap();
     assert_eq!(y["provisioners"][0]["config"]["inline"][0], "echo for-y");
 }
+
+#[test]
+fn literal_secret_options_are_masked_too() {
+    let d = tempfile::tempdir().unwrap();
+    let src = SRC.replace("  ami_name      = \"cli-test\"", "  ami_name = \"cli-test\"\n  access_key = \"AKIALITERAL000000000\"\n  secret_key = \"literal-secret-value\"\n  token = \"literal-session-token\"");
+    let t = write(d.path(), "t.pkr.hcl", &src);
+    for args in [vec!["inspect", "--json"], vec!["inspect"], vec!["validate"]] {
+        let mut a = args.clone();
+        a.push(t.to_str().unwrap());
+        let r = run(ambake(&a));
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        for s in ["literal-secret-value", "literal-session-token"] {
+            assert!(
+                !r.stdout.contains(s) && !r.stderr.contains(s),
+                "{args:?} printed {s}: {}",
+                r.stdout
+            );
+        }
+    }
+}
