@@ -55,6 +55,14 @@ pub enum Resource {
         profile: String,
         role: String,
     },
+    /// The EBS volumes attached to an instance that may survive its termination: resolved
+    /// (DescribeInstances) before the instance is terminated, deleted after. Devices in `keep`
+    /// (listed in launch_block_device_mappings) are the user's and stay.
+    InstanceVolumes {
+        region: String,
+        instance_id: String,
+        keep: Vec<String>,
+    },
     /// Written just before RunInstances / CreateFleet: if the process dies before the instance
     /// id is journaled, cleanup finds the instances by this build's tag.
     PendingInstances {
@@ -90,6 +98,11 @@ impl Resource {
                 format!("instances tagged ambake:build-id={build_id} ({region})")
             }
             Resource::PendingImage { region, name } => format!("AMI named {name:?} ({region})"),
+            Resource::InstanceVolumes {
+                region,
+                instance_id,
+                ..
+            } => format!("volumes left by instance {instance_id} ({region})"),
         }
     }
 }

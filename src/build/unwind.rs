@@ -24,7 +24,7 @@ pub fn plan(records: &[journal::Record], include_artifacts: bool) -> Vec<Resourc
     let rank = |r: &Resource| match r {
         Resource::Instance { .. } | Resource::PendingInstances { .. } => 0,
         Resource::Image { .. } | Resource::PendingImage { .. } => 1,
-        Resource::Snapshot { .. } => 2,
+        Resource::Snapshot { .. } | Resource::InstanceVolumes { .. } => 2,
         _ => 3,
     };
     let mut ordered: Vec<(usize, Resource)> = live.into_iter().rev().enumerate().collect();
@@ -55,6 +55,22 @@ pub async fn run(
     });
     let mut clients: BTreeMap<String, aws_sdk_ec2::Client> = BTreeMap::new();
     let mut failed = Vec::new();
+    // A terminated instance no longer lists its volumes: look them up while it still does.
+    let mut attached: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &todo {
+        if let (
+            false,
+            Resource::InstanceVolumes {
+                region,
+                instance_id,
+                keep,
+            },
+        ) = (dry_run, r)
+        {
+            let vols = volumes_of(ec2_for(region, session, &mut clients), instance_id, keep).await;
+            attached.insert(instance_id.clone(), vols);
+        }
+    }
     // An instance that could not be terminated still holds its volumes and groups: waiting for
     // them to be released would only burn the deadline, so they get one attempt each.
     let mut instance_left = false;
@@ -72,7 +88,26 @@ pub async fn run(
         if instance_left {
             patience.cancel();
         }
-        let result = delete(&r, session, &mut clients, &patience).await;
+        let result = match &r {
+            Resource::InstanceVolumes {
+                region,
+                instance_id,
+                ..
+            } => {
+                let mut result = Ok(());
+                for id in attached.remove(instance_id).unwrap_or_default() {
+                    let v = Resource::Volume {
+                        region: region.clone(),
+                        id,
+                    };
+                    if let Err(e) = delete(&v, session, &mut clients, &patience).await {
+                        result = Err(format!("{}: {e}", v.describe()));
+                    }
+                }
+                result
+            }
+            _ => delete(&r, session, &mut clients, &patience).await,
+        };
         if result.is_err()
             && matches!(
                 r,
@@ -117,6 +152,7 @@ async fn delete(
         e.code().is_some_and(|c| codes.contains(&c))
     };
     match r {
+        Resource::InstanceVolumes { .. } => Ok(()), // resolved by `run` before termination
         Resource::PendingInstances { region, build_id } => {
             let ec2 = ec2_for(region, session, clients).clone();
             let out = ec2
@@ -338,6 +374,26 @@ async fn delete(
             }
         }
     }
+}
+
+/// The EBS volumes attached to an instance, but for the devices in `keep`. An instance that is
+/// gone or unreadable has nothing left to find.
+async fn volumes_of(ec2: &aws_sdk_ec2::Client, instance_id: &str, keep: &[String]) -> Vec<String> {
+    let Ok(out) = ec2
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+    else {
+        return vec![];
+    };
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .flat_map(|i| i.block_device_mappings())
+        .filter(|m| !m.device_name().is_some_and(|d| keep.iter().any(|k| k == d)))
+        .filter_map(|m| m.ebs().and_then(|e| e.volume_id()).map(String::from))
+        .collect()
 }
 
 /// Retries a delete that answers "still in use" (Ok(false)) with backoff, up to 3 minutes.

@@ -332,30 +332,24 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         )?;
         id
     };
+    // Volumes that outlive the instance (Packer's StepCleanupVolumes) are journaled now, before
+    // the wait, as "whatever this instance has attached, but the devices the user listed".
+    cx.record(
+        Resource::InstanceVolumes {
+            region: cx.region().to_string(),
+            instance_id: id.clone(),
+            keep: c
+                .launch_block_device_mappings
+                .iter()
+                .filter_map(|d| d.device_name.clone())
+                .collect(),
+        },
+        Lifetime::Temporary,
+    )?;
     cx.ui.message(&format!("Instance ID: {id}"));
     cx.ui
         .say(&format!("Waiting for instance ({id}) to become ready..."));
     let inst = wait_state(cx, &cx.ec2, &id, "running", cx.region()).await?;
-    // Volumes the source AMI brought along that would survive termination go in the journal
-    // (Packer's StepCleanupVolumes), unless the user listed the device in launch mappings.
-    let keep: Vec<&str> = c
-        .launch_block_device_mappings
-        .iter()
-        .filter_map(|d| d.device_name.as_deref())
-        .collect();
-    for m in inst.block_device_mappings() {
-        if let (Some(dev), Some(vol)) = (m.device_name(), m.ebs().and_then(|e| e.volume_id())) {
-            if !keep.contains(&dev) {
-                cx.record(
-                    Resource::Volume {
-                        region: cx.region().to_string(),
-                        id: vol.to_string(),
-                    },
-                    Lifetime::Temporary,
-                )?;
-            }
-        }
-    }
     st.spot = spot;
     st.instance = Some(info(&inst));
     Ok(())

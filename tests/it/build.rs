@@ -510,13 +510,12 @@ fn sigint_at_every_api_call_leaves_nothing() {
         let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
         assert_eq!(code, 0, "{out}");
         let calls = b.calls();
-        (
-            calls.len(),
-            calls
-                .iter()
-                .position(|c| c.starts_with("TerminateInstances"))
-                .expect("a TerminateInstances call"),
-        )
+        // The final cleanup starts right after the last tagging call.
+        let last_tag = calls
+            .iter()
+            .rposition(|c| c.starts_with("CreateTags"))
+            .expect("a CreateTags call");
+        (calls.len(), last_tag + 1)
     };
     let rt = emu::rt();
     for k in 0..total {
