@@ -153,7 +153,7 @@ impl PackerChain {
         let profile_name = explicit.clone().unwrap_or_else(|| "default".to_string());
         let mut pb = ProfileFileCredentialsProvider::builder().profile_name(&profile_name);
         if let Some(f) = &o.shared_credentials_file {
-            let path = crate::config::validate::expand_home(f);
+            let path = crate::funcs::expand_home(f);
             pb = pb.profile_files(
                 ProfileFiles::builder()
                     .include_default_config_file(true)

@@ -59,6 +59,15 @@ impl Cx {
             .map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))
     }
 
+    /// EC2 in a region: this build's client for its own region, a new one for another.
+    pub fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
+        if region == self.region() {
+            self.ec2.clone()
+        } else {
+            self.session.ec2_in(region)
+        }
+    }
+
     pub fn check_cancel(&self) -> anyhow::Result<()> {
         if self.cancel.is_cancelled() {
             Err(Interrupted.into())

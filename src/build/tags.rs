@@ -15,16 +15,21 @@ pub fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
+/// `extra` plus the build-id tag.
+pub fn with_build_id(extra: &BTreeMap<String, String>, build_id: &str) -> BTreeMap<String, String> {
+    let mut all = extra.clone();
+    all.insert(BUILD_ID_TAG.to_string(), build_id.to_string());
+    all
+}
+
 /// A TagSpecification with the build id plus `extra`.
 pub fn spec(
     rt: ResourceType,
     build_id: &str,
     extra: &BTreeMap<String, String>,
 ) -> TagSpecification {
-    let mut all = extra.clone();
-    all.insert(BUILD_ID_TAG.to_string(), build_id.to_string());
     TagSpecification::builder()
         .resource_type(rt)
-        .set_tags(Some(ec2_tags(&all)))
+        .set_tags(Some(ec2_tags(&with_build_id(extra, build_id))))
         .build()
 }

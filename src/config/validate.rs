@@ -6,6 +6,7 @@ use super::decode::Spans;
 use super::ebs::{AmazonEbs, BlockDevice};
 use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::duration::{parse_duration, parse_go_duration};
+use crate::funcs::expand_home;
 use regex::Regex;
 
 struct Checker<'a> {
@@ -295,7 +296,7 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
         );
     }
     if let Some(f) = &c.user_data_file {
-        if !std::path::Path::new(&expand_home(f)).is_file() {
+        if !expand_home(f).is_file() {
             k.err("user_data_file", format!("user_data_file not found: {f}"));
         }
     }
@@ -589,12 +590,5 @@ fn valid_cidr(s: &str) -> bool {
         (Ok(std::net::IpAddr::V4(_)), Ok(b)) => b <= 32,
         (Ok(std::net::IpAddr::V6(_)), Ok(b)) => b <= 128,
         _ => false,
-    }
-}
-
-pub fn expand_home(p: &str) -> String {
-    match (p.strip_prefix("~/"), dirs::home_dir()) {
-        (Some(rest), Some(home)) => home.join(rest).to_string_lossy().into_owned(),
-        _ => p.to_string(),
     }
 }

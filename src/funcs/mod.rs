@@ -11,6 +11,8 @@ mod collections;
 pub mod convert;
 mod encoding;
 mod files;
+
+pub use files::expand_home;
 mod strings;
 pub mod time;
 

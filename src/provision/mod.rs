@@ -180,13 +180,16 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
                 } else if c.ssh_bastion_agent_auth {
                     comm::connect::Auth::Agent
                 } else {
-                    let f = crate::config::validate::expand_home(
+                    let f = crate::funcs::expand_home(
                         c.ssh_bastion_private_key_file
                             .as_deref()
                             .unwrap_or_default(),
                     );
                     let pem = std::fs::read_to_string(&f).map_err(|e| {
-                        anyhow::anyhow!("cannot read ssh_bastion_private_key_file {f}: {e}")
+                        anyhow::anyhow!(
+                            "cannot read ssh_bastion_private_key_file {}: {e}",
+                            f.display()
+                        )
                     })?;
                     cx.ui.add_secret(&pem);
                     comm::connect::Auth::Key(pem)

@@ -74,11 +74,7 @@ pub async fn force_deregister(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     }
     let name = cx.render(&c.ami_name, st)?;
     for region in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
-        let ec2 = if region == cx.region() {
-            cx.ec2.clone()
-        } else {
-            cx.session.ec2_in(&region)
-        };
+        let ec2 = cx.ec2_in(&region);
         let out = ec2
             .describe_images()
             .owners("self")
@@ -270,11 +266,7 @@ impl CopyJob {
         encrypted: bool,
         kms: Option<String>,
     ) -> CopyJob {
-        let ec2 = if region == cx.region() {
-            cx.ec2.clone()
-        } else {
-            cx.session.ec2_in(&region)
-        };
+        let ec2 = cx.ec2_in(&region);
         CopyJob {
             ec2,
             journal: cx.journal.clone(),
@@ -449,11 +441,7 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     }
     for (region, ami) in &st.amis {
         cx.check_cancel()?;
-        let ec2 = if region == cx.region() {
-            cx.ec2.clone()
-        } else {
-            cx.session.ec2_in(region)
-        };
+        let ec2 = cx.ec2_in(&region);
         if let Some(v) = imds {
             ec2.modify_image_attribute()
                 .image_id(ami)
@@ -534,11 +522,7 @@ pub async fn tags(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     snap_tags.extend(cx.render_map(&c.snapshot_tags, st)?);
     for (region, ami) in &st.amis {
         cx.check_cancel()?;
-        let ec2 = if region == cx.region() {
-            cx.ec2.clone()
-        } else {
-            cx.session.ec2_in(region)
-        };
+        let ec2 = cx.ec2_in(&region);
         let snaps = st.snapshots.get(region).cloned().unwrap_or_default();
         cx.ui
             .say(&format!("Adding tags to AMI ({ami}) in {region}..."));

@@ -58,7 +58,7 @@ pub fn block_devices(list: &[BlockDevice]) -> Vec<BlockDeviceMapping> {
 pub fn user_data(c: &crate::config::ebs::AmazonEbs) -> anyhow::Result<Option<String>> {
     let raw = match (&c.user_data, &c.user_data_file) {
         (Some(d), _) => d.clone(),
-        (None, Some(f)) => std::fs::read_to_string(crate::config::validate::expand_home(f))
+        (None, Some(f)) => std::fs::read_to_string(crate::funcs::expand_home(f))
             .map_err(|e| anyhow::anyhow!("cannot read user_data_file {f}: {e}"))?,
         (None, None) => return Ok(None),
     };
@@ -384,19 +384,17 @@ async fn run_spot(
         .tag_specifications(
             LaunchTemplateTagSpecificationRequest::builder()
                 .resource_type(ResourceType::Instance)
-                .set_tags(Some(crate::build::tags::ec2_tags(&with_id(
-                    run_tags,
-                    &cx.build_id,
-                ))))
+                .set_tags(Some(crate::build::tags::ec2_tags(
+                    &crate::build::tags::with_build_id(run_tags, &cx.build_id),
+                )))
                 .build(),
         )
         .tag_specifications(
             LaunchTemplateTagSpecificationRequest::builder()
                 .resource_type(ResourceType::Volume)
-                .set_tags(Some(crate::build::tags::ec2_tags(&with_id(
-                    volume_tags,
-                    &cx.build_id,
-                ))))
+                .set_tags(Some(crate::build::tags::ec2_tags(
+                    &crate::build::tags::with_build_id(volume_tags, &cx.build_id),
+                )))
                 .build(),
         );
     if let Some(k) = &st.key.name {
@@ -407,10 +405,9 @@ async fn run_spot(
         data = data.tag_specifications(
             LaunchTemplateTagSpecificationRequest::builder()
                 .resource_type(ResourceType::SpotInstancesRequest)
-                .set_tags(Some(crate::build::tags::ec2_tags(&with_id(
-                    &spot_tags,
-                    &cx.build_id,
-                ))))
+                .set_tags(Some(crate::build::tags::ec2_tags(
+                    &crate::build::tags::with_build_id(&spot_tags, &cx.build_id),
+                )))
                 .build(),
         );
     }
@@ -550,15 +547,6 @@ async fn run_spot(
         cx.check_cancel()?;
     };
     Ok(out)
-}
-
-fn with_id(
-    m: &std::collections::BTreeMap<String, String>,
-    id: &str,
-) -> std::collections::BTreeMap<String, String> {
-    let mut m = m.clone();
-    m.insert(crate::build::tags::BUILD_ID_TAG.into(), id.into());
-    m
 }
 
 pub async fn stop(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {

@@ -40,11 +40,7 @@ pub async fn run(cx: &Cx) -> anyhow::Result<()> {
         return Ok(());
     }
     for region in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
-        let ec2 = if region == cx.region() {
-            cx.ec2.clone()
-        } else {
-            cx.session.ec2_in(&region)
-        };
+        let ec2 = cx.ec2_in(&region);
         let out = ec2
             .describe_images()
             .owners("self")

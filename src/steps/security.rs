@@ -30,9 +30,10 @@ pub async fn key_pair(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(f) = &c.ssh_private_key_file {
-        let path = crate::config::validate::expand_home(f);
-        let pem = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("cannot read ssh_private_key_file {path}: {e}"))?;
+        let path = crate::funcs::expand_home(f);
+        let pem = std::fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!("cannot read ssh_private_key_file {}: {e}", path.display())
+        })?;
         cx.ui.add_secret(&pem);
         st.key = crate::build::state::KeyMaterial {
             name: c.ssh_keypair_name.clone(),

@@ -979,29 +979,11 @@ fn on_error_ask_retry_and_abort() {
 /// imdsSupport is a 500 there), so the evidence is the request moto recorded: emulator-limited.
 #[test]
 fn imds_support_product_codes_and_copy_duration_are_sent() {
-    use base64::Engine as _;
     let b = Bench::new(&[]);
     let t = b.template("  imds_support = \"v2.0\"\n  ami_product_codes = [\"abcdefgh\"]\n  snapshot_copy_duration_minutes = 15", "");
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
-    let rec = std::fs::read_to_string(b.moto.dir.path().join("moto-calls.jsonl")).unwrap();
-    let bodies: Vec<String> = rec
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .map(|v| {
-            let body = v["body"].as_str().unwrap_or_default().to_string();
-            if v["body_encoded"] == true {
-                String::from_utf8(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body)
-                        .unwrap_or_default(),
-                )
-                .unwrap_or_default()
-            } else {
-                body
-            }
-        })
-        .collect();
+    let bodies = b.moto.recorded_bodies();
     let has = |s: &str| bodies.iter().filter(|b| b.contains(s)).count();
     assert_eq!(has("ImdsSupport.Value=v2.0"), 2, "in both regions");
     assert_eq!(has("ProductCode.1=abcdefgh"), 2, "in both regions");

@@ -358,19 +358,11 @@ build {{
     assert_eq!(b["session"], "ambake-test-session");
     assert_no_secrets(&w, &r);
     // moto's recorder saw one AssumeRole carrying every option.
-    let rec = std::fs::read_to_string(w.moto.dir.path().join("moto-calls.jsonl")).unwrap();
-    let call = rec
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find_map(|v| {
-            let body = v["body"].as_str().unwrap_or_default().to_string();
-            let body = if v["body_encoded"] == true {
-                String::from_utf8(base64_decode(&body)).unwrap_or_default()
-            } else {
-                body
-            };
-            body.contains("Action=AssumeRole").then_some(body)
-        });
+    let call = w
+        .moto
+        .recorded_bodies()
+        .into_iter()
+        .find(|b| b.contains("Action=AssumeRole"));
     let call = call.expect("an AssumeRole call");
     for part in [
         "ExternalId=ext-123",
@@ -397,30 +389,13 @@ build {{
         !r.stdout.contains("918273") && !r.stderr.contains("918273"),
         "the MFA code was printed"
     );
-    let rec = std::fs::read_to_string(w.moto.dir.path().join("moto-calls.jsonl")).unwrap();
-    let with_mfa = rec
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .any(|v| {
-            let body = v["body"].as_str().unwrap_or_default().to_string();
-            let body = if v["body_encoded"] == true {
-                String::from_utf8(base64_decode(&body)).unwrap_or_default()
-            } else {
-                body
-            };
-            let body = body.replace("%3A", ":").replace("%2F", "/");
-            body.contains("Action=AssumeRole")
-                && body.contains("TokenCode=918273")
-                && body.contains("SerialNumber=arn:aws:iam::123456789012:mfa/env-user")
-        });
+    let with_mfa = w.moto.recorded_bodies().into_iter().any(|body| {
+        let body = body.replace("%3A", ":").replace("%2F", "/");
+        body.contains("Action=AssumeRole")
+            && body.contains("TokenCode=918273")
+            && body.contains("SerialNumber=arn:aws:iam::123456789012:mfa/env-user")
+    });
     assert!(with_mfa, "no AssumeRole with the MFA code and device");
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .unwrap_or_default()
 }
 
 #[test]

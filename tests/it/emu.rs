@@ -142,6 +142,29 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The bodies of every request moto's recorder saw (query-protocol form bodies, decoded).
+    pub fn recorded_bodies(&self) -> Vec<String> {
+        use base64::Engine as _;
+        let rec =
+            std::fs::read_to_string(self.dir.path().join("moto-calls.jsonl")).unwrap_or_default();
+        rec.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| {
+                let body = v["body"].as_str().unwrap_or_default().to_string();
+                if v["body_encoded"] == true {
+                    String::from_utf8(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(body)
+                            .unwrap_or_default(),
+                    )
+                    .unwrap_or_default()
+                } else {
+                    body
+                }
+            })
+            .collect()
+    }
+
     /// From now on every request needs a key moto's IAM knows and a valid signature.
     pub fn require_auth(&self) {
         let (status, _) = http(self.port, "POST", "/moto-api/reset-auth", "0").unwrap();
