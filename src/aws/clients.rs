@@ -70,7 +70,7 @@ pub async fn session(o: &AccessOptions) -> anyhow::Result<Session> {
     let chain = PackerChain::new(o).map_err(anyhow::Error::msg)?;
     let (base, source) = chain.resolve().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let base_sdk = loader(&region, o)
-        .credentials_provider(chain.clone())
+        .credentials_provider(super::credentials::Primed::new(base.clone(), chain.clone()))
         .load()
         .await;
     let (sdk, assumed_role) = match &o.assume_role {
@@ -95,12 +95,16 @@ pub async fn session(o: &AccessOptions) -> anyhow::Result<Session> {
                 sts,
                 mfa,
             };
-            // Fail now, with the AWS error, rather than inside the first build call.
-            layer
+            // Fail now, with the AWS error, rather than inside the first build call; the SDK's
+            // first call then uses this session instead of assuming the role again.
+            let assumed = layer
                 .assume()
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", chain_text(&e)))?;
-            let sdk = loader(&region, o).credentials_provider(layer).load().await;
+            let sdk = loader(&region, o)
+                .credentials_provider(super::credentials::Primed::new(assumed, layer))
+                .load()
+                .await;
             (sdk, role.role_arn.clone())
         }
         None => (base_sdk, None),

@@ -316,6 +316,42 @@ impl ProvideCredentials for AssumeRoleLayer {
     }
 }
 
+/// A provider that hands out credentials already fetched once (to report or check them up
+/// front) before asking `inner` again: the first SDK call then costs no second IMDS round trip
+/// or AssumeRole. Expired primed credentials are not used.
+#[derive(Debug)]
+pub struct Primed<P> {
+    first: std::sync::Mutex<Option<Credentials>>,
+    inner: P,
+}
+
+impl<P> Primed<P> {
+    pub fn new(first: Credentials, inner: P) -> Self {
+        Primed {
+            first: std::sync::Mutex::new(Some(first)),
+            inner,
+        }
+    }
+}
+
+impl<P: ProvideCredentials> ProvideCredentials for Primed<P> {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let first = self.first.lock().ok().and_then(|mut f| f.take());
+        let fresh = first.filter(|c| {
+            c.expiry().is_none_or(|t| {
+                t > std::time::SystemTime::now() + std::time::Duration::from_secs(300)
+            })
+        });
+        match fresh {
+            Some(c) => future::ProvideCredentials::ready(Ok(c)),
+            None => self.inner.provide_credentials(),
+        }
+    }
+}
+
 /// The virtual MFA device of an IAM user ARN (`arn:aws:iam::123:user/path/name` →
 /// `arn:aws:iam::123:mfa/name`).
 pub fn mfa_serial_for(arn: &str) -> Option<String> {

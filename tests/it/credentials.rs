@@ -358,6 +358,16 @@ build {{
     assert_eq!(b["session"], "ambake-test-session");
     assert_no_secrets(&w, &r);
     // moto's recorder saw one AssumeRole carrying every option.
+    let assume_calls = w
+        .moto
+        .recorded_bodies()
+        .iter()
+        .filter(|b| b.contains("Action=AssumeRole"))
+        .count();
+    assert_eq!(
+        assume_calls, 1,
+        "the session assumed up front is the one the SDK uses: one AssumeRole"
+    );
     let call = w
         .moto
         .recorded_bodies()
