@@ -219,12 +219,19 @@ pub struct CleanupArgs {
     /// Regions to search with --orphans (repeatable; default: the current region)
     #[arg(long)]
     pub region: Vec<String>,
-    /// With --orphans: only resources older than this (e.g. 2h)
+    /// With --orphans: only builds whose newest resource is older than this (default 6h; 0 for
+    /// any age — a build that is still running elsewhere is then at risk)
     #[arg(long)]
     pub older_than: Option<String>,
     /// List what would be deleted, delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// With --orphans: delete without asking (needed when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also delete the AMIs the build finished (tagged ambake:committed), after listing them
+    #[arg(long)]
+    pub include_artifacts: bool,
 }
 
 /// Packer's single-dash long flags, rewritten to clap's double-dash form.

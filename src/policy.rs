@@ -226,6 +226,12 @@ pub fn actions(plans: &[BuildPlan]) -> BTreeMap<String, Need> {
                 "remove the snapshots of a failed build's AMIs",
                 !(intermediary || c.force_deregister && c.force_delete_snapshot),
             );
+            add(
+                &mut m,
+                "ec2:DescribeSnapshots",
+                "check that a snapshot left by an interrupted cleanup is not a finished AMI's",
+                true,
+            );
             if !c.copy_regions().is_empty() || c.encrypt_boot == Some(true) {
                 add(
                     &mut m,

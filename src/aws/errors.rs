@@ -8,6 +8,17 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::request_id::RequestId;
 
+/// A value AWS must return (a new resource's id, key material). Missing is an error naming the
+/// call and the field, never an empty string that could reach the journal or a later call.
+pub fn required(v: Option<&str>, op: &str, field: &str, region: &str) -> anyhow::Result<String> {
+    match v {
+        Some(s) if !s.is_empty() => Ok(s.to_string()),
+        _ => Err(anyhow::anyhow!(
+            "{op} in {region} answered without {field}: cannot go on without it"
+        )),
+    }
+}
+
 /// What kind of failure this is, for deciding whether to retry and what to tell the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {

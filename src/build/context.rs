@@ -32,6 +32,9 @@ pub struct Cx {
     pub legacy: LegacyContext,
     pub debug: bool,
     pub ec2: aws_sdk_ec2::Client,
+    /// The account the credentials belong to (checked at the start unless
+    /// skip_credential_validation).
+    pub account: Option<String>,
 }
 
 impl Cx {
@@ -44,6 +47,23 @@ impl Cx {
         self.journal
             .append(Event::Created { resource: resource.clone(), lifetime })
             .map_err(|e| anyhow::anyhow!("cannot write the build journal {} ({e}); {} was created and must be removed by hand if this build cannot clean it up", self.journal.path().display(), resource.describe()))
+    }
+
+    /// An AMI (and its snapshots) is finished in its region: available, permissions set,
+    /// tagged. From here on it is the user's product and no cleanup touches it.
+    pub fn commit(&self, resources: impl IntoIterator<Item = Resource>) -> anyhow::Result<()> {
+        for resource in resources {
+            self.journal
+                .append(Event::Committed { resource })
+                .map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The create call failed with an answer from AWS: nothing was made, the intent is void.
+    /// (A call that got no answer keeps its intent: it may have been carried out.)
+    pub fn void<E, R>(&self, pending: Resource, e: &SdkError<E, R>) {
+        void_intent(&self.journal, pending, e)
     }
 
     /// The create call returned: the concrete resource replaces the intent.
@@ -137,6 +157,15 @@ where
         "{op} in {region} failed: {}",
         crate::aws::errors::explain(e)
     )
+}
+
+/// A create call that AWS answered with an error made nothing: its intent is resolved. One
+/// that got no answer (timeout, dropped connection) may have been carried out: the intent stays
+/// for cleanup to resolve by tag.
+pub fn void_intent<E, R>(journal: &Journal, pending: Resource, e: &SdkError<E, R>) {
+    if matches!(e, SdkError::ServiceError(_)) {
+        let _ = journal.append(Event::Deleted { resource: pending });
+    }
 }
 
 /// True when the call failed with one of these AWS error codes.

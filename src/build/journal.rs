@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -69,7 +70,9 @@ pub enum Resource {
         region: String,
         build_id: String,
     },
-    /// Written just before CreateImage / CopyImage: found by name if the id never got written.
+    /// Written just before CreateImage / CopyImage: if the id never got written, cleanup finds
+    /// the image by its name *and* this build's `ambake:build-id` tag (never by name alone: an
+    /// AMI of the same name made by anyone else is not this build's).
     PendingImage {
         region: String,
         name: String,
@@ -125,6 +128,13 @@ pub enum Event {
         endpoint: Option<String>,
         profile: Option<String>,
         assume_role: Option<String>,
+        /// The AWS account the build ran in (sts:GetCallerIdentity), when it was checked:
+        /// cleanup refuses to run with another account's credentials.
+        #[serde(default)]
+        account: Option<String>,
+        /// Where the credentials came from ("environment variables", "profile x", …).
+        #[serde(default)]
+        credentials: Option<String>,
     },
     Created {
         resource: Resource,
@@ -175,12 +185,24 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Creates a new journal (0600, in a 0700 directory) and holds an exclusive lock on it for
+    /// as long as it is open: `ambake cleanup` on this machine skips a journal whose build is
+    /// still running.
     pub fn create(build_id: &str) -> std::io::Result<Journal> {
-        let path = path_for(build_id);
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p)?;
-        }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Self::create_in(&dir(), build_id)
+    }
+
+    fn create_in(dir: &Path, build_id: &str) -> std::io::Result<Journal> {
+        let path = dir.join(format!("{build_id}.jsonl"));
+        create_private_dir(dir)?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.try_lock().map_err(lock_error)?;
+        // The new directory entry must survive a crash as surely as the records in it.
+        File::open(dir)?.sync_all()?;
         Ok(Journal {
             build_id: build_id.to_string(),
             path,
@@ -188,19 +210,24 @@ impl Journal {
         })
     }
 
-    /// Reopens a journal to append (cleanup of an earlier build).
+    /// Reopens a journal to append (cleanup of an earlier build), taking its lock: a journal
+    /// whose build is still running answers [`Busy`].
     pub fn reopen(path: &Path) -> std::io::Result<Journal> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        file.try_lock().map_err(lock_error)?;
+        // Cut a torn last line (a crash in the middle of a write) so the next record starts on
+        // its own line and the torn bytes never read as corruption in the middle.
+        let bytes = std::fs::read(path)?;
+        if bytes.last().is_some_and(|b| *b != b'\n') {
+            let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            file.set_len(keep as u64)?;
+        }
         let records = read(path)?;
         let build_id = records
             .first()
             .map(|r| r.build_id.clone())
             .unwrap_or_default();
         let seq = records.last().map(|r| r.seq).unwrap_or(0);
-        let mut file = OpenOptions::new().append(true).open(path)?;
-        // Finish a torn last line so the next record starts on its own line.
-        if std::fs::read(path)?.last().is_some_and(|b| *b != b'\n') {
-            file.write_all(b"\n")?;
-        }
         Ok(Journal {
             build_id,
             path: path.to_path_buf(),
@@ -233,21 +260,100 @@ impl Journal {
     }
 }
 
-/// Reads a journal, skipping a torn last line (a crash in the middle of a write).
-pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
-    let f = File::open(path)?;
-    let mut out = Vec::new();
-    for line in std::io::BufReader::new(f).lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
+/// The journal of a build that is still running (its process holds the lock).
+#[derive(Debug, thiserror::Error)]
+#[error("the build is still running (its journal is locked by another ambake process)")]
+pub struct Busy;
+
+fn lock_error(e: std::fs::TryLockError) -> std::io::Error {
+    match e {
+        std::fs::TryLockError::WouldBlock => {
+            std::io::Error::new(std::io::ErrorKind::WouldBlock, Busy)
         }
-        // A torn line (a crash mid-write) is skipped; records after it still count.
-        if let Ok(r) = serde_json::from_str::<Record>(&line) {
-            out.push(r);
+        std::fs::TryLockError::Error(e) => e,
+    }
+}
+
+/// True when `e` says the journal belongs to a running build.
+pub fn is_busy(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<Busy>())
+}
+
+/// True when another process holds this journal's lock (its build is running).
+pub fn is_locked(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+/// Creates the state directory, private (0700) for every level it creates; an existing
+/// directory keeps its mode (it may be shared, like a `$AMBAKE_STATE_DIR` of /tmp).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// A journal read back: its records, and the line numbers of records that could not be read.
+#[derive(Debug, Default)]
+pub struct Replay {
+    pub records: Vec<Record>,
+    /// Unreadable lines before the last one: a record there is lost, and what it named may be
+    /// missed by a cleanup (reported, never silently dropped).
+    pub corrupt: Vec<usize>,
+}
+
+impl Journal {
+    /// Records resources found after the fact (an AMI's snapshots once it is available).
+    pub fn record_all(
+        &self,
+        resources: impl IntoIterator<Item = Resource>,
+        lifetime: Lifetime,
+    ) -> std::io::Result<()> {
+        for resource in resources {
+            self.append(Event::Created { resource, lifetime })?;
+        }
+        Ok(())
+    }
+}
+
+/// An AMI's snapshots as journal resources.
+pub fn snapshots(region: &str, ids: &[String]) -> Vec<Resource> {
+    ids.iter()
+        .map(|id| Resource::Snapshot {
+            region: region.to_string(),
+            id: id.clone(),
+        })
+        .collect()
+}
+
+/// Reads a journal. A torn last line (a crash in the middle of a write) is expected and
+/// skipped; an unreadable line elsewhere is listed in [`Replay::corrupt`].
+pub fn replay(path: &Path) -> std::io::Result<Replay> {
+    let text = std::fs::read(path)?;
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let mut out = Replay::default();
+    for (i, (n, line)) in lines.iter().enumerate() {
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => out.records.push(r),
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
+            Err(_) => out.corrupt.push(n + 1),
         }
     }
     Ok(out)
+}
+
+/// The readable records of a journal (see [`replay`] for the unreadable ones).
+pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
+    replay(path).map(|r| r.records)
 }
 
 /// What is still out there: created, not deleted, in creation order. Artifacts that were
@@ -256,7 +362,13 @@ pub fn outstanding(records: &[Record], include_committed: bool) -> Vec<(Resource
     let mut live: Vec<(Resource, Lifetime)> = Vec::new();
     for r in records {
         match &r.event {
-            Event::Created { resource, lifetime } => live.push((resource.clone(), *lifetime)),
+            Event::Created { resource, lifetime } => {
+                // Recorded twice (e.g. an AMI's snapshots, journaled when it became available
+                // and again just before it is deregistered): one entry.
+                if !live.iter().any(|(x, _)| x == resource) {
+                    live.push((resource.clone(), *lifetime))
+                }
+            }
             Event::Deleted { resource } => live.retain(|(x, _)| x != resource),
             Event::Committed { resource } if !include_committed => {
                 live.retain(|(x, _)| x != resource)
@@ -326,8 +438,51 @@ mod tests {
         drop(j);
         let j = Journal::reopen(&p).unwrap();
         j.append(Event::Committed { resource: ami }).unwrap();
-        let recs = read(&p).unwrap();
-        assert_eq!(recs.len(), 5, "the record after the torn line is read");
-        assert_eq!(outstanding(&recs, false), vec![(kp, Lifetime::Temporary)]);
+        let r = replay(&p).unwrap();
+        assert_eq!(r.records.len(), 5, "the record after the torn line is read");
+        assert!(r.corrupt.is_empty(), "a torn tail is cut, not corruption");
+        assert_eq!(
+            outstanding(&r.records, false),
+            vec![(kp, Lifetime::Temporary)]
+        );
+    }
+
+    #[test]
+    fn a_corrupt_line_in_the_middle_is_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("b.jsonl");
+        let good = |seq: u64| {
+            serde_json::to_string(&Record {
+                seq,
+                ts: String::new(),
+                build_id: "b".into(),
+                event: Event::Finished {
+                    outcome: "x".into(),
+                },
+            })
+            .unwrap()
+        };
+        std::fs::write(&p, format!("{}\n{{garbage\n{}\n", good(1), good(3))).unwrap();
+        let r = replay(&p).unwrap();
+        assert_eq!(r.records.len(), 2);
+        assert_eq!(r.corrupt, vec![2]);
+    }
+
+    #[test]
+    fn journals_are_private_and_locked_while_open() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let d = tempfile::tempdir().unwrap();
+        let state = d.path().join("a/b");
+        let j = Journal::create_in(&state, "x").unwrap();
+        let path = j.path().to_path_buf();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&d.path().join("a")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        assert!(is_locked(&path));
+        let e = Journal::reopen(&path).err().expect("locked");
+        assert!(is_busy(&e), "{e}");
+        drop(j);
+        assert!(!is_locked(&path));
     }
 }

@@ -137,6 +137,21 @@ pub async fn run_one(
         Ok(s) => s,
         Err(e) => return Outcome::Failed(format!("{e:#}")),
     };
+    // The account is checked before anything is created and written into the journal, so a
+    // later `ambake cleanup` with other credentials refuses instead of "cleaning" nothing.
+    let account = if plan.config.skip_credential_validation {
+        None
+    } else {
+        match session.sts().get_caller_identity().send().await {
+            Ok(id) => id.account().map(String::from),
+            Err(e) => {
+                return Outcome::Failed(format!(
+                    "{:#}",
+                    context::aws_err("sts:GetCallerIdentity", &session.region, &e)
+                ));
+            }
+        }
+    };
     let build_id = new_build_id();
     let journal = match Journal::create(&build_id) {
         Ok(j) => Arc::new(j),
@@ -147,18 +162,22 @@ pub async fn run_one(
             ));
         }
     };
-    if let Ok(mut j) = journals.lock() {
-        j.push(journal.path().to_path_buf());
-    }
     let start = Event::Start {
         build: plan.name.clone(),
         region: session.region.clone(),
         endpoint: access.custom_endpoint_ec2.clone(),
         profile: access.profile.clone(),
         assume_role: access.assume_role.as_ref().and_then(|a| a.role_arn.clone()),
+        account: account.clone(),
+        credentials: Some(session.source.to_string()),
     };
     if let Err(e) = journal.append(start) {
+        // Nothing was created yet: an empty journal would only confuse `cleanup --all`.
+        let _ = std::fs::remove_file(journal.path());
         return Outcome::Failed(format!("cannot write the build journal: {e}"));
+    }
+    if let Ok(mut j) = journals.lock() {
+        j.push(journal.path().to_path_buf());
     }
     ui.say(&format!(
         "Build {build_id}: credentials from {}; region {} (from {})",
@@ -177,6 +196,7 @@ pub async fn run_one(
         build_id,
         legacy,
         debug: opts.debug,
+        account,
     };
     let mut st = BuildState::default();
     let mut failure: Option<anyhow::Error> = None;
@@ -255,11 +275,11 @@ async fn finish(
         !ok && matches!(on_error, OnError::Abort | OnError::RunCleanupProvisioner);
     let left = if keep_everything {
         let recs = journal::read(cx.journal.path()).unwrap_or_default();
-        let kept = unwind::plan(&recs, true);
+        let kept = unwind::plan(&recs, unwind::Scope::Unfinished);
         if !kept.is_empty() {
             cx.ui
                 .say("-on-error=abort: kept these resources for inspection:");
-            for r in &kept {
+            for (r, _) in &kept {
                 cx.ui.message(&r.describe());
             }
             cx.ui
@@ -280,7 +300,12 @@ async fn finish(
         } else {
             "Cleaning up everything this build created..."
         });
-        let failed = unwind::run(&cx.journal, &cx.session, &cx.ui, !ok, false).await;
+        let scope = if ok {
+            unwind::Scope::Temporaries
+        } else {
+            unwind::Scope::Unfinished
+        };
+        let failed = unwind::run(&cx.journal, &cx.session, &cx.ui, scope, false).await;
         if !failed.is_empty() {
             cx.ui.error(&format!(
                 "{} resource(s) could not be deleted; retry with: ambake cleanup {}",
@@ -290,14 +315,12 @@ async fn finish(
         }
         failed.len()
     };
-    if ok {
-        for (region, id) in &st.amis {
-            let _ = cx.journal.append(Event::Committed {
-                resource: journal::Resource::Image {
-                    region: region.clone(),
-                    id: id.clone(),
-                },
-            });
+    if !ok && !st.committed.is_empty() {
+        // Finished in their regions before the failure: products, never cleaned up.
+        cx.ui
+            .say("These AMIs were finished before the build stopped and are kept:");
+        for (region, id) in &st.committed {
+            cx.ui.message(&format!("{region}: {id}"));
         }
     }
     let outcome = if interrupted {

@@ -58,6 +58,8 @@ pub struct BuildState {
     /// The AMI in each region (the build region and every copy).
     pub amis: BTreeMap<String, String>,
     pub snapshots: BTreeMap<String, Vec<String>>,
+    /// The AMIs finished in their region (tagged `ambake:committed`, journaled as committed).
+    pub committed: BTreeMap<String, String>,
     /// The SSH address the communicator used, for `build.Host`.
     pub host: Option<String>,
 }

@@ -1,25 +1,53 @@
 //! Cleanup: deletes what a build's journal says is still out there. Instances are terminated
 //! (and waited for) first, so the security group, key pair and volumes they use can go; AMIs
-//! are deregistered with their snapshots; the rest goes in reverse creation order. Each delete
-//! is journaled, so an interrupted cleanup can be resumed with `ambake cleanup <id>`.
+//! are deregistered with their snapshots (journaled before the deregistration, so a failed
+//! snapshot delete is retried by the next cleanup); the rest goes in reverse creation order.
+//! Each delete is journaled, so an interrupted cleanup can be resumed with `ambake cleanup <id>`.
+//!
+//! What it never deletes: an AMI (or snapshot) that carries `ambake:committed` or has a
+//! `Committed` record — a finished build's product — unless the scope is
+//! [`Scope::Everything`] (`ambake cleanup --include-artifacts`); an image found by name that
+//! does not carry this build's `ambake:build-id`.
 //!
 //! It runs under its own deadline, never under the build's cancelled token.
 
 use super::journal::{self, Event, Journal, Lifetime, Resource};
+use super::tags::{BUILD_ID_TAG, COMMITTED_TAG};
 use crate::aws::clients::Session;
 use crate::aws::wait::{Poll, WaitSpec, wait};
 use crate::build::context::{aws_err, is_code};
 use crate::ui::Ui;
+use aws_sdk_ec2::types::Filter;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// How far a cleanup reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The end of a successful build: its temporary resources.
+    Temporaries,
+    /// A failed or interrupted build, or `ambake cleanup`: everything the build made except
+    /// the AMIs it finished (committed).
+    Unfinished,
+    /// `ambake cleanup --include-artifacts`: the finished AMIs as well.
+    Everything,
+}
+
+impl Scope {
+    fn artifacts(self) -> bool {
+        self != Scope::Temporaries
+    }
+    fn committed(self) -> bool {
+        self == Scope::Everything
+    }
+}
+
 /// What a cleanup would delete, in order: a pure function of the journal (unit-tested).
-pub fn plan(records: &[journal::Record], include_artifacts: bool) -> Vec<Resource> {
-    let live: Vec<Resource> = journal::outstanding(records, false)
+pub fn plan(records: &[journal::Record], scope: Scope) -> Vec<(Resource, Lifetime)> {
+    let live: Vec<(Resource, Lifetime)> = journal::outstanding(records, scope.committed())
         .into_iter()
-        .filter(|(_, l)| include_artifacts || *l == Lifetime::Temporary)
-        .map(|(r, _)| r)
+        .filter(|(_, l)| scope.artifacts() || *l == Lifetime::Temporary)
         .collect();
     let rank = |r: &Resource| match r {
         Resource::Instance { .. } | Resource::PendingInstances { .. } => 0,
@@ -27,10 +55,27 @@ pub fn plan(records: &[journal::Record], include_artifacts: bool) -> Vec<Resourc
         Resource::Snapshot { .. } | Resource::InstanceVolumes { .. } => 2,
         _ => 3,
     };
-    let mut ordered: Vec<(usize, Resource)> = live.into_iter().rev().enumerate().collect();
+    let mut ordered: Vec<(usize, (Resource, Lifetime))> =
+        live.into_iter().rev().enumerate().collect();
     // Stable: within a rank, reverse creation order.
-    ordered.sort_by_key(|(i, r)| (rank(r), *i));
+    ordered.sort_by_key(|(i, (r, _))| (rank(r), *i));
     ordered.into_iter().map(|(_, r)| r).collect()
+}
+
+/// What became of one resource.
+enum Done {
+    Deleted,
+    /// A finished build's AMI or snapshot: left alone, with the reason.
+    Kept(String),
+}
+
+/// What one cleanup needs at hand: clients per region, the journal, its limits.
+struct Unwinder<'a> {
+    session: &'a Session,
+    journal: &'a Journal,
+    ui: &'a Ui,
+    scope: Scope,
+    clients: BTreeMap<String, aws_sdk_ec2::Client>,
 }
 
 /// Deletes everything `plan` lists. Returns what could not be deleted.
@@ -38,11 +83,11 @@ pub async fn run(
     journal: &Journal,
     session: &Session,
     ui: &Ui,
-    include_artifacts: bool,
+    scope: Scope,
     dry_run: bool,
 ) -> Vec<(Resource, String)> {
     let records = journal::read(journal.path()).unwrap_or_default();
-    let todo = plan(&records, include_artifacts);
+    let todo = plan(&records, scope);
     if todo.is_empty() {
         return vec![];
     }
@@ -53,11 +98,17 @@ pub async fn run(
         tokio::time::sleep(Duration::from_secs(1200)).await;
         d.cancel();
     });
-    let mut clients: BTreeMap<String, aws_sdk_ec2::Client> = BTreeMap::new();
+    let mut u = Unwinder {
+        session,
+        journal,
+        ui,
+        scope,
+        clients: BTreeMap::new(),
+    };
     let mut failed = Vec::new();
     // A terminated instance no longer lists its volumes: look them up while it still does.
-    let mut attached: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in &todo {
+    let mut attached: BTreeMap<String, Result<Vec<String>, String>> = BTreeMap::new();
+    for (r, _) in &todo {
         if let (
             false,
             Resource::InstanceVolumes {
@@ -67,46 +118,48 @@ pub async fn run(
             },
         ) = (dry_run, r)
         {
-            let vols = volumes_of(ec2_for(region, session, &mut clients), instance_id, keep).await;
+            let vols = volumes_of(u.ec2(region), region, instance_id, keep).await;
             attached.insert(instance_id.clone(), vols);
         }
     }
     // An instance that could not be terminated still holds its volumes and groups: waiting for
     // them to be released would only burn the deadline, so they get one attempt each.
     let mut instance_left = false;
-    for r in todo {
+    for (r, lifetime) in todo {
         if dry_run {
             ui.message(&format!("would delete {}", r.describe()));
             continue;
         }
         ui.message(&format!("Deleting {}...", r.describe()));
         let patience = if instance_left {
-            CancellationToken::new()
+            let t = CancellationToken::new();
+            t.cancel();
+            t
         } else {
             deadline.clone()
         };
-        if instance_left {
-            patience.cancel();
-        }
         let result = match &r {
             Resource::InstanceVolumes {
                 region,
                 instance_id,
                 ..
-            } => {
-                let mut result = Ok(());
-                for id in attached.remove(instance_id).unwrap_or_default() {
-                    let v = Resource::Volume {
-                        region: region.clone(),
-                        id,
-                    };
-                    if let Err(e) = delete(&v, session, &mut clients, &patience).await {
-                        result = Err(format!("{}: {e}", v.describe()));
+            } => match attached.remove(instance_id).unwrap_or(Ok(vec![])) {
+                Err(e) => Err(e),
+                Ok(ids) => {
+                    let mut result = Ok(Done::Deleted);
+                    for id in ids {
+                        let v = Resource::Volume {
+                            region: region.clone(),
+                            id,
+                        };
+                        if let Err(e) = u.delete(&v, lifetime, &patience).await {
+                            result = Err(format!("{}: {e}", v.describe()));
+                        }
                     }
+                    result
                 }
-                result
-            }
-            _ => delete(&r, session, &mut clients, &patience).await,
+            },
+            _ => u.delete(&r, lifetime, &patience).await,
         };
         if result.is_err()
             && matches!(
@@ -117,10 +170,14 @@ pub async fn run(
             instance_left = true;
         }
         match result {
-            Ok(()) => {
-                let _ = journal.append(Event::Deleted {
+            Ok(Done::Deleted) => u.note(Event::Deleted {
+                resource: r.clone(),
+            }),
+            Ok(Done::Kept(why)) => {
+                ui.message(&format!("Kept {}: {why}", r.describe()));
+                u.note(Event::Committed {
                     resource: r.clone(),
-                });
+                })
             }
             Err(e) => {
                 ui.error(&format!("Error deleting {}: {e}", r.describe()));
@@ -132,268 +189,399 @@ pub async fn run(
     failed
 }
 
-fn ec2_for<'a>(
-    region: &str,
-    session: &Session,
-    clients: &'a mut BTreeMap<String, aws_sdk_ec2::Client>,
-) -> &'a aws_sdk_ec2::Client {
-    clients
-        .entry(region.to_string())
-        .or_insert_with(|| session.ec2_in(region))
-}
-
-async fn delete(
-    r: &Resource,
-    session: &Session,
-    clients: &mut BTreeMap<String, aws_sdk_ec2::Client>,
-    deadline: &CancellationToken,
-) -> Result<(), String> {
-    let gone = |codes: &[&str], e: &dyn aws_smithy_types::error::metadata::ProvideErrorMetadata| {
-        e.code().is_some_and(|c| codes.contains(&c))
-    };
-    match r {
-        Resource::InstanceVolumes { .. } => Ok(()), // resolved by `run` before termination
-        Resource::PendingInstances { region, build_id } => {
-            let ec2 = ec2_for(region, session, clients).clone();
-            let out = ec2
-                .describe_instances()
-                .filters(
-                    aws_sdk_ec2::types::Filter::builder()
-                        .name(format!("tag:{}", crate::build::tags::BUILD_ID_TAG))
-                        .values(build_id)
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| aws_err("ec2:DescribeInstances", region, &e).to_string())?;
-            for i in out.reservations().iter().flat_map(|r| r.instances()) {
-                if i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated") {
-                    let r = Resource::Instance {
-                        region: region.clone(),
-                        id: i.instance_id().unwrap_or_default().to_string(),
-                    };
-                    Box::pin(delete(&r, session, clients, deadline)).await?;
-                }
-            }
-            Ok(())
-        }
-        Resource::PendingImage { region, name } => {
-            let ec2 = ec2_for(region, session, clients).clone();
-            let out = ec2
-                .describe_images()
-                .owners("self")
-                .filters(
-                    aws_sdk_ec2::types::Filter::builder()
-                        .name("name")
-                        .values(name)
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| aws_err("ec2:DescribeImages", region, &e).to_string())?;
-            for img in out.images() {
-                // A finished build's AMI of the same name is never touched.
-                if img
-                    .tags()
-                    .iter()
-                    .any(|t| t.key() == Some(crate::build::tags::COMMITTED_TAG))
-                {
-                    continue;
-                }
-                let r = Resource::Image {
-                    region: region.clone(),
-                    id: img.image_id().unwrap_or_default().to_string(),
-                };
-                Box::pin(delete(&r, session, clients, deadline)).await?;
-            }
-            Ok(())
-        }
-        Resource::Instance { region, id } => {
-            let ec2 = ec2_for(region, session, clients).clone();
-            match ec2.terminate_instances().instance_ids(id).send().await {
-                Ok(_) => {}
-                Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => return Ok(()),
-                Err(e) => return Err(aws_err("ec2:TerminateInstances", region, &e).to_string()),
-            }
-            let spec = WaitSpec::new(
-                format!("instance {id} to terminate"),
-                Duration::from_secs(600),
-            );
-            wait(&spec, deadline, || async {
-                match ec2.describe_instances().instance_ids(id).send().await {
-                    Ok(o) => {
-                        let state = o
-                            .reservations()
-                            .iter()
-                            .flat_map(|r| r.instances())
-                            .next()
-                            .and_then(|i| i.state())
-                            .and_then(|s| s.name())
-                            .map(|n| n.as_str().to_string());
-                        match state.as_deref() {
-                            Some("terminated") | None => Ok(Poll::Done(())),
-                            Some(s) => Ok(Poll::Pending(s.to_string())),
-                        }
-                    }
-                    Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => Ok(Poll::Done(())),
-                    Err(e) => Err(aws_err("ec2:DescribeInstances", region, &e).to_string()),
-                }
-            })
-            .await
-            .map_err(|e| e.to_string())
-        }
-        Resource::Image { region, id } => {
-            let ec2 = ec2_for(region, session, clients).clone();
-            let snaps = match ec2.describe_images().image_ids(id).send().await {
-                Ok(o) => o
-                    .images()
-                    .first()
-                    .map(crate::steps::image::snapshots_of)
-                    .unwrap_or_default(),
-                Err(e) if is_code(&e, &["InvalidAMIID.NotFound"]) => vec![],
-                Err(e) => return Err(aws_err("ec2:DescribeImages", region, &e).to_string()),
-            };
-            match ec2.deregister_image().image_id(id).send().await {
-                Ok(_) => {}
-                Err(e) if is_code(&e, &["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]) => {}
-                Err(e) => return Err(aws_err("ec2:DeregisterImage", region, &e).to_string()),
-            }
-            for s in snaps {
-                match ec2.delete_snapshot().snapshot_id(&s).send().await {
-                    Ok(_) => {}
-                    Err(e) if is_code(&e, &["InvalidSnapshot.NotFound"]) => {}
-                    Err(e) => return Err(aws_err("ec2:DeleteSnapshot", region, &e).to_string()),
-                }
-            }
-            Ok(())
-        }
-        Resource::Snapshot { region, id } => match ec2_for(region, session, clients)
-            .delete_snapshot()
-            .snapshot_id(id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if gone(&["InvalidSnapshot.NotFound"], &e) => Ok(()),
-            Err(e) => Err(aws_err("ec2:DeleteSnapshot", region, &e).to_string()),
-        },
-        Resource::Volume { region, id } => {
-            let ec2 = ec2_for(region, session, clients).clone();
-            retry_dependency(deadline, || async {
-                match ec2.delete_volume().volume_id(id).send().await {
-                    Ok(_) => Ok(true),
-                    Err(e) if is_code(&e, &["InvalidVolume.NotFound"]) => Ok(true),
-                    Err(e) if is_code(&e, &["VolumeInUse", "IncorrectState"]) => Ok(false),
-                    Err(e) => Err(aws_err("ec2:DeleteVolume", region, &e).to_string()),
-                }
-            })
-            .await
-        }
-        Resource::SecurityGroup { region, id } => {
-            let ec2 = ec2_for(region, session, clients).clone();
-            // AWS refuses while a terminating instance still holds the group (packer#278).
-            retry_dependency(deadline, || async {
-                match ec2.delete_security_group().group_id(id).send().await {
-                    Ok(_) => Ok(true),
-                    Err(e) if is_code(&e, &["InvalidGroup.NotFound"]) => Ok(true),
-                    Err(e) if is_code(&e, &["DependencyViolation"]) => Ok(false),
-                    Err(e) => Err(aws_err("ec2:DeleteSecurityGroup", region, &e).to_string()),
-                }
-            })
-            .await
-        }
-        Resource::KeyPair { region, name } => match ec2_for(region, session, clients)
-            .delete_key_pair()
-            .key_name(name)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => Err(aws_err("ec2:DeleteKeyPair", region, &e).to_string()),
-        },
-        Resource::LaunchTemplate { region, id } => match ec2_for(region, session, clients)
-            .delete_launch_template()
-            .launch_template_id(id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if is_code(
-                    &e,
-                    &[
-                        "InvalidLaunchTemplateId.NotFound",
-                        "InvalidLaunchTemplateId.Malformed",
-                    ],
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws_err("ec2:DeleteLaunchTemplate", region, &e).to_string()),
-        },
-        Resource::ProfileRole { profile, role } => match session
-            .iam()
-            .remove_role_from_instance_profile()
-            .instance_profile_name(profile)
-            .role_name(role)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
-            Err(e) => Err(aws_err("iam:RemoveRoleFromInstanceProfile", "global", &e).to_string()),
-        },
-        Resource::InstanceProfile { name } => match session
-            .iam()
-            .delete_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
-            Err(e) => Err(aws_err("iam:DeleteInstanceProfile", "global", &e).to_string()),
-        },
-        Resource::IamRolePolicy { role, name } => match session
-            .iam()
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
-            Err(e) => Err(aws_err("iam:DeleteRolePolicy", "global", &e).to_string()),
-        },
-        Resource::IamRole { name } => {
-            match session.iam().delete_role().role_name(name).send().await {
-                Ok(_) => Ok(()),
-                Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(()),
-                Err(e) => Err(aws_err("iam:DeleteRole", "global", &e).to_string()),
-            }
-        }
-    }
-}
-
 /// The EBS volumes attached to an instance, but for the devices in `keep`. An instance that is
-/// gone or unreadable has nothing left to find.
-async fn volumes_of(ec2: &aws_sdk_ec2::Client, instance_id: &str, keep: &[String]) -> Vec<String> {
-    let Ok(out) = ec2
+/// gone has nothing left to find; one that cannot be read is an error (its record stays).
+async fn volumes_of(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    instance_id: &str,
+    keep: &[String],
+) -> Result<Vec<String>, String> {
+    let out = match ec2
         .describe_instances()
         .instance_ids(instance_id)
         .send()
         .await
-    else {
-        return vec![];
+    {
+        Ok(o) => o,
+        Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => return Ok(vec![]),
+        Err(e) => return Err(aws_err("ec2:DescribeInstances", region, &e).to_string()),
     };
-    out.reservations()
+    Ok(out
+        .reservations()
         .iter()
         .flat_map(|r| r.instances())
         .flat_map(|i| i.block_device_mappings())
         .filter(|m| !m.device_name().is_some_and(|d| keep.iter().any(|k| k == d)))
         .filter_map(|m| m.ebs().and_then(|e| e.volume_id()).map(String::from))
-        .collect()
+        .collect())
+}
+
+fn committed(tags: &[aws_sdk_ec2::types::Tag]) -> bool {
+    tags.iter().any(|t| t.key() == Some(COMMITTED_TAG))
+}
+
+const KEPT_COMMITTED: &str = "it belongs to a finished build (tag ambake:committed); `ambake cleanup --include-artifacts` removes it";
+
+impl Unwinder<'_> {
+    fn ec2(&mut self, region: &str) -> &aws_sdk_ec2::Client {
+        let session = self.session;
+        self.clients
+            .entry(region.to_string())
+            .or_insert_with(|| session.ec2_in(region))
+    }
+
+    /// Journals what cleanup did. A journal that cannot be written here only costs a repeated
+    /// (idempotent) delete next time, so it does not stop the cleanup.
+    fn note(&self, e: Event) {
+        if let Err(err) = self.journal.append(e) {
+            self.ui.error(&format!(
+                "cannot write the build journal {}: {err}",
+                self.journal.path().display()
+            ));
+        }
+    }
+
+    async fn delete(
+        &mut self,
+        r: &Resource,
+        lifetime: Lifetime,
+        deadline: &CancellationToken,
+    ) -> Result<Done, String> {
+        match r {
+            Resource::InstanceVolumes { .. } => Ok(Done::Deleted), // resolved by `run` first
+            Resource::PendingInstances { region, build_id } => {
+                let ec2 = self.ec2(region).clone();
+                let out = ec2
+                    .describe_instances()
+                    .filters(
+                        Filter::builder()
+                            .name(format!("tag:{BUILD_ID_TAG}"))
+                            .values(build_id)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("ec2:DescribeInstances", region, &e).to_string())?;
+                for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                    let Some(id) = i.instance_id().filter(|s| !s.is_empty()) else {
+                        continue;
+                    };
+                    if i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated") {
+                        let r = Resource::Instance {
+                            region: region.clone(),
+                            id: id.to_string(),
+                        };
+                        Box::pin(self.delete(&r, lifetime, deadline)).await?;
+                    }
+                }
+                Ok(Done::Deleted)
+            }
+            Resource::PendingImage { region, name } => {
+                // By name *and* this build's tag: an AMI of that name made by anyone else —
+                // Packer, a person, a concurrent build of the same template — is not ours.
+                let build_id = self.journal.build_id().to_string();
+                let ec2 = self.ec2(region).clone();
+                let out = ec2
+                    .describe_images()
+                    .owners("self")
+                    .filters(Filter::builder().name("name").values(name).build())
+                    .filters(
+                        Filter::builder()
+                            .name(format!("tag:{BUILD_ID_TAG}"))
+                            .values(&build_id)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("ec2:DescribeImages", region, &e).to_string())?;
+                let mut done = Done::Deleted;
+                for img in out.images() {
+                    let Some(id) = img.image_id().filter(|s| !s.is_empty()) else {
+                        continue;
+                    };
+                    let r = Resource::Image {
+                        region: region.clone(),
+                        id: id.to_string(),
+                    };
+                    // Journaled as found, so a failure from here on names the image by its id.
+                    self.note(Event::Created {
+                        resource: r.clone(),
+                        lifetime,
+                    });
+                    match self.delete_image(region, id, lifetime, deadline).await? {
+                        Done::Deleted => self.note(Event::Deleted { resource: r }),
+                        Done::Kept(why) => {
+                            self.note(Event::Committed { resource: r });
+                            done = Done::Kept(why);
+                        }
+                    }
+                }
+                Ok(done)
+            }
+            Resource::Instance { region, id } => {
+                let ec2 = self.ec2(region).clone();
+                match ec2.terminate_instances().instance_ids(id).send().await {
+                    Ok(_) => {}
+                    Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => {
+                        return Ok(Done::Deleted);
+                    }
+                    Err(e) => return Err(aws_err("ec2:TerminateInstances", region, &e).to_string()),
+                }
+                let spec = WaitSpec::new(
+                    format!("instance {id} to terminate"),
+                    Duration::from_secs(600),
+                );
+                wait(&spec, deadline, || async {
+                    match ec2.describe_instances().instance_ids(id).send().await {
+                        Ok(o) => {
+                            let state = o
+                                .reservations()
+                                .iter()
+                                .flat_map(|r| r.instances())
+                                .next()
+                                .and_then(|i| i.state())
+                                .and_then(|s| s.name())
+                                .map(|n| n.as_str().to_string());
+                            match state.as_deref() {
+                                Some("terminated") | None => Ok(Poll::Done(())),
+                                Some(s) => Ok(Poll::Pending(s.to_string())),
+                            }
+                        }
+                        Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => {
+                            Ok(Poll::Done(()))
+                        }
+                        Err(e) => Err(aws_err("ec2:DescribeInstances", region, &e).to_string()),
+                    }
+                })
+                .await
+                .map(|()| Done::Deleted)
+                .map_err(|e| e.to_string())
+            }
+            Resource::Image { region, id } => {
+                self.delete_image(region, id, lifetime, deadline).await
+            }
+            Resource::Snapshot { region, id } => {
+                let ec2 = self.ec2(region).clone();
+                match ec2.describe_snapshots().snapshot_ids(id).send().await {
+                    Ok(o)
+                        if o.snapshots().iter().any(|s| committed(s.tags()))
+                            && !self.scope.committed() =>
+                    {
+                        return Ok(Done::Kept(KEPT_COMMITTED.into()));
+                    }
+                    Ok(_) => {}
+                    Err(e) if is_code(&e, &["InvalidSnapshot.NotFound"]) => {
+                        return Ok(Done::Deleted);
+                    }
+                    Err(e) => return Err(aws_err("ec2:DescribeSnapshots", region, &e).to_string()),
+                }
+                delete_snapshot(&ec2, region, id, deadline)
+                    .await
+                    .map(|()| Done::Deleted)
+            }
+            Resource::Volume { region, id } => {
+                let ec2 = self.ec2(region).clone();
+                retry_dependency(deadline, || async {
+                    match ec2.delete_volume().volume_id(id).send().await {
+                        Ok(_) => Ok(true),
+                        Err(e) if is_code(&e, &["InvalidVolume.NotFound"]) => Ok(true),
+                        Err(e) if is_code(&e, &["VolumeInUse", "IncorrectState"]) => Ok(false),
+                        Err(e) => Err(aws_err("ec2:DeleteVolume", region, &e).to_string()),
+                    }
+                })
+                .await
+                .map(|()| Done::Deleted)
+            }
+            Resource::SecurityGroup { region, id } => {
+                let ec2 = self.ec2(region).clone();
+                // AWS refuses while a terminating instance still holds the group (packer#278).
+                retry_dependency(deadline, || async {
+                    match ec2.delete_security_group().group_id(id).send().await {
+                        Ok(_) => Ok(true),
+                        Err(e) if is_code(&e, &["InvalidGroup.NotFound"]) => Ok(true),
+                        Err(e) if is_code(&e, &["DependencyViolation"]) => Ok(false),
+                        Err(e) => Err(aws_err("ec2:DeleteSecurityGroup", region, &e).to_string()),
+                    }
+                })
+                .await
+                .map(|()| Done::Deleted)
+            }
+            Resource::KeyPair { region, name } => {
+                match self
+                    .ec2(region)
+                    .delete_key_pair()
+                    .key_name(name)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(Done::Deleted),
+                    Err(e) => Err(aws_err("ec2:DeleteKeyPair", region, &e).to_string()),
+                }
+            }
+            Resource::LaunchTemplate { region, id } => {
+                match self
+                    .ec2(region)
+                    .delete_launch_template()
+                    .launch_template_id(id)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(Done::Deleted),
+                    Err(e)
+                        if is_code(
+                            &e,
+                            &[
+                                "InvalidLaunchTemplateId.NotFound",
+                                "InvalidLaunchTemplateId.Malformed",
+                            ],
+                        ) =>
+                    {
+                        Ok(Done::Deleted)
+                    }
+                    Err(e) => Err(aws_err("ec2:DeleteLaunchTemplate", region, &e).to_string()),
+                }
+            }
+            Resource::ProfileRole { profile, role } => match self
+                .session
+                .iam()
+                .remove_role_from_instance_profile()
+                .instance_profile_name(profile)
+                .role_name(role)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(Done::Deleted),
+                Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Done::Deleted),
+                Err(e) => {
+                    Err(aws_err("iam:RemoveRoleFromInstanceProfile", "global", &e).to_string())
+                }
+            },
+            Resource::InstanceProfile { name } => match self
+                .session
+                .iam()
+                .delete_instance_profile()
+                .instance_profile_name(name)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(Done::Deleted),
+                Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Done::Deleted),
+                Err(e) => Err(aws_err("iam:DeleteInstanceProfile", "global", &e).to_string()),
+            },
+            Resource::IamRolePolicy { role, name } => match self
+                .session
+                .iam()
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(Done::Deleted),
+                Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Done::Deleted),
+                Err(e) => Err(aws_err("iam:DeleteRolePolicy", "global", &e).to_string()),
+            },
+            Resource::IamRole { name } => {
+                match self
+                    .session
+                    .iam()
+                    .delete_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(Done::Deleted),
+                    Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Done::Deleted),
+                    Err(e) => Err(aws_err("iam:DeleteRole", "global", &e).to_string()),
+                }
+            }
+        }
+    }
+
+    /// Deregisters an AMI and deletes its snapshots — unless it is a finished build's. The
+    /// snapshots are journaled before the deregistration: afterwards the AMI no longer lists
+    /// them, and a snapshot whose delete fails must still be known to the next cleanup.
+    async fn delete_image(
+        &mut self,
+        region: &str,
+        id: &str,
+        lifetime: Lifetime,
+        deadline: &CancellationToken,
+    ) -> Result<Done, String> {
+        let ec2 = self.ec2(region).clone();
+        let img = match ec2.describe_images().image_ids(id).send().await {
+            Ok(o) => o.images().first().cloned(),
+            Err(e) if is_code(&e, &["InvalidAMIID.NotFound"]) => None,
+            Err(e) => return Err(aws_err("ec2:DescribeImages", region, &e).to_string()),
+        };
+        let Some(img) = img else {
+            return Ok(Done::Deleted);
+        };
+        if committed(img.tags()) && !self.scope.committed() {
+            return Ok(Done::Kept(KEPT_COMMITTED.into()));
+        }
+        let snaps: Vec<Resource> = crate::steps::image::snapshots_of(&img)
+            .into_iter()
+            .map(|id| Resource::Snapshot {
+                region: region.to_string(),
+                id,
+            })
+            .collect();
+        for s in &snaps {
+            self.note(Event::Created {
+                resource: s.clone(),
+                lifetime,
+            });
+        }
+        match ec2.deregister_image().image_id(id).send().await {
+            Ok(_) => {}
+            Err(e) if is_code(&e, &["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]) => {}
+            Err(e) => return Err(aws_err("ec2:DeregisterImage", region, &e).to_string()),
+        }
+        self.note(Event::Deleted {
+            resource: Resource::Image {
+                region: region.to_string(),
+                id: id.to_string(),
+            },
+        });
+        let mut errors = Vec::new();
+        for s in snaps {
+            let Resource::Snapshot { id, .. } = &s else {
+                continue;
+            };
+            match delete_snapshot(&ec2, region, id, deadline).await {
+                Ok(()) => self.note(Event::Deleted { resource: s }),
+                Err(e) => errors.push(format!("snapshot {id}: {e}")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Done::Deleted)
+        } else {
+            Err(format!(
+                "deregistered, but {} (kept in the journal: `ambake cleanup` retries them)",
+                errors.join("; ")
+            ))
+        }
+    }
+}
+
+/// Deletes a snapshot; AWS refuses for a moment after its AMI is deregistered (InUse): retried.
+async fn delete_snapshot(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    id: &str,
+    deadline: &CancellationToken,
+) -> Result<(), String> {
+    retry_dependency(deadline, || async {
+        match ec2.delete_snapshot().snapshot_id(id).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_code(&e, &["InvalidSnapshot.NotFound"]) => Ok(true),
+            Err(e) if is_code(&e, &["InvalidSnapshot.InUse"]) => Ok(false),
+            Err(e) => Err(aws_err("ec2:DeleteSnapshot", region, &e).to_string()),
+        }
+    })
+    .await
 }
 
 /// Retries a delete that answers "still in use" (Ok(false)) with backoff, up to 3 minutes.
@@ -475,12 +663,15 @@ mod tests {
             created(4, v.clone(), Lifetime::Temporary),
             created(5, ami.clone(), Lifetime::Artifact),
         ];
+        let names = |s: Scope, recs: &[Record]| -> Vec<Resource> {
+            plan(recs, s).into_iter().map(|(r, _)| r).collect()
+        };
         assert_eq!(
-            plan(&recs, true),
+            names(Scope::Unfinished, &recs),
             vec![i.clone(), ami.clone(), v.clone(), sg.clone(), kp.clone()]
         );
         assert_eq!(
-            plan(&recs, false),
+            names(Scope::Temporaries, &recs),
             vec![i.clone(), v.clone(), sg.clone(), kp.clone()],
             "success keeps the artifact"
         );
@@ -489,12 +680,19 @@ mod tests {
             seq: 6,
             ts: String::new(),
             build_id: "b".into(),
-            event: Event::Committed { resource: ami },
+            event: Event::Committed {
+                resource: ami.clone(),
+            },
         });
         assert_eq!(
-            plan(&with_commit, true),
-            vec![i, v, sg, kp],
-            "a committed AMI is never touched"
+            names(Scope::Unfinished, &with_commit),
+            vec![i.clone(), v.clone(), sg.clone(), kp.clone()],
+            "a committed AMI is not touched"
+        );
+        assert_eq!(
+            names(Scope::Everything, &with_commit),
+            vec![i, ami, v, sg, kp],
+            "--include-artifacts reaches it"
         );
     }
 }

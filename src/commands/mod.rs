@@ -4,6 +4,7 @@ pub mod build;
 pub mod cleanup;
 pub mod fmt;
 pub mod inspect;
+pub mod orphans;
 pub mod policy;
 pub mod transfer;
 pub mod validate;

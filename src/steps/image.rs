@@ -8,7 +8,7 @@
 
 use crate::aws::wait::{Poll, WaitSpec, wait};
 use crate::build::context::{Cx, Interrupted, aws_err, is_code};
-use crate::build::journal::{Event, Journal, Lifetime, Resource};
+use crate::build::journal::{self, Event, Journal, Lifetime, Resource};
 use crate::build::state::BuildState;
 use crate::build::tags::{COMMITTED_TAG, ec2_tags, spec};
 use aws_sdk_ec2::types::*;
@@ -190,10 +190,18 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 cx.check_cancel()?;
             }
-            Err(e) => return Err(aws_err("ec2:CreateImage", cx.region(), &e)),
+            Err(e) => {
+                cx.void(pending, &e);
+                return Err(aws_err("ec2:CreateImage", cx.region(), &e));
+            }
         }
     };
-    let id = out.image_id().unwrap_or_default().to_string();
+    let id = crate::aws::errors::required(
+        out.image_id(),
+        "ec2:CreateImage",
+        "an image id",
+        cx.region(),
+    )?;
     cx.fulfil(
         pending,
         Resource::Image {
@@ -206,6 +214,10 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     cx.ui.say("Waiting for AMI to become ready...");
     let spec = cx.spec(format!("AMI {id} to be available"), IMAGE_WAIT);
     let snaps = wait_available(&cx.ec2, cx.region(), &id, &spec, &cx.cancel).await?;
+    // Journaled now: once the AMI is deregistered it no longer lists them.
+    cx.journal
+        .record_all(journal::snapshots(cx.region(), &snaps), lifetime)
+        .map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))?;
     if !intermediary {
         st.amis.insert(cx.region().to_string(), id);
         st.snapshots.insert(cx.region().to_string(), snaps);
@@ -323,11 +335,19 @@ impl CopyJob {
         if let Some(m) = self.duration {
             req = req.snapshot_copy_completion_duration_minutes(m);
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:CopyImage", &self.region, &e))?;
-        let id = out.image_id().unwrap_or_default().to_string();
+        let out = match req.send().await {
+            Ok(o) => o,
+            Err(e) => {
+                crate::build::context::void_intent(&self.journal, pending, &e);
+                return Err(aws_err("ec2:CopyImage", &self.region, &e));
+            }
+        };
+        let id = crate::aws::errors::required(
+            out.image_id(),
+            "ec2:CopyImage",
+            "an image id",
+            &self.region,
+        )?;
         self.journal
             .append(Event::Created {
                 resource: Resource::Image {
@@ -350,6 +370,9 @@ impl CopyJob {
             ..self.spec.clone()
         };
         let snaps = wait_available(&self.ec2, &self.region, &id, &spec, &self.cancel).await?;
+        self.journal
+            .record_all(journal::snapshots(&self.region, &snaps), Lifetime::Artifact)
+            .map_err(journal_err)?;
         Ok((self.region, id, snaps))
     }
 }
@@ -513,29 +536,34 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
 }
 
 /// Tags in every region; snapshot_tags win over tags on snapshots. One CreateTags per region
-/// when AMI and snapshots get the same set. Also marks the AMI as a finished build's.
-pub async fn tags(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
+/// when AMI and snapshots get the same set. Tagging is the last thing an AMI gets: with its
+/// tags it carries `ambake:committed`, and right after they are on it is journaled as
+/// committed — a finished product that no cleanup deletes, whatever happens next.
+pub async fn tags(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
     let mut ami_tags = cx.render_map(&c.tags, st)?;
     ami_tags.insert(COMMITTED_TAG.to_string(), "true".to_string());
     let mut snap_tags = ami_tags.clone();
     snap_tags.extend(cx.render_map(&c.snapshot_tags, st)?);
-    for (region, ami) in &st.amis {
+    let amis: Vec<(String, String)> = st.amis.clone().into_iter().collect();
+    for (region, ami) in &amis {
         cx.check_cancel()?;
-        let ec2 = cx.ec2_in(&region);
+        let ec2 = cx.ec2_in(region);
         let snaps = st.snapshots.get(region).cloned().unwrap_or_default();
         cx.ui
             .say(&format!("Adding tags to AMI ({ami}) in {region}..."));
         let mut batches: Vec<(Vec<String>, &BTreeMap<String, String>)> = Vec::new();
         if snap_tags == ami_tags {
             let mut ids = vec![ami.clone()];
-            ids.extend(snaps);
+            ids.extend(snaps.iter().cloned());
             batches.push((ids, &ami_tags));
         } else {
-            batches.push((vec![ami.clone()], &ami_tags));
+            // Snapshots first: an AMI that carries ambake:committed always has committed
+            // snapshots, so no cleanup can take a finished AMI's snapshots from under it.
             if !snaps.is_empty() {
-                batches.push((snaps, &snap_tags));
+                batches.push((snaps.clone(), &snap_tags));
             }
+            batches.push((vec![ami.clone()], &ami_tags));
         }
         for (ids, t) in batches {
             let mut tries = 0;
@@ -563,6 +591,13 @@ pub async fn tags(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
                 }
             }
         }
+        let mut done = vec![Resource::Image {
+            region: region.clone(),
+            id: ami.clone(),
+        }];
+        done.extend(journal::snapshots(region, &snaps));
+        cx.commit(done)?;
+        st.committed.insert(region.clone(), ami.clone());
     }
     Ok(())
 }

@@ -316,12 +316,12 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
                 Err(e) => return Err(aws_err("ec2:RunInstances", cx.region(), &e)),
             }
         };
-        let id = out
-            .instances()
-            .first()
-            .and_then(|i| i.instance_id())
-            .unwrap_or_default()
-            .to_string();
+        let id = crate::aws::errors::required(
+            out.instances().first().and_then(|i| i.instance_id()),
+            "ec2:RunInstances",
+            "an instance id",
+            cx.region(),
+        )?;
         cx.fulfil(
             pending,
             Resource::Instance {
@@ -433,11 +433,12 @@ async fn run_spot(
         .send()
         .await
         .map_err(|e| aws_err("ec2:CreateLaunchTemplate", cx.region(), &e))?;
-    let lt_id = lt
-        .launch_template()
-        .and_then(|t| t.launch_template_id())
-        .unwrap_or_default()
-        .to_string();
+    let lt_id = crate::aws::errors::required(
+        lt.launch_template().and_then(|t| t.launch_template_id()),
+        "ec2:CreateLaunchTemplate",
+        "a launch template id",
+        cx.region(),
+    )?;
     cx.record(
         Resource::LaunchTemplate {
             region: cx.region().to_string(),
@@ -500,6 +501,7 @@ async fn run_spot(
             .instances()
             .iter()
             .flat_map(|i| i.instance_ids().iter().cloned())
+            .filter(|id| !id.is_empty())
             .collect();
         // Journal whatever came back, even alongside errors.
         for id in &ids {

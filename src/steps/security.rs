@@ -65,7 +65,12 @@ pub async fn key_pair(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         },
         Lifetime::Temporary,
     )?;
-    let pem = out.key_material().unwrap_or_default().to_string();
+    let pem = crate::aws::errors::required(
+        out.key_material(),
+        "ec2:CreateKeyPair",
+        "the key material",
+        cx.region(),
+    )?;
     cx.ui.add_secret(&pem);
     if cx.debug {
         let file = format!("ec2_{}.pem", cx.plan.source_name);
@@ -155,7 +160,12 @@ pub async fn security_group(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> 
         .send()
         .await
         .map_err(|e| aws_err("ec2:CreateSecurityGroup", cx.region(), &e))?;
-    let id = out.group_id().unwrap_or_default().to_string();
+    let id = crate::aws::errors::required(
+        out.group_id(),
+        "ec2:CreateSecurityGroup",
+        "a group id",
+        cx.region(),
+    )?;
     cx.record(
         Resource::SecurityGroup {
             region: cx.region().to_string(),
@@ -239,6 +249,8 @@ pub async fn instance_profile(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
         return Ok(());
     };
     let name = format!("ambake-{}", cx.build_id);
+    // The build's region in the path: `cleanup --orphans --region` can tell whose it is.
+    let iam_path = format!("/ambake/{}/", cx.region());
     let policy = serde_json::to_string(doc)?;
     let tag = aws_sdk_iam::types::Tag::builder()
         .key(BUILD_ID_TAG)
@@ -249,7 +261,7 @@ pub async fn instance_profile(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
     ));
     iam.create_role()
         .role_name(&name)
-        .path("/ambake/")
+        .path(&iam_path)
         .assume_role_policy_document(EC2_TRUST)
         .tags(tag.clone())
         .send()
@@ -275,7 +287,7 @@ pub async fn instance_profile(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
     )?;
     iam.create_instance_profile()
         .instance_profile_name(&name)
-        .path("/ambake/")
+        .path(&iam_path)
         .tags(tag)
         .send()
         .await

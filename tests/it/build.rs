@@ -43,7 +43,7 @@ impl Bench {
             endpoint,
         }
     }
-    fn state_dir(&self) -> PathBuf {
+    pub(super) fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
     pub(super) fn cmd(&self, args: &[&str]) -> Command {
@@ -58,7 +58,7 @@ impl Bench {
             .env_remove("AWS_REGION");
         c
     }
-    fn template(&self, extra: &str, build_extra: &str) -> PathBuf {
+    pub(super) fn template(&self, extra: &str, build_extra: &str) -> PathBuf {
         let t = format!(
             r#"source "amazon-ebs" "demo" {{
   region          = "{REGION}"
@@ -182,6 +182,34 @@ pub(super) async fn leftovers(moto: &Moto, allow_committed_amis: bool) -> Vec<St
                 t.launch_template_id().unwrap_or_default()
             ));
         }
+        // Snapshots: moto names the AMI a snapshot was made for in its description (its own
+        // preloaded AMIs' snapshots included). One whose AMI is gone was leaked by a cleanup
+        // that deregistered without deleting it.
+        let all_images: std::collections::BTreeSet<String> = ec2
+            .describe_images()
+            .send()
+            .await
+            .unwrap()
+            .images()
+            .iter()
+            .filter_map(|i| i.image_id().map(String::from))
+            .collect();
+        for snap in ec2.describe_snapshots().send().await.unwrap().snapshots() {
+            let ami = snap
+                .description()
+                .unwrap_or_default()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with("ami-"))
+                .next_back()
+                .map(String::from);
+            if ami.as_ref().is_some_and(|a| !all_images.contains(a)) {
+                out.push(format!(
+                    "{region} snapshot {} of deregistered {}",
+                    snap.snapshot_id().unwrap_or_default(),
+                    ami.unwrap_or_default()
+                ));
+            }
+        }
         for i in ec2
             .describe_images()
             .owners("self")
@@ -202,7 +230,7 @@ pub(super) async fn leftovers(moto: &Moto, allow_committed_amis: bool) -> Vec<St
     }
     let iam = aws_sdk_iam::Client::new(&sdk);
     for r in iam.list_roles().send().await.unwrap().roles() {
-        if r.path() == "/ambake/" {
+        if r.path().starts_with("/ambake/") {
             out.push(format!("IAM role {}", r.role_name()));
         }
     }
@@ -218,7 +246,7 @@ pub(super) async fn leftovers(moto: &Moto, allow_committed_amis: bool) -> Vec<St
     out
 }
 
-fn journals(b: &Bench) -> Vec<PathBuf> {
+pub(super) fn journals(b: &Bench) -> Vec<PathBuf> {
     std::fs::read_dir(b.state_dir())
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default()
@@ -480,7 +508,7 @@ fn waiters_wait_through_slow_state_changes() {
     assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
 }
 
-fn wait_for(path: &Path, limit: Duration) -> bool {
+pub(super) fn wait_for(path: &Path, limit: Duration) -> bool {
     let t = Instant::now();
     while t.elapsed() < limit {
         if path.exists() {
@@ -504,18 +532,23 @@ fn signal(pid: u32, sig: &str) {
 fn sigint_at_every_api_call_leaves_nothing() {
     // How many calls a whole build makes, through the same proxy, and where its final cleanup
     // of temporaries starts (the AMI is finished by then).
-    let (total, cleanup_from) = {
+    let (total, first_tag, cleanup_from) = {
         let b = Bench::new(&["--date-offset=0"]);
         let t = b.template("", "");
         let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
         assert_eq!(code, 0, "{out}");
         let calls = b.calls();
-        // The final cleanup starts right after the last tagging call.
+        // The final cleanup starts right after the last tagging call; an AMI is finished
+        // (committed, kept whatever happens next) once its region's tagging call returned.
         let last_tag = calls
             .iter()
             .rposition(|c| c.starts_with("CreateTags"))
             .expect("a CreateTags call");
-        (calls.len(), last_tag + 1)
+        let first_tag = calls
+            .iter()
+            .position(|c| c.starts_with("CreateTags"))
+            .unwrap();
+        (calls.len(), first_tag, last_tag + 1)
     };
     let rt = emu::rt();
     for k in 0..total {
@@ -541,15 +574,17 @@ fn sigint_at_every_api_call_leaves_nothing() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        // Interrupted during the build: exit 130, everything removed, AMIs included. During
-        // the cleanup of a build that had finished: the AMIs stand, the temporaries still go.
+        // Interrupted during the build: exit 130, everything removed, AMIs included — but an
+        // AMI finished in its region (tagged) before the interrupt stays. During the cleanup
+        // of a build that had finished: the AMIs stand, the temporaries still go.
         let finished = k >= cleanup_from;
+        let some_committed = k >= first_tag;
         assert_eq!(
             out.status.code(),
             Some(if finished { 0 } else { 130 }),
             "k={k}: {text}"
         );
-        let left = rt.block_on(leftovers(&b.moto, finished));
+        let left = rt.block_on(leftovers(&b.moto, some_committed));
         assert!(
             left.is_empty(),
             "k={k} (held {:?}): leaked {left:?}\n{text}",
@@ -615,9 +650,19 @@ fn kill_9_then_cleanup_leaves_nothing() {
             for j in journals(&b) {
                 std::fs::remove_file(j).unwrap();
             }
+            // Found by tag, deleted only with consent: no terminal and no --yes, no deletion.
+            let mut c = b.cmd(&["cleanup", "--orphans", "--older-than", "0"]);
+            c.env("AWS_REGION", REGION);
+            let (code, out) = run(c);
+            assert_eq!(code, 1, "{out}");
+            assert!(out.contains("pass --yes"), "{out}");
+            assert_eq!(rt.block_on(leftovers(&b.moto, false)), before, "{out}");
             let mut c = b.cmd(&[
                 "cleanup",
                 "--orphans",
+                "--older-than",
+                "0",
+                "--yes",
                 "--region",
                 REGION,
                 "--region",

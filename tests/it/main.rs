@@ -2,6 +2,7 @@
 //! the AWS SDK). Modules by topic.
 
 mod build;
+mod cleanup;
 mod cli;
 mod credentials;
 mod emu;

@@ -13,6 +13,8 @@ Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
                       moto does not implement (the feature is then "emulator-limited")
   --dir DIR           where held/release/log files live
 Every request is logged to DIR/proxy.log as "seq action region".
+CopyImage's TagSpecifications are applied (moto accepts and drops them; AWS tags the new AMI
+at creation), so a copy can be traced to its build by tag as on AWS.
 The Host header and body pass through unchanged, so moto's routing and signatures still work.
 """
 import argparse
@@ -60,6 +62,32 @@ def action_of(body, headers):
     auth = headers.get("Authorization", "")
     m = re.search(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/", auth)
     return a, (m.group(1) if m else "?")
+
+
+def tag_copy(body, answer, headers):
+    """Applies a CopyImage's image TagSpecification to the new AMI with CreateTags."""
+    q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    m = re.search(r"<imageId>([^<]+)</imageId>", answer.decode("utf-8", "replace"))
+    if not m:
+        return
+    tags = []
+    i = 1
+    while f"TagSpecification.1.Tag.{i}.Key" in q:
+        tags.append((q[f"TagSpecification.1.Tag.{i}.Key"][0], q.get(f"TagSpecification.1.Tag.{i}.Value", [""])[0]))
+        i += 1
+    if not tags:
+        return
+    form = {"Action": "CreateTags", "Version": q.get("Version", ["2016-11-15"])[0], "ResourceId.1": m.group(1)}
+    for n, (k, v) in enumerate(tags, 1):
+        form[f"Tag.{n}.Key"] = k
+        form[f"Tag.{n}.Value"] = v
+    data = urllib.parse.urlencode(form).encode()
+    h = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "connection")}
+    h["Content-Length"] = str(len(data))
+    conn = http.client.HTTPConnection("127.0.0.1", args.upstream, timeout=60)
+    conn.request("POST", "/", body=data, headers=h)
+    conn.getresponse().read()
+    conn.close()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -110,6 +138,8 @@ class Handler(BaseHTTPRequestHandler):
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
+        if action == "CopyImage" and resp.status == 200:
+            tag_copy(body, data, headers)
         if args.slow:
             with lock:
                 if action in CHANGES and resp.status == 200:
