@@ -151,7 +151,7 @@ _ambake() {
             return 0
             ;;
         ambake__subcmd__cleanup)
-            opts="-h --all --orphans --region --older-than --dry-run --help"
+            opts="-y -h --all --orphans --region --older-than --dry-run --yes --include-artifacts --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -387,7 +387,7 @@ _ambake() {
             return 0
             ;;
         ambake__subcmd__iam__subcmd__policy)
-            opts="-h --var --var-file --only --except --explain --help"
+            opts="-h --var --var-file --only --except --explain --for --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -407,6 +407,10 @@ _ambake() {
                     ;;
                 --except)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -W "caller role" -- "${cur}"))
                     return 0
                     ;;
                 *)

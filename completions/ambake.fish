@@ -80,17 +80,21 @@ complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l region -d 'Use 
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l json -d 'Print one JSON object'
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l region -d 'Regions to search with --orphans (repeatable; default: the current region)' -r
-complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l older-than -d 'With --orphans: only resources older than this (e.g. 2h)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l older-than -d 'With --orphans: only builds whose newest resource is older than this (default 6h; 0 for any age — a build that is still running elsewhere is then at risk)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l all -d 'Replay every journal left in the state directory'
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l orphans -d 'Find leftovers by their ambake:build-id tag, even without a journal'
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l dry-run -d 'List what would be deleted, delete nothing'
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -s y -l yes -d 'With --orphans: delete without asking (needed when stdin is not a terminal)'
+complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l include-artifacts -d 'Also delete the AMIs the build finished (tagged ambake:committed), after listing them'
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand iam-policy" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand iam-policy" -l var-file -d 'Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand iam-policy" -l only -d 'Only these builds (comma-separated globs on `amazon-ebs.<name>` or `<build>.amazon-ebs.<name>`)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand iam-policy" -l except -d 'All builds except these (comma-separated globs)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand iam-policy" -l for -d 'With assume_role: print only the caller\'s policy or only the role\'s (default: both, as {"caller": …, "role": …})' -r -f -a "caller\t'The credentials ambake starts with (they assume the role)'
+role\t'The role the builds assume (it runs the build)'"
 complete -c ambake -n "__fish_ambake_using_subcommand iam-policy" -l explain -d 'List each action with the reason it is needed instead of the JSON document'
-complete -c ambake -n "__fish_ambake_using_subcommand iam-policy" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand iam-policy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ambake -n "__fish_ambake_using_subcommand version" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand man" -s h -l help -d 'Print help'

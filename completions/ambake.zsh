@@ -97,10 +97,13 @@ _arguments "${_arguments_options[@]}" : \
 (cleanup)
 _arguments "${_arguments_options[@]}" : \
 '*--region=[Regions to search with --orphans (repeatable; default\: the current region)]:REGION:_default' \
-'--older-than=[With --orphans\: only resources older than this (e.g. 2h)]:OLDER_THAN:_default' \
+'--older-than=[With --orphans\: only builds whose newest resource is older than this (default 6h; 0 for any age — a build that is still running elsewhere is then at risk)]:OLDER_THAN:_default' \
 '--all[Replay every journal left in the state directory]' \
 '--orphans[Find leftovers by their ambake\:build-id tag, even without a journal]' \
 '--dry-run[List what would be deleted, delete nothing]' \
+'-y[With --orphans\: delete without asking (needed when stdin is not a terminal)]' \
+'--yes[With --orphans\: delete without asking (needed when stdin is not a terminal)]' \
+'--include-artifacts[Also delete the AMIs the build finished (tagged ambake\:committed), after listing them]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '::build_id -- The build id printed by `ambake build` (its journal is replayed):_default' \
@@ -112,9 +115,11 @@ _arguments "${_arguments_options[@]}" : \
 '*--var-file=[Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)]:FILE:_default' \
 '*--only=[Only these builds (comma-separated globs on \`amazon-ebs.<name>\` or \`<build>.amazon-ebs.<name>\`)]:NAMES:_default' \
 '*--except=[All builds except these (comma-separated globs)]:NAMES:_default' \
+'--for=[With assume_role\: print only the caller'\''s policy or only the role'\''s (default\: both, as {"caller"\: …, "role"\: …})]:PRINCIPAL:((caller\:"The credentials ambake starts with (they assume the role)"
+role\:"The role the builds assume (it runs the build)"))' \
 '--explain[List each action with the reason it is needed instead of the JSON document]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 ':template:_default' \
 && ret=0
 ;;

@@ -186,7 +186,20 @@ pub struct PolicyArgs {
     /// List each action with the reason it is needed instead of the JSON document
     #[arg(long)]
     pub explain: bool,
+    /// With assume_role: print only the caller's policy or only the role's (default: both, as
+    /// {"caller": …, "role": …})
+    #[arg(long = "for", value_enum)]
+    pub principal: Option<PolicyFor>,
     pub template: String,
+}
+
+/// Which principal's policy `iam-policy --for` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyFor {
+    /// The credentials ambake starts with (they assume the role)
+    Caller,
+    /// The role the builds assume (it runs the build)
+    Role,
 }
 
 #[derive(Debug, Args)]

@@ -289,6 +289,32 @@ pub fn actions(plans: &[BuildPlan]) -> BTreeMap<String, Need> {
     m
 }
 
+/// What the *caller* needs when the builds assume a role: sts:AssumeRole on exactly those
+/// roles (and sts:TagSession when session tags are passed). The build's own actions are then
+/// the role's policy ([`document`]). None when no build assumes a role.
+pub fn caller_document(plans: &[BuildPlan]) -> Option<serde_json::Value> {
+    let roles: std::collections::BTreeSet<&str> = plans
+        .iter()
+        .filter_map(|p| p.config.role_to_assume())
+        .filter_map(|a| a.role_arn.as_deref())
+        .collect();
+    if roles.is_empty() {
+        return None;
+    }
+    let tags = plans
+        .iter()
+        .filter_map(|p| p.config.role_to_assume())
+        .any(|a| !a.tags.is_empty() || !a.transitive_tag_keys.is_empty());
+    let mut actions = vec!["sts:AssumeRole"];
+    if tags {
+        actions.push("sts:TagSession");
+    }
+    Some(serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Sid": "AmbakeAssumeBuildRole", "Effect": "Allow", "Action": actions, "Resource": roles }]
+    }))
+}
+
 /// The policy document: one statement, every action, any resource (scoping resources by tag is
 /// not possible for several of these calls, e.g. RunInstances' images and subnets).
 pub fn document(plans: &[BuildPlan]) -> serde_json::Value {

@@ -30,7 +30,7 @@ impl From<&AmazonEbs> for AccessOptions {
             profile: c.profile.clone(),
             shared_credentials_file: c.shared_credentials_file.clone(),
             region: c.region.clone(),
-            assume_role: c.assume_role.clone(),
+            assume_role: c.role_to_assume().cloned(),
             custom_endpoint_ec2: c.custom_endpoint_ec2.clone(),
             max_retries: c.max_retries,
             mfa_code: c.mfa_code.clone(),

@@ -1,6 +1,6 @@
 //! `ambake iam-policy`: print the minimal IAM policy the selected builds need.
 
-use crate::cli::PolicyArgs;
+use crate::cli::{PolicyArgs, PolicyFor};
 use crate::config::{self, PlanOptions};
 use crate::diag::Diagnostics;
 use crate::exit::Exit;
@@ -22,7 +22,15 @@ pub fn run(a: &PolicyArgs) -> anyhow::Result<Exit> {
     if diags.has_errors() {
         return Ok(Exit::Failed);
     }
+    let caller = crate::policy::caller_document(&plans);
     if a.explain {
+        if let Some(c) = &caller {
+            crate::output::line(
+                "The caller (the credentials ambake starts with) needs, to assume the build role:",
+            );
+            crate::output::line(&serde_json::to_string_pretty(c)?);
+            crate::output::line("The assumed role needs:");
+        }
         for (action, need) in crate::policy::actions(&plans) {
             let when = if need.only_on_failure {
                 " (only when a build fails)"
@@ -33,8 +41,17 @@ pub fn run(a: &PolicyArgs) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Ok);
     }
-    crate::output::line(&serde_json::to_string_pretty(&crate::policy::document(
-        &plans,
-    ))?);
+    let role = crate::policy::document(&plans);
+    // One principal, one document (ready for `aws iam put-*-policy`); with assume_role there
+    // are two principals: both documents, by principal, or the one --for names.
+    let out = match (&caller, a.principal) {
+        (None, Some(PolicyFor::Caller)) => {
+            anyhow::bail!("no build assumes a role: the caller needs the build policy itself")
+        }
+        (None, _) | (Some(_), Some(PolicyFor::Role)) => role,
+        (Some(c), Some(PolicyFor::Caller)) => c.clone(),
+        (Some(c), None) => serde_json::json!({ "caller": c, "role": role }),
+    };
+    crate::output::line(&serde_json::to_string_pretty(&out)?);
     Ok(Exit::Ok)
 }

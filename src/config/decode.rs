@@ -3,7 +3,7 @@
 //! Doing the checks here, with the attribute's span at hand, is what lets every type error and
 //! unknown key point at `file:line:col`; serde then only maps already-correct values to structs.
 
-use super::schema::{Field, KV_BLOCK_TO_MAP, Kind, Support, find};
+use super::schema::{FALSE_IS_SET, Field, KV_BLOCK_TO_MAP, Kind, Support, ZERO_IS_INVALID, find};
 use crate::diag::{Diagnostic, Diagnostics, Span, did_you_mean};
 use crate::funcs::convert::{to_bool, to_number, to_string, type_name};
 use crate::template::eval::{EBlock, EBody};
@@ -51,10 +51,17 @@ pub fn decode(
         if a.value.is_null() {
             continue;
         }
+        // So does a zero value (Go's rule: `""`, `0`, `false`, `[]`, `{}`), which is how
+        // templates pass `default = ""` variables into options. Before the support check: a
+        // zero value of an option ambake does not act on yet asks nothing of it.
+        let converted = convert(&a.value, field.kind);
+        if converted.as_ref().is_ok_and(|v| is_zero(field, v)) {
+            continue;
+        }
         if !supported(field, &a.key_span, diags) {
             continue;
         }
-        match convert(&a.value, field.kind) {
+        match converted {
             Ok(v) => {
                 spans.insert(path, a.span.clone());
                 out.insert(a.name.clone(), v);
@@ -110,6 +117,12 @@ pub fn decode(
                     &format!("{path}."),
                     diags,
                 );
+                // A block whose every option is unset is the zero value of its struct in
+                // Packer (`assume_role { role_arn = var.empty }`): as if it were not written.
+                if v.as_object().is_some_and(Map::is_empty) {
+                    spans.remove(&path);
+                    continue;
+                }
                 out.insert(name.to_string(), v);
             }
             Kind::Blocks(inner) => {
@@ -162,6 +175,19 @@ pub fn decode(
         out.insert(map.to_string(), J::Object(m));
     }
     J::Object(out)
+}
+
+/// Go's zero value for an option of this kind, which Packer cannot tell from "not set".
+fn is_zero(field: &Field, v: &J) -> bool {
+    match (field.kind, v) {
+        (Kind::Any, _) => false,
+        (_, J::String(s)) => s.is_empty() && !ZERO_IS_INVALID.contains(&field.name),
+        (_, J::Bool(b)) => !b && !FALSE_IS_SET.contains(&field.name),
+        (_, J::Number(n)) => n.as_f64() == Some(0.0),
+        (_, J::Array(a)) => a.is_empty(),
+        (_, J::Object(o)) => o.is_empty(),
+        (_, J::Null) => true,
+    }
 }
 
 fn known(

@@ -234,6 +234,14 @@ pub struct AmazonEbs {
 }
 
 impl AmazonEbs {
+    /// The role to assume: an `assume_role` block counts only with a role_arn (Packer's rule;
+    /// the decoder already dropped empty strings).
+    pub fn role_to_assume(&self) -> Option<&AssumeRole> {
+        self.assume_role
+            .as_ref()
+            .filter(|a| a.role_arn.as_deref().is_some_and(|r| !r.is_empty()))
+    }
+
     /// Values that must never be printed, written literally or not: they are masked in every
     /// output (inspect --json shows the whole configuration).
     pub fn secrets(&self) -> Vec<String> {

@@ -29,6 +29,34 @@ pub enum Support {
     Ignored(&'static str),
 }
 
+/// Options whose zero value Packer does not treat as "not set": durations, where `""` fails to
+/// parse (`ssh_timeout = ""` is an error in Packer too).
+pub const ZERO_IS_INVALID: &[&str] = &[
+    "ssh_timeout",
+    "ssh_wait_timeout",
+    "ssh_keep_alive_interval",
+    "ssh_read_write_timeout",
+    "pause_before_connecting",
+    "pause_before_ssm",
+    "windows_password_timeout",
+    "winrm_timeout",
+    "pause_before",
+    "timeout",
+    "start_retry_timeout",
+    "pause_after",
+];
+
+/// Options where `false` is a choice, not the zero value: Packer's tri-state booleans
+/// (`config.Trilean`) and pointer booleans, which tell "false" from "not set".
+pub const FALSE_IS_SET: &[&str] = &[
+    "encrypt_boot",
+    "ena_support",
+    "encrypted",
+    "associate_public_ip_address",
+    "enable_fast_launch",
+    "keep_input_artifact",
+];
+
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
     pub name: &'static str,

@@ -93,16 +93,24 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             );
         }
     }
-    if c.mfa_code.is_some() && c.assume_role.is_none() {
-        k.err(
-            "mfa_code",
-            "mfa_code is used with assume_role: add an assume_role block",
+    // Packer assumes a role only when role_arn is set, and uses mfa_code only for that call:
+    // neither is an error without the other (a template passing `role_arn = var.role` with an
+    // empty default runs with the caller's own credentials), but say so.
+    if c.mfa_code.is_some() && c.role_to_assume().is_none() {
+        let span = k.at("mfa_code");
+        k.diags.warning(
+            "mfa_code is only used to assume a role, and no assume_role role_arn is set: it is ignored",
+            Some(span),
         );
     }
-    if let Some(ar) = &c.assume_role {
-        if ar.role_arn.as_deref().unwrap_or("").is_empty() {
-            k.err("assume_role", "assume_role needs role_arn");
-        }
+    if c.assume_role.is_some() && c.role_to_assume().is_none() {
+        let span = k.at("assume_role");
+        k.diags.warning(
+            "assume_role has no role_arn: no role is assumed (as in Packer)",
+            Some(span),
+        );
+    }
+    if let Some(ar) = c.role_to_assume() {
         if let Some(d) = ar.duration_seconds {
             if !(900..=43200).contains(&d) {
                 k.err(

@@ -521,3 +521,100 @@ fn self_signed_endpoint_needs_insecure_skip_tls_verify() {
         }
     }
 }
+
+/// Issue #16: a template's `access_key = ""` / `secret_key = ""` (variables defaulting to "")
+/// and every other empty access option mean "not set", as in Packer: the environment, then the
+/// profile, win — in `whoami` and in a real build against moto with signatures checked.
+#[test]
+fn empty_template_keys_fall_through_to_the_environment_and_profile() {
+    let w = world(false);
+    let d = tempfile::tempdir().unwrap();
+    let t = write(
+        d.path(),
+        "t.pkr.hcl",
+        r#"variable "aws_access_key" {
+  default = ""
+}
+variable "aws_secret_key" {
+  default = ""
+}
+variable "empty" {
+  default = ""
+}
+source "amazon-ebs" "x" {
+  access_key              = var.aws_access_key
+  secret_key              = var.aws_secret_key
+  token                   = var.empty
+  profile                 = var.empty
+  shared_credentials_file = var.empty
+  custom_endpoint_ec2     = var.empty
+  mfa_code                = var.empty
+  region                  = "us-east-1"
+  instance_type           = "t3.micro"
+  source_ami              = "ami-760aaa0f"
+  communicator            = "none"
+  ami_name                = "empty-keys-{{timestamp}}"
+  assume_role {
+    role_arn = var.empty
+  }
+}
+build {
+  sources = ["source.amazon-ebs.x"]
+}
+"#,
+    );
+    let t = t.to_str().unwrap();
+
+    // The environment's keys: whoami says so, and a whole build signs with them.
+    let mut c = w.cmd(&["whoami", "--json", t]);
+    w.with_env_keys(&mut c);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let b = &json(&r)["builds"]["amazon-ebs.x"];
+    assert_eq!(b["credentials"]["source"], "environment", "{b}");
+    assert!(
+        b["arn"].as_str().unwrap().ends_with(":user/env-user"),
+        "{b}"
+    );
+    assert_no_secrets(&w, &r);
+
+    let mut c = w.cmd(&["build", t]);
+    w.with_env_keys(&mut c);
+    c.current_dir(d.path())
+        .env("AMBAKE_STATE_DIR", d.path().join("state"));
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("credentials from environment"),
+        "{}",
+        r.stdout
+    );
+    assert_no_secrets(&w, &r);
+
+    // No environment keys: the profile wins.
+    let mut c = w.cmd(&["whoami", "--json", t]);
+    c.env("AWS_PROFILE", "build");
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let b = &json(&r)["builds"]["amazon-ebs.x"];
+    assert_eq!(b["credentials"]["source"], "shared-file", "{b}");
+    assert!(
+        b["arn"].as_str().unwrap().ends_with(":user/profile-user"),
+        "{b}"
+    );
+
+    // Half set: one key written, the other empty, is Packer's error.
+    let (k, _) = w.key("static-user");
+    let half = std::fs::read_to_string(t)
+        .unwrap()
+        .replace("var.aws_access_key", &format!("\"{k}\""));
+    let half = write(d.path(), "half.pkr.hcl", &half);
+    let r = run(w.cmd(&["validate", half.to_str().unwrap()]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("`access_key` and `secret_key` must both be either set or not set."),
+        "{}",
+        r.stderr
+    );
+}

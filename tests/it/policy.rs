@@ -110,3 +110,45 @@ fn generated_policy_is_sufficient_and_minimal() {
     );
     let _ = REGION;
 }
+
+/// Issue #16: with assume_role, the caller needs sts:AssumeRole on the role and the role needs
+/// the build's actions: both documents, by principal. An empty role_arn assumes nothing.
+#[test]
+fn assume_role_templates_get_a_caller_and_a_role_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_role = TEMPLATE.replace(
+        "  tags          = { Name = \"policy\" }",
+        "  tags          = { Name = \"policy\" }\n  assume_role {\n    role_arn = \"arn:aws:iam::123456789012:role/builder\"\n    tags     = { team = \"images\" }\n  }",
+    );
+    let t = write(dir.path(), "t.pkr.hcl", &with_role);
+    let t = t.to_str().unwrap();
+    let r = run_cli(ambake(&["iam-policy", "-var", "n=x", t]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let caller = &doc["caller"]["Statement"][0];
+    assert_eq!(
+        caller["Action"],
+        serde_json::json!(["sts:AssumeRole", "sts:TagSession"]),
+        "{doc}"
+    );
+    assert_eq!(
+        caller["Resource"],
+        serde_json::json!(["arn:aws:iam::123456789012:role/builder"])
+    );
+    let role_actions = doc["role"]["Statement"][0]["Action"].to_string();
+    assert!(role_actions.contains("ec2:CreateImage"), "{doc}");
+    assert!(!role_actions.contains("sts:AssumeRole"), "{doc}");
+
+    let r = run_cli(ambake(&["iam-policy", "--for", "caller", "-var", "n=x", t]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let only: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(only, doc["caller"]);
+
+    // role_arn = "" (a variable's empty default): no role, one document as before.
+    let no_role = with_role.replace("arn:aws:iam::123456789012:role/builder", "");
+    let t = write(dir.path(), "t2.pkr.hcl", &no_role);
+    let r = run_cli(ambake(&["iam-policy", "-var", "n=x", t.to_str().unwrap()]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(doc["Statement"][0]["Action"].is_array(), "{doc}");
+}
