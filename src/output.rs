@@ -5,10 +5,10 @@ use std::io::Write as _;
 /// Prints bytes; a broken pipe ends the process quietly with success, as other CLI tools do.
 pub fn bytes(b: &[u8]) {
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(b).and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+    if let Err(e) = out.write_all(b).and_then(|_| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
     }
 }
 

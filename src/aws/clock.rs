@@ -24,10 +24,10 @@ impl Intercept for ClockCheck {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(d) = ctx.response().headers().get("date") {
-            if let Ok(mut s) = self.seen.lock() {
-                *s = Some((d.to_string(), jiff::Timestamp::now()));
-            }
+        if let Some(d) = ctx.response().headers().get("date")
+            && let Ok(mut s) = self.seen.lock()
+        {
+            *s = Some((d.to_string(), jiff::Timestamp::now()));
         }
         Ok(())
     }

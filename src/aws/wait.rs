@@ -139,6 +139,8 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    // An `impl FnMut` cannot be named in a type alias.
+    #[allow(clippy::type_complexity)]
     fn scripted(
         states: Vec<Poll<u8>>,
     ) -> (

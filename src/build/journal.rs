@@ -362,13 +362,12 @@ pub fn outstanding(records: &[Record], include_committed: bool) -> Vec<(Resource
     let mut live: Vec<(Resource, Lifetime)> = Vec::new();
     for r in records {
         match &r.event {
-            Event::Created { resource, lifetime } => {
+            Event::Created { resource, lifetime }
                 // Recorded twice (e.g. an AMI's snapshots, journaled when it became available
                 // and again just before it is deregistered): one entry.
-                if !live.iter().any(|(x, _)| x == resource) {
+                if !live.iter().any(|(x, _)| x == resource) => {
                     live.push((resource.clone(), *lifetime))
                 }
-            }
             Event::Deleted { resource } => live.retain(|(x, _)| x != resource),
             Event::Committed { resource } if !include_committed => {
                 live.retain(|(x, _)| x != resource)

@@ -255,14 +255,14 @@ async fn finish(
         .as_ref()
         .map(|e| format!("{e:#}"))
         .unwrap_or_default();
-    if !ok && cx.plan.config.decode_authorization_messages {
-        if let Some(decoded) =
+    if !ok
+        && cx.plan.config.decode_authorization_messages
+        && let Some(decoded) =
             crate::aws::errors::decode_authorization(&cx.session.sts(), &message).await
-        {
-            message.push_str(&format!(
-                "\nDecoded authorization failure message: {decoded}"
-            ));
-        }
+    {
+        message.push_str(&format!(
+            "\nDecoded authorization failure message: {decoded}"
+        ));
     }
     if failure.is_some() {
         if interrupted {

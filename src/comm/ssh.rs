@@ -85,14 +85,14 @@ impl Ssh {
                 let _ = ch.close();
                 return Err("cancelled".into());
             }
-            if let Some(t) = self.rw_timeout {
-                if started.elapsed() > t {
-                    let _ = ch.close();
-                    return Err(format!(
-                        "the remote command ran longer than ssh_read_write_timeout ({}s)",
-                        t.as_secs()
-                    ));
-                }
+            if let Some(t) = self.rw_timeout
+                && started.elapsed() > t
+            {
+                let _ = ch.close();
+                return Err(format!(
+                    "the remote command ran longer than ssh_read_write_timeout ({}s)",
+                    t.as_secs()
+                ));
             }
             match ch.read(&mut buf) {
                 Ok(0) => break,

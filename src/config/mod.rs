@@ -228,10 +228,10 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
             ];
             let mut provisioners = Vec::new();
             for p in &b.provisioners {
-                if let Some(p) = typed_provisioner(p, &pctx, &lctx, &applies, &mut local) {
-                    if p.common.applies_to(&applies) {
-                        provisioners.push(p);
-                    }
+                if let Some(p) = typed_provisioner(p, &pctx, &lctx, &applies, &mut local)
+                    && p.common.applies_to(&applies)
+                {
+                    provisioners.push(p);
                 }
             }
             let error_cleanup = b
@@ -244,10 +244,10 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
                 for p in chain {
                     let mut body = eval_body(&p.body, p.file, &pctx, &mut local);
                     render_body(&mut body, &lctx, &mut local);
-                    if let Some(pp) = plugins::post_processor(&p.kind, &body, &p.span, &mut local) {
-                        if pp.common.applies_to(&applies) {
-                            typed.push(pp);
-                        }
+                    if let Some(pp) = plugins::post_processor(&p.kind, &body, &p.span, &mut local)
+                        && pp.common.applies_to(&applies)
+                    {
+                        typed.push(pp);
                     }
                 }
                 if !typed.is_empty() {
@@ -325,18 +325,17 @@ fn typed_provisioner(
     render_body(&mut body, lctx, diags);
     // `override = { "amazon-ebs.x" = { … } }`: per-source replacements of attributes.
     // Replacements are reported at the `override` attribute's position.
-    if let Some(ov_attr) = body.attr("override").cloned() {
-        if let Value::Object(o) = &ov_attr.value {
-            if let Some(Value::Object(repl)) = names.iter().find_map(|n| o.get(n)) {
-                for (k, v) in repl {
-                    body.attrs.retain(|a| &a.name != k);
-                    body.attrs.push(crate::template::eval::EAttr {
-                        name: k.clone(),
-                        value: v.clone(),
-                        ..ov_attr.clone()
-                    });
-                }
-            }
+    if let Some(ov_attr) = body.attr("override").cloned()
+        && let Value::Object(o) = &ov_attr.value
+        && let Some(Value::Object(repl)) = names.iter().find_map(|n| o.get(n))
+    {
+        for (k, v) in repl {
+            body.attrs.retain(|a| &a.name != k);
+            body.attrs.push(crate::template::eval::EAttr {
+                name: k.clone(),
+                value: v.clone(),
+                ..ov_attr.clone()
+            });
         }
     }
     plugins::provisioner(&p.kind, &body, &p.span, diags)

@@ -123,6 +123,8 @@ pub struct Provisioner {
     pub span: Span,
 }
 
+// A handful per template, built once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", content = "config")]
 pub enum PostProcessorKind {
@@ -369,10 +371,10 @@ fn check_common(c: &Common, spans: &Spans, span: &Span, diags: &mut Diagnostics)
 }
 
 fn duration(key: &str, v: &Option<String>, span: &Span, diags: &mut Diagnostics) {
-    if let Some(v) = v {
-        if let Err(e) = parse_duration(v) {
-            diags.error(format!("Failed parsing {key}: {e}"), Some(span.clone()));
-        }
+    if let Some(v) = v
+        && let Err(e) = parse_duration(v)
+    {
+        diags.error(format!("Failed parsing {key}: {e}"), Some(span.clone()));
     }
 }
 

@@ -32,16 +32,16 @@ impl Checker<'_> {
             .push(Diagnostic::error(msg, Some(span)).with_help(help));
     }
     fn one_of(&mut self, key: &str, value: &Option<String>, allowed: &[&str]) {
-        if let Some(v) = value {
-            if !allowed.contains(&v.as_str()) {
-                self.err(
-                    key,
-                    format!(
-                        "invalid {key} {v:?}: expected one of {}",
-                        allowed.join(", ")
-                    ),
-                );
-            }
+        if let Some(v) = value
+            && !allowed.contains(&v.as_str())
+        {
+            self.err(
+                key,
+                format!(
+                    "invalid {key} {v:?}: expected one of {}",
+                    allowed.join(", ")
+                ),
+            );
         }
     }
     fn duration(&mut self, key: &str, value: &Option<String>, allow_negative: bool) {
@@ -80,18 +80,18 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             "`access_key` and `secret_key` must both be either set or not set.",
         );
     }
-    if let Some(r) = c.max_retries {
-        if r < 0 {
-            k.err("max_retries", "max_retries must not be negative");
-        }
+    if let Some(r) = c.max_retries
+        && r < 0
+    {
+        k.err("max_retries", "max_retries must not be negative");
     }
-    if let Some(p) = &c.aws_polling {
-        if p.delay_seconds.is_some_and(|d| d < 0) || p.max_attempts.is_some_and(|m| m < 0) {
-            k.err(
-                "aws_polling",
-                "aws_polling delay_seconds and max_attempts must not be negative",
-            );
-        }
+    if let Some(p) = &c.aws_polling
+        && (p.delay_seconds.is_some_and(|d| d < 0) || p.max_attempts.is_some_and(|m| m < 0))
+    {
+        k.err(
+            "aws_polling",
+            "aws_polling delay_seconds and max_attempts must not be negative",
+        );
     }
     // Packer assumes a role only when role_arn is set, and uses mfa_code only for that call:
     // neither is an error without the other (a template passing `role_arn = var.role` with an
@@ -110,15 +110,14 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             Some(span),
         );
     }
-    if let Some(ar) = c.role_to_assume() {
-        if let Some(d) = ar.duration_seconds {
-            if !(900..=43200).contains(&d) {
-                k.err(
-                    "assume_role.duration_seconds",
-                    "assume_role duration_seconds must be between 900 and 43200",
-                );
-            }
-        }
+    if let Some(ar) = c.role_to_assume()
+        && let Some(d) = ar.duration_seconds
+        && !(900..=43200).contains(&d)
+    {
+        k.err(
+            "assume_role.duration_seconds",
+            "assume_role duration_seconds must be between 900 and 43200",
+        );
     }
 
     // AMI
@@ -165,10 +164,10 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
         k.err(key, "If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.");
     }
     let kms_re = Regex::new(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+|alias/.+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|mrk-[0-9a-f]{32})$").expect("static regex");
-    if let Some(id) = &c.kms_key_id {
-        if !kms_re.is_match(id) {
-            k.err("kms_key_id", format!("{id:?} is not a valid KMS Key Id."));
-        }
+    if let Some(id) = &c.kms_key_id
+        && !kms_re.is_match(id)
+    {
+        k.err("kms_key_id", format!("{id:?} is not a valid KMS Key Id."));
     }
     for (region, id) in &c.region_kms_key_ids {
         if !id.is_empty() && !kms_re.is_match(id) {
@@ -201,21 +200,22 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             "Cannot share AMI encrypted with default KMS key",
         );
     }
-    if let Some(v) = &c.imds_support {
-        if !v.is_empty() && v != "v2.0" {
-            k.err(
-                "imds_support",
-                format!("imds_support must be \"\" or \"v2.0\", not {v:?}"),
-            );
-        }
+    if let Some(v) = &c.imds_support
+        && !v.is_empty()
+        && v != "v2.0"
+    {
+        k.err(
+            "imds_support",
+            format!("imds_support must be \"\" or \"v2.0\", not {v:?}"),
+        );
     }
-    if let Some(m) = c.snapshot_copy_duration_minutes {
-        if m <= 0 || m % 15 != 0 {
-            k.err(
-                "snapshot_copy_duration_minutes",
-                "snapshot_copy_duration_minutes must be a positive multiple of 15",
-            );
-        }
+    if let Some(m) = c.snapshot_copy_duration_minutes
+        && (m <= 0 || m % 15 != 0)
+    {
+        k.err(
+            "snapshot_copy_duration_minutes",
+            "snapshot_copy_duration_minutes must be a positive multiple of 15",
+        );
     }
     if let Some(v) = &c.ami_virtualization_type {
         k.one_of(
@@ -251,15 +251,15 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             "spot_instance_types requires spot_price (e.g. spot_price = \"auto\")",
         );
     }
-    if let Some(p) = &c.spot_price {
-        if p != "auto" && !p.is_empty() && p.parse::<f64>().is_err() {
-            k.err(
-                "spot_price",
-                format!(
-                    "spot_price must be \"auto\", \"0\" or a price such as \"0.05\", not {p:?}"
-                ),
-            );
-        }
+    if let Some(p) = &c.spot_price
+        && p != "auto"
+        && !p.is_empty()
+        && p.parse::<f64>().is_err()
+    {
+        k.err(
+            "spot_price",
+            format!("spot_price must be \"auto\", \"0\" or a price such as \"0.05\", not {p:?}"),
+        );
     }
     if !spot && !c.spot_tags.is_empty() {
         k.err(
@@ -303,10 +303,10 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             "Only one of user_data or user_data_file can be specified.",
         );
     }
-    if let Some(f) = &c.user_data_file {
-        if !expand_home(f).is_file() {
-            k.err("user_data_file", format!("user_data_file not found: {f}"));
-        }
+    if let Some(f) = &c.user_data_file
+        && !expand_home(f).is_file()
+    {
+        k.err("user_data_file", format!("user_data_file not found: {f}"));
     }
     if let Some(m) = &c.metadata_options {
         k.one_of(
@@ -324,13 +324,13 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             &m.instance_metadata_tags,
             &["enabled", "disabled"],
         );
-        if let Some(h) = m.http_put_response_hop_limit {
-            if !(1..=64).contains(&h) {
-                k.err(
-                    "metadata_options.http_put_response_hop_limit",
-                    "http_put_response_hop_limit must be between 1 and 64",
-                );
-            }
+        if let Some(h) = m.http_put_response_hop_limit
+            && !(1..=64).contains(&h)
+        {
+            k.err(
+                "metadata_options.http_put_response_hop_limit",
+                "http_put_response_hop_limit must be between 1 and 64",
+            );
         }
     }
     k.one_of(
@@ -467,13 +467,13 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
     if c.ssh_keypair_name.is_some() && c.ssh_private_key_file.is_none() && !c.ssh_agent_auth {
         k.err("ssh_keypair_name", "ssh_private_key_file must be provided or ssh_agent_auth enabled when ssh_keypair_name is specified");
     }
-    if let Some(f) = &c.ssh_private_key_file {
-        if let Err(e) = std::fs::read(expand_home(f)) {
-            k.err(
-                "ssh_private_key_file",
-                format!("ssh_private_key_file is invalid: {f}: {e}"),
-            );
-        }
+    if let Some(f) = &c.ssh_private_key_file
+        && let Err(e) = std::fs::read(expand_home(f))
+    {
+        k.err(
+            "ssh_private_key_file",
+            format!("ssh_private_key_file is invalid: {f}: {e}"),
+        );
     }
     k.one_of(
         "temporary_key_pair_type",
@@ -485,13 +485,13 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
         &c.ssh_file_transfer_method,
         &["scp", "sftp"],
     );
-    if let Some(f) = &c.ssh_bastion_private_key_file {
-        if let Err(e) = std::fs::read(expand_home(f)) {
-            k.err(
-                "ssh_bastion_private_key_file",
-                format!("ssh_bastion_private_key_file is invalid: {f}: {e}"),
-            );
-        }
+    if let Some(f) = &c.ssh_bastion_private_key_file
+        && let Err(e) = std::fs::read(expand_home(f))
+    {
+        k.err(
+            "ssh_bastion_private_key_file",
+            format!("ssh_bastion_private_key_file is invalid: {f}: {e}"),
+        );
     }
     if c.ssh_bastion_host.is_some() {
         if c.ssh_bastion_username.is_none() {
@@ -511,10 +511,10 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
         ("ssh_port", c.ssh_port),
         ("ssh_bastion_port", c.ssh_bastion_port),
     ] {
-        if let Some(p) = v {
-            if !(1..=65535).contains(&p) {
-                k.err(key, format!("{key} must be between 1 and 65535"));
-            }
+        if let Some(p) = v
+            && !(1..=65535).contains(&p)
+        {
+            k.err(key, format!("{key} must be between 1 and 65535"));
         }
     }
     k.duration("ssh_timeout", &c.ssh_timeout, false);

@@ -230,13 +230,15 @@ pub async fn run_all(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     for p in &cx.plan.provisioners {
         cx.check_cancel()?;
         if let Err(e) = run_one(cx, st, &mut comm, p).await {
-            if !e.is::<Interrupted>() {
-                if let Some(cleanup) = &cx.plan.error_cleanup {
-                    cx.ui.say("Provisioning step had errors: Running the cleanup provisioner, if present...");
-                    if let Err(ce) = run_one(cx, st, &mut comm, cleanup).await {
-                        cx.ui
-                            .error(&format!("The error-cleanup provisioner failed too: {ce:#}"));
-                    }
+            if !e.is::<Interrupted>()
+                && let Some(cleanup) = &cx.plan.error_cleanup
+            {
+                cx.ui.say(
+                    "Provisioning step had errors: Running the cleanup provisioner, if present...",
+                );
+                if let Err(ce) = run_one(cx, st, &mut comm, cleanup).await {
+                    cx.ui
+                        .error(&format!("The error-cleanup provisioner failed too: {ce:#}"));
                 }
             }
             return Err(e);

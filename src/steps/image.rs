@@ -184,7 +184,8 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             Ok(o) => break o,
             Err(e)
                 if started.elapsed() < Duration::from_secs(900)
-                    && format!("{}", crate::aws::errors::explain(&e))
+                    && crate::aws::errors::explain(&e)
+                        .to_string()
                         .contains("is not in state") =>
             {
                 tokio::time::sleep(Duration::from_secs(2)).await;
@@ -464,7 +465,7 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     }
     for (region, ami) in &st.amis {
         cx.check_cancel()?;
-        let ec2 = cx.ec2_in(&region);
+        let ec2 = cx.ec2_in(region);
         if let Some(v) = imds {
             ec2.modify_image_attribute()
                 .image_id(ami)

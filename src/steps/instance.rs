@@ -304,7 +304,8 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
                 Err(e)
                     if tries < 11
                         && is_code(&e, &["InvalidParameterValue"])
-                        && format!("{}", crate::aws::errors::explain(&e))
+                        && crate::aws::errors::explain(&e)
+                            .to_string()
                             .contains("iamInstanceProfile") =>
                 {
                     tries += 1;

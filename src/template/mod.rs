@@ -157,10 +157,10 @@ pub fn load(
     let ctx = cfg.context(None, None);
     for p in &inputs.templates {
         for s in p.body.iter() {
-            if let Structure::Block(b) = s {
-                if b.ident.as_str() == "build" {
-                    cfg.builds.push(blocks::read_build(p.file, b, &ctx, diags));
-                }
+            if let Structure::Block(b) = s
+                && b.ident.as_str() == "build"
+            {
+                cfg.builds.push(blocks::read_build(p.file, b, &ctx, diags));
             }
         }
     }

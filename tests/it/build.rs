@@ -96,7 +96,7 @@ build {{
         std::fs::read_to_string(self.dir.path().join("proxy.log"))
             .unwrap_or_default()
             .lines()
-            .map(|l| l.splitn(2, ' ').nth(1).unwrap_or("").to_string())
+            .map(|l| l.split_once(' ').map(|x| x.1).unwrap_or("").to_string())
             .collect()
     }
 }
@@ -199,8 +199,7 @@ pub(super) async fn leftovers(moto: &Moto, allow_committed_amis: bool) -> Vec<St
                 .description()
                 .unwrap_or_default()
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                .filter(|w| w.starts_with("ami-"))
-                .next_back()
+                .rfind(|w| w.starts_with("ami-"))
                 .map(String::from);
             if ami.as_ref().is_some_and(|a| !all_images.contains(a)) {
                 out.push(format!(

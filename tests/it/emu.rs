@@ -247,10 +247,10 @@ pub fn helper(script: &str, args: &[&str], dir: &Path) -> (Proc, u16) {
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if let Ok(p) = std::fs::read_to_string(&port_file) {
-            if let Ok(port) = p.trim().parse() {
-                return (proc, port);
-            }
+        if let Ok(p) = std::fs::read_to_string(&port_file)
+            && let Ok(port) = p.trim().parse()
+        {
+            return (proc, port);
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -75,7 +75,7 @@ fn fixtures_validate_as_expected() {
         let expect =
             parse_expect(&std::fs::read_to_string(dir.join(format!("{name}.expect"))).unwrap());
         assert!(
-            expect.valid != !expect.errors.is_empty(),
+            expect.valid == expect.errors.is_empty(),
             "{name}.expect must say valid or list errors"
         );
         let file = format!("tests/fixtures/{name}.pkr.hcl");
