@@ -20,18 +20,23 @@
 //! println!("{} builds, {} problems", plans.len(), diags.items.len());
 //! ```
 
+pub mod ami_name;
 pub mod aws;
-pub mod build;
+pub mod cancel;
 pub mod cli;
 pub mod comm;
 pub mod commands;
 pub mod config;
+pub mod datasources;
 pub mod diag;
 pub mod duration;
+pub mod engine;
 pub mod exit;
 pub mod fmt;
 pub mod funcs;
+pub mod job;
 pub mod output;
+pub mod paths;
 pub mod policy;
 pub mod provision;
 pub mod steps;

@@ -1,6 +1,21 @@
 //! The access options of one source (or of `whoami`'s command line), independent of HCL.
 
-use crate::config::ebs::{AmazonEbs, AssumeRole};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `assume_role { … }`: the role the build runs as, assumed with the base credentials.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssumeRole {
+    pub role_arn: Option<String>,
+    pub session_name: Option<String>,
+    pub external_id: Option<String>,
+    pub duration_seconds: Option<i64>,
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub transitive_tag_keys: Vec<String>,
+}
 
 /// What decides which credentials, region and endpoint a build uses.
 #[derive(Debug, Clone, Default)]
@@ -19,24 +34,6 @@ pub struct AccessOptions {
     pub mfa_code: Option<String>,
     /// Accept any TLS certificate (an EC2-compatible endpoint with a self-signed one).
     pub insecure_skip_tls_verify: bool,
-}
-
-impl From<&AmazonEbs> for AccessOptions {
-    fn from(c: &AmazonEbs) -> Self {
-        AccessOptions {
-            access_key: c.access_key.clone(),
-            secret_key: c.secret_key.clone(),
-            token: c.token.clone(),
-            profile: c.profile.clone(),
-            shared_credentials_file: c.shared_credentials_file.clone(),
-            region: c.region.clone(),
-            assume_role: c.role_to_assume().cloned(),
-            custom_endpoint_ec2: c.custom_endpoint_ec2.clone(),
-            max_retries: c.max_retries,
-            mfa_code: c.mfa_code.clone(),
-            insecure_skip_tls_verify: c.insecure_skip_tls_verify,
-        }
-    }
 }
 
 impl AccessOptions {

@@ -7,7 +7,7 @@
 //! fails (as Packer does), and reports every source it tried when none works.
 
 use super::access::AccessOptions;
-use crate::config::ebs::AssumeRole;
+use super::access::AssumeRole;
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
 use aws_config::profile::ProfileFileCredentialsProvider;
@@ -153,7 +153,7 @@ impl PackerChain {
         let profile_name = explicit.clone().unwrap_or_else(|| "default".to_string());
         let mut pb = ProfileFileCredentialsProvider::builder().profile_name(&profile_name);
         if let Some(f) = &o.shared_credentials_file {
-            let path = crate::funcs::expand_home(f);
+            let path = crate::paths::expand_home(f);
             pb = pb.profile_files(
                 ProfileFiles::builder()
                     .include_default_config_file(true)

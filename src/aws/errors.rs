@@ -166,6 +166,19 @@ pub fn xml_tag(body: &str, tag: &str) -> Option<String> {
     Some(body[start..end].trim().to_string())
 }
 
+/// An AWS failure with the operation, the region and the AWS error code, message and request id.
+pub fn aws_err<E>(op: &str, region: &str, e: &SdkError<E, HttpResponse>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    anyhow::anyhow!("{op} in {region} failed: {}", explain(e))
+}
+
+/// True when the call failed with one of these AWS error codes.
+pub fn is_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, codes: &[&str]) -> bool {
+    e.code().is_some_and(|c| codes.contains(&c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,16 @@
 //! Packer 1.8+: attempts become a wall-clock budget of attempts × delay, the delay defaulting
 //! to 2 s when only attempts are given.
 
-use crate::config::ebs::AwsPolling;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
+
+/// `aws_polling { delay_seconds, max_attempts }` as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AwsPolling {
+    pub delay_seconds: Option<i64>,
+    pub max_attempts: Option<i64>,
+}
 
 /// A wait's delay between polls and its total budget. `None` fields: use the waiter's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

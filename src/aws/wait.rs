@@ -82,9 +82,8 @@ where
     Fut: Future<Output = Result<Poll<T>, String>>,
 {
     let start = tokio::time::Instant::now();
-    let mut delay = spec.fixed_delay.unwrap_or(spec.first_delay);
+    let mut backoff = Backoff::new(spec);
     let mut last: String;
-    let mut rng = fastrand::Rng::new();
     loop {
         if cancel.is_cancelled() {
             return Err(WaitError::Cancelled(spec.what.clone()));
@@ -120,16 +119,40 @@ where
                 last,
             });
         }
-        // Jitter ±20% so parallel builds do not poll in lock step; never past the budget.
-        let jittered = delay.mul_f64(0.8 + rng.f64() * 0.4);
-        let sleep = jittered.min(spec.max_wait - elapsed);
+        let sleep = backoff.next(spec.max_wait - elapsed);
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = cancel.cancelled() => return Err(WaitError::Cancelled(spec.what.clone())),
         }
-        if spec.fixed_delay.is_none() {
-            delay = (delay.mul_f64(1.6)).min(spec.max_delay);
+    }
+}
+
+/// The pauses between polls (or tries): from `first_delay`, ×1.6 up to `max_delay`, or the
+/// fixed `aws_polling` delay; jittered ±20% so parallel builds do not poll in lock step.
+pub struct Backoff {
+    delay: Duration,
+    fixed: bool,
+    max_delay: Duration,
+    rng: fastrand::Rng,
+}
+
+impl Backoff {
+    pub fn new(spec: &WaitSpec) -> Backoff {
+        Backoff {
+            delay: spec.fixed_delay.unwrap_or(spec.first_delay),
+            fixed: spec.fixed_delay.is_some(),
+            max_delay: spec.max_delay,
+            rng: fastrand::Rng::new(),
         }
+    }
+
+    /// The next pause, never longer than `remaining`.
+    pub fn next(&mut self, remaining: Duration) -> Duration {
+        let jittered = self.delay.mul_f64(0.8 + self.rng.f64() * 0.4);
+        if !self.fixed {
+            self.delay = self.delay.mul_f64(1.6).min(self.max_delay);
+        }
+        jittered.min(remaining)
     }
 }
 

@@ -107,7 +107,7 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
         let cfg = c.clone();
         let attempt = tokio::select! {
             r = tokio::task::spawn_blocking(move || try_once(&cfg)) => r.map_err(|e| anyhow::anyhow!("ssh connect task: {e}"))?,
-            _ = cancel.cancelled() => return Err(crate::build::context::Interrupted.into()),
+            _ = cancel.cancelled() => return Err(crate::cancel::Interrupted.into()),
         };
         match attempt {
             Ok(sess) => {
@@ -165,7 +165,7 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = cancel.cancelled() => return Err(crate::build::context::Interrupted.into()),
+            _ = cancel.cancelled() => return Err(crate::cancel::Interrupted.into()),
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     }

@@ -1,6 +1,7 @@
 //! An authenticated SSH session and what provisioners do with it: run a command with its
 //! output streamed line by line, upload and download files (scp or SFTP, streamed in chunks).
 
+use crate::cancel::Interrupted;
 use ssh2::{ExtendedData, Session};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -36,6 +37,41 @@ pub struct Ssh {
     pub rw_timeout: Option<Duration>,
 }
 
+/// How an SSH operation failed: cancelled by the build (Ctrl-C), or anything else, described.
+#[derive(Debug, thiserror::Error)]
+pub enum CommError {
+    #[error("interrupted")]
+    Cancelled,
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for CommError {
+    fn from(s: String) -> Self {
+        CommError::Failed(s)
+    }
+}
+
+impl CommError {
+    /// For the layers above: a cancellation is [`Interrupted`], which the engine tells apart
+    /// from a failure.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            CommError::Cancelled => Interrupted.into(),
+            CommError::Failed(s) => anyhow::anyhow!(s),
+        }
+    }
+}
+
+/// A transfer's I/O error, with what was being done; a cancelled copy stays a cancellation.
+fn io_fail(e: std::io::Error, what: &str) -> CommError {
+    if e.get_ref().is_some_and(|i| i.is::<Interrupted>()) {
+        CommError::Cancelled
+    } else {
+        CommError::Failed(format!("{what}: {e}"))
+    }
+}
+
 fn is_timeout(e: &ssh2::Error) -> bool {
     matches!(e.code(), ssh2::ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT))
 }
@@ -56,7 +92,7 @@ impl Ssh {
         &self,
         cmd: &str,
         on_line: &mut dyn FnMut(&str),
-    ) -> Result<ExecResult, String> {
+    ) -> Result<ExecResult, CommError> {
         let sess = self
             .sess
             .lock()
@@ -65,7 +101,7 @@ impl Ssh {
             match sess.channel_session() {
                 Ok(c) => break c,
                 Err(e) if is_timeout(&e) && !self.cancelled() => continue,
-                Err(e) => return Err(format!("cannot open an SSH channel: {e}")),
+                Err(e) => return Err(format!("cannot open an SSH channel: {e}").into()),
             }
         };
         if self.pty {
@@ -83,7 +119,7 @@ impl Ssh {
         loop {
             if self.cancelled() {
                 let _ = ch.close();
-                return Err("cancelled".into());
+                return Err(CommError::Cancelled);
             }
             if let Some(t) = self.rw_timeout
                 && started.elapsed() > t
@@ -92,7 +128,8 @@ impl Ssh {
                 return Err(format!(
                     "the remote command ran longer than ssh_read_write_timeout ({}s)",
                     t.as_secs()
-                ));
+                )
+                .into());
             }
             match ch.read(&mut buf) {
                 Ok(0) => break,
@@ -153,7 +190,7 @@ impl Ssh {
         size: u64,
         remote: &str,
         mode: i32,
-    ) -> Result<(), String> {
+    ) -> Result<(), CommError> {
         let sess = self
             .sess
             .lock()
@@ -167,7 +204,7 @@ impl Ssh {
                 )
                 .map_err(|e| format!("scp to {remote}: {e}"))?;
                 copy(reader, &mut ch, &mut buf, &self.cancel)
-                    .map_err(|e| format!("scp to {remote}: {e}"))?;
+                    .map_err(|e| io_fail(e, &format!("scp to {remote}")))?;
                 let _ = ch.send_eof();
                 let _ = retry(|| ch.wait_eof(), &self.cancel);
                 let _ = ch.close();
@@ -178,7 +215,7 @@ impl Ssh {
                 let mut f = retry(|| sftp.create(Path::new(remote)), &self.cancel)
                     .map_err(|e| format!("sftp create {remote}: {e}"))?;
                 copy(reader, &mut f, &mut buf, &self.cancel)
-                    .map_err(|e| format!("sftp write {remote}: {e}"))?;
+                    .map_err(|e| io_fail(e, &format!("sftp write {remote}")))?;
                 drop(f);
                 let stat = ssh2::FileStat {
                     size: None,
@@ -199,7 +236,11 @@ impl Ssh {
     }
 
     /// Streams `remote` into `writer`; returns its mode.
-    pub fn download_blocking(&self, remote: &str, writer: &mut dyn Write) -> Result<i32, String> {
+    pub fn download_blocking(
+        &self,
+        remote: &str,
+        writer: &mut dyn Write,
+    ) -> Result<i32, CommError> {
         let sess = self
             .sess
             .lock()
@@ -214,7 +255,7 @@ impl Ssh {
                 let mut left = stat.size();
                 while left > 0 {
                     if self.cancelled() {
-                        return Err("cancelled".into());
+                        return Err(CommError::Cancelled);
                     }
                     let want = (left as usize).min(buf.len());
                     match ch.read(&mut buf[..want]) {
@@ -224,7 +265,7 @@ impl Ssh {
                             left -= n as u64;
                         }
                         Err(e) if io_timeout(&e) => continue,
-                        Err(e) => return Err(format!("scp from {remote}: {e}")),
+                        Err(e) => return Err(format!("scp from {remote}: {e}").into()),
                     }
                 }
                 let _ = ch.send_eof();
@@ -237,7 +278,7 @@ impl Ssh {
                     .map_err(|e| format!("sftp open {remote}: {e}"))?;
                 let mode = f.stat().ok().and_then(|s| s.perm).unwrap_or(0o644) as i32;
                 copy(&mut f, writer, &mut buf, &self.cancel)
-                    .map_err(|e| format!("sftp read {remote}: {e}"))?;
+                    .map_err(|e| io_fail(e, &format!("sftp read {remote}")))?;
                 Ok(mode & 0o7777)
             }
         }
@@ -265,7 +306,7 @@ fn copy(
     let mut total = 0;
     loop {
         if cancel.load(Ordering::SeqCst) {
-            return Err(std::io::Error::other("cancelled"));
+            return Err(std::io::Error::other(Interrupted));
         }
         let n = match r.read(buf) {
             Ok(0) => return Ok(total),

@@ -1,10 +1,10 @@
 //! `ambake build`: every selected build, in parallel up to -parallel-builds, then Packer's
 //! artifact summary. Exit 0 all built, 1 any failed, 130 interrupted.
 
-use crate::build::{self, Outcome, RunOptions};
 use crate::cli::BuildArgs;
 use crate::config::{self, PlanOptions};
 use crate::diag::Diagnostics;
+use crate::engine::{self, Outcome, RunOptions};
 use crate::exit::Exit;
 use crate::ui::{Ui, UiOptions};
 use std::sync::{Arc, Mutex};
@@ -55,7 +55,7 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
     let outcomes = rt.block_on(async {
         let cancel = CancellationToken::new();
         let journals = Arc::new(Mutex::new(Vec::new()));
-        build::signals::install(cancel.clone(), journals.clone())?;
+        engine::signals::install(cancel.clone(), journals.clone())?;
         // -debug runs builds one at a time, like Packer.
         let parallel = if a.debug {
             1
@@ -79,7 +79,7 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
                 let _permit = sem.acquire_owned().await;
                 let name = plan.name.clone();
                 let started = Instant::now();
-                let o = build::run_one(plan, bui, cancel, opts, journals).await;
+                let o = engine::run_one(plan, bui, cancel, opts, journals).await;
                 (i, name, started.elapsed(), o)
             });
         }
@@ -133,7 +133,7 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
             }
         }
     }
-    let artifacts: Vec<(&String, &build::artifact::Artifact)> = outcomes
+    let artifacts: Vec<(&String, &engine::artifact::Artifact)> = outcomes
         .iter()
         .filter_map(|(_, n, _, o)| match o {
             Outcome::Success(a) | Outcome::SuccessWithLeftovers(a, _) => Some((n, a)),

@@ -10,10 +10,10 @@
 use super::orphans::{self, Found};
 use crate::aws::access::AccessOptions;
 use crate::aws::clients;
-use crate::build::journal::{self, Event, Journal, Lifetime};
-use crate::build::unwind::{self, Scope};
 use crate::cli::CleanupArgs;
+use crate::engine::unwind::{self, Scope};
 use crate::exit::Exit;
+use crate::job::journal::{self, Event, Journal, Lifetime};
 use crate::ui::{Ui, UiOptions};
 use std::path::Path;
 
@@ -269,7 +269,7 @@ async fn by_tag(a: &CleanupArgs) -> anyhow::Result<Exit> {
     ui.say(&format!(
         "Found {} leftover resource(s) tagged {}:",
         found.len(),
-        crate::build::tags::BUILD_ID_TAG
+        crate::job::tags::BUILD_ID_TAG
     ));
     for r in &found {
         ui.message(&r.describe());
@@ -282,7 +282,7 @@ async fn by_tag(a: &CleanupArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Failed);
     }
     // Replayed through a journal of their own, so an interrupted orphan cleanup can resume too.
-    let j = Journal::create(&format!("orphans-{}", crate::build::new_build_id()))?;
+    let j = Journal::create(&format!("orphans-{}", crate::engine::new_build_id()))?;
     j.append(Event::Start {
         build: "orphans".into(),
         region: session.region.clone(),

@@ -35,7 +35,7 @@ pub fn load_with_aws(
         vars: vars.vars.clone(),
         var_files: vars.var_files.clone(),
     };
-    let resolver = crate::aws::datasources::AwsData::new()?;
+    let resolver = crate::datasources::AwsData::new()?;
     template::load(&opts, &resolver, diags)
 }
 

@@ -5,8 +5,8 @@
 
 use crate::aws::clients::Session;
 use crate::aws::errors::explain;
-use crate::build::journal::Resource;
-use crate::build::tags::{BUILD_ID_TAG, COMMITTED_TAG};
+use crate::job::journal::Resource;
+use crate::job::tags::{BUILD_ID_TAG, COMMITTED_TAG};
 use aws_sdk_ec2::types::{Filter, Tag};
 use std::collections::BTreeMap;
 

@@ -39,20 +39,19 @@ pub fn run(a: &TransferArgs) -> anyhow::Result<Exit> {
         let ssh = comm::connect(&cfg, &CancellationToken::new(), &ui).await?;
         let started = Instant::now();
         let (src, dst, upload) = (a.src.clone(), a.dst.clone(), a.direction == "upload");
-        let bytes = tokio::task::spawn_blocking(move || -> Result<u64, String> {
+        let bytes = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
             if upload {
-                let mut f = std::fs::File::open(&src).map_err(|e| e.to_string())?;
-                let len = f.metadata().map_err(|e| e.to_string())?.len();
+                let mut f = std::fs::File::open(&src)?;
+                let len = f.metadata()?.len();
                 ssh.upload_blocking(&mut f, len, &dst, 0o644)?;
                 Ok(len)
             } else {
-                let mut f = std::fs::File::create(&dst).map_err(|e| e.to_string())?;
+                let mut f = std::fs::File::create(&dst)?;
                 ssh.download_blocking(&src, &mut f)?;
-                Ok(f.metadata().map_err(|e| e.to_string())?.len())
+                Ok(f.metadata()?.len())
             }
         })
-        .await?
-        .map_err(anyhow::Error::msg)?;
+        .await??;
         let secs = started.elapsed().as_secs_f64();
         crate::output::line(&format!(
             "{} {bytes} bytes in {secs:.3} s ({:.1} MiB/s)",

@@ -7,25 +7,9 @@ use std::collections::BTreeMap;
 
 pub type Tags = BTreeMap<String, String>;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct AssumeRole {
-    pub role_arn: Option<String>,
-    pub session_name: Option<String>,
-    pub external_id: Option<String>,
-    pub duration_seconds: Option<i64>,
-    pub policy: Option<String>,
-    pub policy_arns: Vec<String>,
-    pub tags: Tags,
-    pub transitive_tag_keys: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct AwsPolling {
-    pub delay_seconds: Option<i64>,
-    pub max_attempts: Option<i64>,
-}
+// Options the AWS layer takes as they are written (it knows nothing of templates).
+pub use crate::aws::access::AssumeRole;
+pub use crate::aws::polling::AwsPolling;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -272,6 +256,25 @@ impl AmazonEbs {
             }
         }
         out
+    }
+}
+
+/// The AWS layer's view of a source's access options.
+impl From<&AmazonEbs> for crate::aws::access::AccessOptions {
+    fn from(c: &AmazonEbs) -> Self {
+        crate::aws::access::AccessOptions {
+            access_key: c.access_key.clone(),
+            secret_key: c.secret_key.clone(),
+            token: c.token.clone(),
+            profile: c.profile.clone(),
+            shared_credentials_file: c.shared_credentials_file.clone(),
+            region: c.region.clone(),
+            assume_role: c.role_to_assume().cloned(),
+            custom_endpoint_ec2: c.custom_endpoint_ec2.clone(),
+            max_retries: c.max_retries,
+            mfa_code: c.mfa_code.clone(),
+            insecure_skip_tls_verify: c.insecure_skip_tls_verify,
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The configuration layer: evaluated template values → typed, validated build plans. Steps
 //! never see HCL: the output is one plain [`BuildPlan`] per source of each build.
 
+pub mod decided;
 pub mod decode;
 pub mod ebs;
 pub mod plugins;
@@ -17,31 +18,7 @@ use hcl::Value;
 use plugins::{PostProcessor, Provisioner};
 use serde::Serialize;
 
-/// Build variables Packer fills in at build time; at configuration time `build.X` evaluates to
-/// the legacy placeholder `{{ .X }}`, which the engine renders once it knows the value.
-pub const BUILD_VARIABLES: &[&str] = &[
-    "ID",
-    "Host",
-    "Port",
-    "User",
-    "Password",
-    "ConnType",
-    "SSHPublicKey",
-    "SSHPrivateKey",
-    "SSHPrivateKeyFile",
-    "SSHAgentAuth",
-    "WinRMPassword",
-    "PackerRunUUID",
-    "PackerHTTPAddr",
-    "PackerHTTPIP",
-    "PackerHTTPPort",
-    "SourceAMI",
-    "SourceAMIName",
-    "SourceAMICreationDate",
-    "SourceAMIOwner",
-    "SourceAMIOwnerName",
-    "BuildRegion",
-];
+pub use crate::template::legacy::BUILD_VARIABLES;
 
 /// Which builds to run: Packer's `-only` / `-except` globs and `-force`.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +37,10 @@ pub struct BuildPlan {
     pub source_type: String,
     pub source_name: String,
     pub config: AmazonEbs,
+    /// What the options add up to, decided once: read this, not the raw options, for spot,
+    /// key source and image output. (Not in `inspect --json`, which shows Packer's options.)
+    #[serde(skip)]
+    pub decided: decided::Decided,
     pub provisioners: Vec<Provisioner>,
     pub error_cleanup: Option<Provisioner>,
     pub post_processors: Vec<Vec<PostProcessor>>,
@@ -67,6 +48,16 @@ pub struct BuildPlan {
     pub spans: Spans,
     #[serde(skip)]
     pub span: Span,
+}
+
+impl BuildPlan {
+    /// True when a `{{ .NAME }}` build variable (or `build.NAME`) appears anywhere in the
+    /// plan: some of them cost an API call to fill, made only when used.
+    pub fn uses_build_variable(&self, name: &str) -> bool {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        let re = regex::Regex::new(&format!(r"\{{\{{[^}}]*\.{name}\b")).expect("static pattern");
+        re.is_match(&text)
+    }
 }
 
 fn glob_match(patterns: &[String], names: &[String]) -> bool {
@@ -213,7 +204,8 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
             if opts.force {
                 config.force_deregister = true;
             }
-            validate::check(&config, &spans, &src.span, &mut local);
+            let decided = decided::Decided::from_options(&config);
+            validate::check(&config, &decided, &spans, &src.span, &mut local);
 
             let pctx = cfg.context(
                 Some((&r.kind, &effective)),
@@ -263,6 +255,7 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
                     source_type: r.kind.clone(),
                     source_name: effective,
                     config,
+                    decided,
                     provisioners,
                     error_cleanup,
                     post_processors,

@@ -2,11 +2,12 @@
 //! user recognises. Each error points at the option it is about, or at the source block when
 //! the problem is a missing option.
 
+use super::decided::Decided;
 use super::decode::Spans;
 use super::ebs::{AmazonEbs, BlockDevice};
 use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::duration::{parse_duration, parse_go_duration};
-use crate::funcs::expand_home;
+use crate::paths::expand_home;
 use regex::Regex;
 
 struct Checker<'a> {
@@ -58,10 +59,8 @@ impl Checker<'_> {
     }
 }
 
-const AMI_NAME_CHARS: &str = "AMIName should only contain alphanumeric characters, parentheses (()), square brackets ([]), spaces ( ), periods (.), slashes (/), dashes (-), single quotes ('), at-signs (@), or underscores(_). You can use the `clean_resource_name` template filter to automatically clean your ami name.";
-
 /// Checks one source's options. `base_dir` resolves relative file paths (the working directory).
-pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics) {
+pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mut Diagnostics) {
     let mut k = Checker {
         spans,
         block,
@@ -134,17 +133,14 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
                 .expect("static regex")
                 .replace_all(&c.ami_name, "");
             let n = c.ami_name.chars().count();
-            if !c.ami_name.contains("{{") && !(3..=128).contains(&n) {
+            if !c.ami_name.contains("{{") && !crate::ami_name::LENGTH.contains(&n) {
                 k.err(
                     "ami_name",
                     format!("ami_name must be between 3 and 128 characters long, it is {n}"),
                 );
             }
-            if literal
-                .chars()
-                .any(|ch| !(ch.is_ascii_alphanumeric() || "()[] ./-'@_".contains(ch)))
-            {
-                k.err("ami_name", AMI_NAME_CHARS);
+            if !literal.chars().all(crate::ami_name::allowed) {
+                k.err("ami_name", crate::ami_name::CHARS_MESSAGE);
             }
         }
     }
@@ -154,7 +150,7 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             "ami_groups accepts only \"all\" (make the AMI public)",
         );
     }
-    let encrypt = c.encrypt_boot == Some(true);
+    let encrypt = d.image.encrypt;
     if (c.kms_key_id.is_some() || !c.region_kms_key_ids.is_empty()) && !encrypt {
         let key = if c.kms_key_id.is_some() {
             "kms_key_id"
@@ -187,12 +183,8 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
             }
         }
     }
-    let shared = !c.ami_users.is_empty()
-        || !c.ami_groups.is_empty()
-        || !c.ami_org_arns.is_empty()
-        || !c.ami_ou_arns.is_empty();
     if encrypt
-        && shared
+        && d.image.share_launch
         && (c.kms_key_id.is_none() || c.region_kms_key_ids.values().any(|v| v.is_empty()))
     {
         k.err(
@@ -226,10 +218,7 @@ pub fn check(c: &AmazonEbs, spans: &Spans, block: &Span, diags: &mut Diagnostics
     }
 
     // Run
-    let spot = c
-        .spot_price
-        .as_deref()
-        .is_some_and(|p| !p.is_empty() && p != "0");
+    let spot = d.launch.is_spot();
     match (
         c.instance_type.as_deref().unwrap_or(""),
         c.spot_instance_types.is_empty(),

@@ -4,6 +4,7 @@
 //! template's directory write `"${path.root}/x"`).
 
 use super::{Table, env, fixed, str_arg};
+use crate::paths::expand_home;
 use hcl::Value;
 use hcl::eval::{Context, Evaluate, FuncArgs, ParamType};
 use std::path::{Path, PathBuf};
@@ -26,15 +27,6 @@ fn resolve(p: &str) -> PathBuf {
         expanded
     } else {
         env().cwd.join(expanded)
-    }
-}
-
-/// `~/x` → the home directory's `x`; anything else unchanged. Used for every path option too.
-pub fn expand_home(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), dirs::home_dir()) {
-        (Some(rest), Some(home)) => home.join(rest),
-        _ if p == "~" => dirs::home_dir().unwrap_or_else(|| PathBuf::from(p)),
-        _ => PathBuf::from(p),
     }
 }
 

@@ -12,7 +12,6 @@ pub mod convert;
 mod encoding;
 mod files;
 
-pub use files::expand_home;
 mod strings;
 pub mod time;
 

@@ -1,9 +1,9 @@
 //! `shell-local` (runs on the machine running ambake, with the build's variables) and
 //! `breakpoint` (waits for Enter; skipped when stdin is not a terminal).
 
-use crate::build::context::{Cx, Interrupted};
-use crate::build::state::BuildState;
 use crate::config::plugins::{Breakpoint, ShellLocal};
+use crate::job::context::{Cx, Interrupted};
+use crate::job::state::BuildState;
 use std::io::IsTerminal as _;
 use tokio::io::AsyncBufReadExt as _;
 

@@ -5,11 +5,11 @@
 pub mod local;
 pub mod remote;
 
-use crate::build::context::{Cx, Interrupted};
-use crate::build::state::BuildState;
 use crate::comm;
 use crate::config::plugins::{Provisioner, ProvisionerKind};
 use crate::duration::parse_duration;
+use crate::job::context::{Cx, Interrupted};
+use crate::job::state::BuildState;
 use std::time::Duration;
 
 async fn sleep_cancellable(cx: &Cx, d: Duration) -> anyhow::Result<()> {
@@ -180,7 +180,7 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
                 } else if c.ssh_bastion_agent_auth {
                     comm::connect::Auth::Agent
                 } else {
-                    let f = crate::funcs::expand_home(
+                    let f = crate::paths::expand_home(
                         c.ssh_bastion_private_key_file
                             .as_deref()
                             .unwrap_or_default(),
@@ -270,7 +270,7 @@ async fn clear_authorized_keys(
         .include_public_key(true)
         .send()
         .await
-        .map_err(|e| crate::build::context::aws_err("ec2:DescribeKeyPairs", cx.region(), &e))?;
+        .map_err(|e| crate::job::context::aws_err("ec2:DescribeKeyPairs", cx.region(), &e))?;
     let Some(pubkey) = out.key_pairs().first().and_then(|k| k.public_key()) else {
         return Ok(());
     };

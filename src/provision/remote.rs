@@ -1,11 +1,12 @@
 //! The provisioners that act on the instance over SSH: `shell` and `file`, with Packer's wire
 //! pattern (upload the script, run `execute_command`, remove it) and options.
 
-use crate::build::context::{Cx, Interrupted};
-use crate::build::state::BuildState;
+use crate::comm::ssh::CommError;
 use crate::comm::{self, Ssh, SshConfig};
 use crate::config::plugins::{File, Shell};
 use crate::duration::parse_duration;
+use crate::job::context::{Cx, Interrupted};
+use crate::job::state::BuildState;
 use crate::template::legacy::{self, LegacyValue};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,8 +42,7 @@ impl Comm {
             tokio::task::spawn_blocking(move || ssh.exec_blocking(&cmd, &mut |l| ui.message(l)))
                 .await?;
         match r {
-            Err(e) if e == "cancelled" => Err(Interrupted.into()),
-            Err(e) => Err(anyhow::anyhow!(e)),
+            Err(e) => Err(e.into_anyhow()),
             Ok(res) => {
                 if res.disconnected {
                     self.drop_connection();
@@ -63,20 +63,14 @@ impl Comm {
         let remote = remote.to_string();
         let r = tokio::task::spawn_blocking(move || {
             let mut f = std::fs::File::open(&local)
-                .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
-            let meta = f.metadata().map_err(|e| e.to_string())?;
+                .map_err(|e| CommError::Failed(format!("cannot read {}: {e}", local.display())))?;
+            let meta = f.metadata().map_err(|e| CommError::Failed(e.to_string()))?;
             use std::os::unix::fs::PermissionsExt as _;
             let mode = mode.unwrap_or((meta.permissions().mode() & 0o7777) as i32);
             ssh.upload_blocking(&mut f, meta.len(), &remote, mode)
         })
         .await?;
-        r.map_err(|e| {
-            if e == "cancelled" {
-                Interrupted.into()
-            } else {
-                anyhow::anyhow!(e)
-            }
-        })
+        r.map_err(CommError::into_anyhow)
     }
     pub async fn upload_bytes(
         &mut self,
@@ -91,13 +85,7 @@ impl Comm {
             ssh.upload_blocking(&mut data.as_slice(), data.len() as u64, &remote, mode)
         })
         .await?;
-        r.map_err(|e| {
-            if e == "cancelled" {
-                Interrupted.into()
-            } else {
-                anyhow::anyhow!(e)
-            }
-        })
+        r.map_err(CommError::into_anyhow)
     }
     pub async fn download_file(
         &mut self,
@@ -109,23 +97,17 @@ impl Comm {
         let (remote, local) = (remote.to_string(), local.to_path_buf());
         let r = tokio::task::spawn_blocking(move || {
             let mut f = std::fs::File::create(&local)
-                .map_err(|e| format!("cannot write {}: {e}", local.display()))?;
+                .map_err(|e| CommError::Failed(format!("cannot write {}: {e}", local.display())))?;
             let mode = ssh.download_blocking(&remote, &mut f)?;
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(
                 &local,
                 std::fs::Permissions::from_mode((mode & 0o7777) as u32),
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| CommError::Failed(e.to_string()))
         })
         .await?;
-        r.map_err(|e| {
-            if e == "cancelled" {
-                Interrupted.into()
-            } else {
-                anyhow::anyhow!(e)
-            }
-        })
+        r.map_err(CommError::into_anyhow)
     }
 }
 

@@ -6,12 +6,19 @@
 //! Every AMI is journaled the moment CreateImage/CopyImage returns its id, before the wait: a
 //! cancel or timeout during the wait still deregisters it (Packer's bug packer#10248).
 
-use crate::aws::wait::{Poll, WaitSpec, wait};
-use crate::build::context::{Cx, Interrupted, aws_err, is_code};
-use crate::build::journal::{self, Event, Journal, Lifetime, Resource};
-use crate::build::state::BuildState;
-use crate::build::tags::{COMMITTED_TAG, ec2_tags, spec};
+use crate::aws::images::{owned_named, snapshots_of, wait_available};
+use crate::aws::retry::{RetryError, retry};
+use crate::aws::wait::WaitSpec;
+use crate::config::BuildPlan;
+use crate::job::context::{Cx, Interrupted, aws_err, is_code};
+use crate::job::journal::{self, Event, Journal, Lifetime, Resource};
+use crate::job::needs::Needs;
+use crate::job::state::BuildState;
+use crate::job::tags::{COMMITTED_TAG, ec2_tags, spec};
+use aws_sdk_ec2::operation::create_image::CreateImageError;
 use aws_sdk_ec2::types::*;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,69 +27,33 @@ use tokio_util::sync::CancellationToken;
 /// Packer's default wait for an AMI to become available.
 pub const IMAGE_WAIT: Duration = Duration::from_secs(1800);
 
-/// Waits until an image is available; returns its snapshot ids.
-pub async fn wait_available(
-    ec2: &aws_sdk_ec2::Client,
-    region: &str,
-    id: &str,
-    spec: &WaitSpec,
-    cancel: &CancellationToken,
-) -> anyhow::Result<Vec<String>> {
-    let r = wait(spec, cancel, || async {
-        let out = match ec2.describe_images().image_ids(id).send().await {
-            Ok(o) => o,
-            Err(e) if is_code(&e, &["InvalidAMIID.NotFound"]) => return Ok(Poll::NotFound),
-            Err(e) => return Err(aws_err("ec2:DescribeImages", region, &e).to_string()),
-        };
-        let Some(img) = out.images().first() else {
-            return Ok(Poll::NotFound);
-        };
-        match img.state().map(|s| s.as_str()).unwrap_or("") {
-            "available" => Ok(Poll::Done(snapshots_of(img))),
-            "failed" | "error" | "invalid" | "deregistered" => {
-                let reason = img
-                    .state_reason()
-                    .and_then(|r| r.message())
-                    .unwrap_or("no reason given");
-                Ok(Poll::Failed(format!(
-                    "the AMI is {}: {reason}",
-                    img.state().map(|s| s.as_str()).unwrap_or("?")
-                )))
-            }
-            other => Ok(Poll::Pending(other.to_string())),
-        }
-    })
-    .await;
-    match r {
-        Ok(s) => Ok(s),
-        Err(crate::aws::wait::WaitError::Cancelled(_)) => Err(Interrupted.into()),
-        Err(e) => Err(e.into()),
+/// The AMI's name and description, rendered once (build-time values such as
+/// `{{ .SourceAMIName }}` are known after the source-AMI step) and checked against EC2's rules.
+fn naming(cx: &Cx, st: &mut BuildState) -> anyhow::Result<(String, Option<String>)> {
+    if let Some(n) = &st.naming {
+        return Ok(n.clone());
     }
+    let c = &cx.plan.config;
+    let name = cx.render(&c.ami_name, st)?;
+    crate::ami_name::check(&name).map_err(anyhow::Error::msg)?;
+    let description = c
+        .ami_description
+        .as_ref()
+        .map(|d| cx.render(d, st))
+        .transpose()?;
+    st.naming = Some((name, description));
+    Ok(st.naming.clone().expect("just set"))
 }
 
-pub fn snapshots_of(img: &Image) -> Vec<String> {
-    img.block_device_mappings()
-        .iter()
-        .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(String::from))
-        .collect()
-}
-
-pub async fn force_deregister(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
+pub async fn force_deregister(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
     if !c.force_deregister || c.skip_create_ami {
         return Ok(());
     }
-    let name = cx.render(&c.ami_name, st)?;
+    let (name, _) = naming(cx, st)?;
     for region in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
         let ec2 = cx.ec2_in(&region);
-        let out = ec2
-            .describe_images()
-            .owners("self")
-            .filters(Filter::builder().name("name").values(&name).build())
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:DescribeImages", &region, &e))?;
-        for img in out.images() {
+        for img in &owned_named(&ec2, &region, &name).await? {
             let id = img.image_id().unwrap_or_default();
             cx.ui
                 .say(&format!("Deregistered AMI {name} ({id}) in {region}"));
@@ -108,27 +79,13 @@ pub async fn force_deregister(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
 
 pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
-    if c.skip_create_ami {
+    let output = &cx.plan.decided.image;
+    if !output.create {
         cx.ui.say("Skipping AMI creation...");
         return Ok(());
     }
-    let name = cx.render(&c.ami_name, st)?;
-    if name
-        .chars()
-        .any(|ch| !(ch.is_ascii_alphanumeric() || "()[] ./-'@_".contains(ch)))
-        || !(3..=128).contains(&name.chars().count())
-    {
-        anyhow::bail!(
-            "ami_name {name:?} (after rendering) must be 3-128 characters of letters, digits and ()[] ./-'@_"
-        );
-    }
-    let description = c
-        .ami_description
-        .as_ref()
-        .map(|d| cx.render(d, st))
-        .transpose()?;
-    let encrypt = c.encrypt_boot == Some(true);
-    let intermediary = encrypt || c.skip_save_build_region;
+    let (name, description) = naming(cx, st)?;
+    let intermediary = output.intermediary;
     let image_name = if intermediary {
         format!("ambake-intermediary-{}", cx.build_id)
     } else {
@@ -139,7 +96,7 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     } else {
         super::security::run_tags(cx, st)?
     };
-    image_tags.remove(crate::build::tags::BUILD_ID_TAG);
+    image_tags.remove(crate::job::tags::BUILD_ID_TAG);
     let instance = st.instance()?.id.clone();
     cx.ui.say(&format!(
         "Creating AMI {image_name} from instance {instance}"
@@ -177,25 +134,28 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         name: image_name.clone(),
     };
     cx.record(pending.clone(), lifetime)?;
-    // CreateImage right after a stop can see "Instance is not in state": retry that, bounded.
-    let started = tokio::time::Instant::now();
-    let out = loop {
-        match req.clone().send().await {
-            Ok(o) => break o,
-            Err(e)
-                if started.elapsed() < Duration::from_secs(900)
-                    && crate::aws::errors::explain(&e)
-                        .to_string()
-                        .contains("is not in state") =>
-            {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                cx.check_cancel()?;
-            }
-            Err(e) => {
-                cx.void(pending, &e);
-                return Err(aws_err("ec2:CreateImage", cx.region(), &e));
-            }
+    // CreateImage right after a stop can see "Instance is not in state": retried, bounded.
+    let not_in_state = |e: &SdkError<CreateImageError, HttpResponse>| {
+        is_code(e, &["IncorrectInstanceState"])
+            || crate::aws::errors::explain(e)
+                .to_string()
+                .contains("is not in state")
+    };
+    let out = match retry(
+        "the instance to be ready for CreateImage",
+        Duration::from_secs(900),
+        &cx.cancel,
+        &not_in_state,
+        || req.clone().send(),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(RetryError::Failed(e)) => {
+            cx.void(pending, &e);
+            return Err(aws_err("ec2:CreateImage", cx.region(), &e));
         }
+        Err(RetryError::Interrupted) => return Err(Interrupted.into()),
     };
     let id = crate::aws::errors::required(
         out.image_id(),
@@ -224,13 +184,9 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         st.snapshots.insert(cx.region().to_string(), snaps);
         return Ok(());
     }
-    if encrypt && !c.skip_save_build_region {
+    if output.encrypt && output.keep_build_region {
         // encrypt_boot: the final AMI is an encrypted copy of the intermediary, same region.
-        let kms = c
-            .kms_key_id
-            .clone()
-            .or_else(|| c.region_kms_key_ids.get(cx.region()).cloned())
-            .filter(|k| !k.is_empty());
+        let kms = output.kms_for_build_region(cx.region());
         let job = CopyJob::new(
             cx,
             cx.region().to_string(),
@@ -339,7 +295,7 @@ impl CopyJob {
         let out = match req.send().await {
             Ok(o) => o,
             Err(e) => {
-                crate::build::context::void_intent(&self.journal, pending, &e);
+                crate::job::context::void_intent(&self.journal, pending, &e);
                 return Err(aws_err("ec2:CopyImage", &self.region, &e));
             }
         };
@@ -379,11 +335,11 @@ impl CopyJob {
 }
 
 pub async fn copy(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
-    let c = &cx.plan.config;
-    if c.skip_create_ami {
+    let out = &cx.plan.decided.image;
+    if !out.create {
         return Ok(());
     }
-    let mut regions = c.copy_regions();
+    let mut copies = out.copies.clone();
     let intermediary_key = format!("{}#intermediary", cx.region());
     let source = match st.amis.remove(&intermediary_key) {
         Some(i) => {
@@ -395,32 +351,21 @@ pub async fn copy(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             None => return Ok(()),
         },
     };
-    regions.retain(|r| !st.amis.contains_key(r));
-    if regions.is_empty() {
+    copies.retain(|r| !st.amis.contains_key(&r.region));
+    if copies.is_empty() {
         return Ok(());
     }
-    let name = cx.render(&c.ami_name, st)?;
-    let description = c
-        .ami_description
-        .as_ref()
-        .map(|d| cx.render(d, st))
-        .transpose()?;
-    let encrypt = c.encrypt_boot == Some(true);
+    let (name, description) = naming(cx, st)?;
     let mut set = tokio::task::JoinSet::new();
-    for r in &regions {
-        let kms = c
-            .region_kms_key_ids
-            .get(r)
-            .cloned()
-            .filter(|k| !k.is_empty());
+    for copy in &copies {
         let job = CopyJob::new(
             cx,
-            r.clone(),
+            copy.region.clone(),
             source.clone(),
             name.clone(),
             description.clone(),
-            encrypt,
-            kms,
+            out.encrypt,
+            copy.kms_key_id.clone(),
         );
         set.spawn(job.run());
     }
@@ -445,7 +390,7 @@ pub async fn copy(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         anyhow::bail!(
             "copying the AMI failed in {} of {} regions: {}",
             errors.len(),
-            regions.len(),
+            copies.len(),
             errors.join("; ")
         );
     }
@@ -454,11 +399,8 @@ pub async fn copy(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
 
 pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
-    let launch = !(c.ami_users.is_empty()
-        && c.ami_groups.is_empty()
-        && c.ami_org_arns.is_empty()
-        && c.ami_ou_arns.is_empty());
-    let snap = !(c.snapshot_users.is_empty() && c.snapshot_groups.is_empty());
+    let launch = cx.plan.decided.image.share_launch;
+    let snap = cx.plan.decided.image.share_snapshots;
     let imds = c.imds_support.as_deref().filter(|v| !v.is_empty());
     if !launch && !snap && imds.is_none() && c.ami_product_codes.is_empty() {
         return Ok(());
@@ -567,30 +509,21 @@ pub async fn tags(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             batches.push((vec![ami.clone()], &ami_tags));
         }
         for (ids, t) in batches {
-            let mut tries = 0;
-            loop {
-                match ec2
-                    .create_tags()
-                    .set_resources(Some(ids.clone()))
-                    .set_tags(Some(ec2_tags(t)))
-                    .send()
-                    .await
-                {
-                    Ok(_) => break,
-                    Err(e)
-                        if tries < 10
-                            && is_code(
-                                &e,
-                                &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"],
-                            ) =>
-                    {
-                        tries += 1;
-                        tokio::time::sleep(Duration::from_millis(500 * tries)).await;
-                        cx.check_cancel()?;
-                    }
-                    Err(e) => return Err(aws_err("ec2:CreateTags", region, &e)),
-                }
-            }
+            // A new AMI or snapshot can be invisible to CreateTags for a moment.
+            retry(
+                "the AMI to be visible to CreateTags",
+                Duration::from_secs(30),
+                &cx.cancel,
+                &|e| is_code(e, &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"]),
+                || {
+                    ec2.create_tags()
+                        .set_resources(Some(ids.clone()))
+                        .set_tags(Some(ec2_tags(t)))
+                        .send()
+                },
+            )
+            .await
+            .map_err(|e| e.into_anyhow(|e| aws_err("ec2:CreateTags", region, &e)))?;
         }
         let mut done = vec![Resource::Image {
             region: region.clone(),
@@ -601,4 +534,60 @@ pub async fn tags(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         st.committed.insert(region.clone(), ami.clone());
     }
     Ok(())
+}
+
+/// IAM actions of the image steps (`ambake iam-policy`).
+pub fn iam(p: &BuildPlan, n: &mut Needs) {
+    let c = &p.config;
+    let out = &p.decided.image;
+    if !out.create {
+        return;
+    }
+    n.add("ec2:DescribeImages", "wait for AMIs");
+    n.add("ec2:CreateImage", "create the AMI");
+    n.put(
+        "ec2:DeregisterImage",
+        "remove the AMIs of a failed build",
+        !(out.intermediary || c.force_deregister),
+    );
+    n.put(
+        "ec2:DeleteSnapshot",
+        "remove the snapshots of a failed build's AMIs",
+        !(out.intermediary || c.force_deregister && c.force_delete_snapshot),
+    );
+    n.undo(
+        "ec2:DescribeSnapshots",
+        "check that a snapshot left by an interrupted cleanup is not a finished AMI's",
+    );
+    if !out.copies.is_empty() || out.encrypt {
+        n.add("ec2:CopyImage", "copy to ami_regions / encrypt_boot");
+    }
+    if out.encrypt {
+        for a in [
+            "kms:DescribeKey",
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:Encrypt",
+            "kms:GenerateDataKeyWithoutPlaintext",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+        ] {
+            n.add(a, "encrypt_boot copies the AMI encrypted");
+        }
+    }
+    if out.share_launch
+        || c.imds_support.as_deref().is_some_and(|v| !v.is_empty())
+        || !c.ami_product_codes.is_empty()
+    {
+        n.add(
+            "ec2:ModifyImageAttribute",
+            "launch permissions / imds_support / product codes",
+        );
+    }
+    if out.share_snapshots {
+        n.add(
+            "ec2:ModifySnapshotAttribute",
+            "snapshot_users / snapshot_groups",
+        );
+    }
 }

@@ -3,13 +3,19 @@
 //! ec2:CreateFleet for spot), ec2:DescribeInstances, ec2:StopInstances,
 //! ec2:ModifyInstanceAttribute.
 
+use crate::aws::retry::retry;
 use crate::aws::wait::Poll;
-use crate::build::context::{Cx, aws_err, is_code};
-use crate::build::journal::{Lifetime, Resource};
-use crate::build::state::{BuildState, InstanceInfo};
-use crate::build::tags::spec;
+use crate::config::BuildPlan;
 use crate::config::ebs::BlockDevice;
+use crate::job::context::{Cx, aws_err, is_code};
+use crate::job::journal::{Lifetime, Resource};
+use crate::job::needs::Needs;
+use crate::job::state::{BuildState, InstanceInfo};
+use crate::job::tags::spec;
+use aws_sdk_ec2::operation::run_instances::RunInstancesError;
 use aws_sdk_ec2::types::*;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use base64::Engine as _;
 use std::time::Duration;
 
@@ -58,7 +64,7 @@ pub fn block_devices(list: &[BlockDevice]) -> Vec<BlockDeviceMapping> {
 pub fn user_data(c: &crate::config::ebs::AmazonEbs) -> anyhow::Result<Option<String>> {
     let raw = match (&c.user_data, &c.user_data_file) {
         (Some(d), _) => d.clone(),
-        (None, Some(f)) => std::fs::read_to_string(crate::funcs::expand_home(f))
+        (None, Some(f)) => std::fs::read_to_string(crate::paths::expand_home(f))
             .map_err(|e| anyhow::anyhow!("cannot read user_data_file {f}: {e}"))?,
         (None, None) => return Ok(None),
     };
@@ -136,10 +142,7 @@ pub async fn wait_state(
 
 pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
-    let spot = c
-        .spot_price
-        .as_deref()
-        .is_some_and(|p| !p.is_empty() && p != "0");
+    let spot = cx.plan.decided.launch.is_spot();
     let run_tags = super::security::run_tags(cx, st)?;
     let volume_tags = cx.render_map(&c.run_volume_tags, st)?;
     let source = st.source()?.clone();
@@ -297,26 +300,26 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         cx.record(pending.clone(), Lifetime::Temporary)?;
         // A fresh temporary instance profile may not be usable yet (IAM is eventually
         // consistent): retry that one error, briefly.
-        let mut tries = 0u32;
-        let out = loop {
-            match req.clone().send().await {
-                Ok(o) => break o,
-                Err(e)
-                    if tries < 11
-                        && is_code(&e, &["InvalidParameterValue"])
-                        && crate::aws::errors::explain(&e)
-                            .to_string()
-                            .contains("iamInstanceProfile") =>
-                {
-                    tries += 1;
-                    cx.ui
-                        .message("The instance profile is not visible to EC2 yet; retrying...");
-                    tokio::time::sleep(Duration::from_millis(500 * u64::from(tries).min(10))).await;
-                    cx.check_cancel()?;
-                }
-                Err(e) => return Err(aws_err("ec2:RunInstances", cx.region(), &e)),
+        let profile_not_visible = |e: &SdkError<RunInstancesError, HttpResponse>| {
+            let yes = is_code(e, &["InvalidParameterValue"])
+                && crate::aws::errors::explain(e)
+                    .to_string()
+                    .contains("iamInstanceProfile");
+            if yes {
+                cx.ui
+                    .message("The instance profile is not visible to EC2 yet; retrying...");
             }
+            yes
         };
+        let out = retry(
+            "the instance profile to be visible to EC2",
+            Duration::from_secs(60),
+            &cx.cancel,
+            &profile_not_visible,
+            || req.clone().send(),
+        )
+        .await
+        .map_err(|e| e.into_anyhow(|e| aws_err("ec2:RunInstances", cx.region(), &e)))?;
         let id = crate::aws::errors::required(
             out.instances().first().and_then(|i| i.instance_id()),
             "ec2:RunInstances",
@@ -385,16 +388,16 @@ async fn run_spot(
         .tag_specifications(
             LaunchTemplateTagSpecificationRequest::builder()
                 .resource_type(ResourceType::Instance)
-                .set_tags(Some(crate::build::tags::ec2_tags(
-                    &crate::build::tags::with_build_id(run_tags, &cx.build_id),
+                .set_tags(Some(crate::job::tags::ec2_tags(
+                    &crate::job::tags::with_build_id(run_tags, &cx.build_id),
                 )))
                 .build(),
         )
         .tag_specifications(
             LaunchTemplateTagSpecificationRequest::builder()
                 .resource_type(ResourceType::Volume)
-                .set_tags(Some(crate::build::tags::ec2_tags(
-                    &crate::build::tags::with_build_id(volume_tags, &cx.build_id),
+                .set_tags(Some(crate::job::tags::ec2_tags(
+                    &crate::job::tags::with_build_id(volume_tags, &cx.build_id),
                 )))
                 .build(),
         );
@@ -406,8 +409,8 @@ async fn run_spot(
         data = data.tag_specifications(
             LaunchTemplateTagSpecificationRequest::builder()
                 .resource_type(ResourceType::SpotInstancesRequest)
-                .set_tags(Some(crate::build::tags::ec2_tags(
-                    &crate::build::tags::with_build_id(&spot_tags, &cx.build_id),
+                .set_tags(Some(crate::job::tags::ec2_tags(
+                    &crate::job::tags::with_build_id(&spot_tags, &cx.build_id),
                 )))
                 .build(),
         );
@@ -516,7 +519,7 @@ async fn run_spot(
         }
         if let Some(id) = ids.first() {
             cx.journal
-                .append(crate::build::journal::Event::Deleted {
+                .append(crate::job::journal::Event::Deleted {
                     resource: pending.clone(),
                 })
                 .map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))?;
@@ -560,18 +563,15 @@ pub async fn stop(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     let id = st.instance()?.id.clone();
     if !c.disable_stop_instance {
         cx.ui.say("Stopping the source instance...");
-        let mut tries = 0;
-        loop {
-            match cx.ec2.stop_instances().instance_ids(&id).send().await {
-                Ok(_) => break,
-                Err(e) if tries < 6 && is_code(&e, &["InvalidInstanceID.NotFound"]) => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_secs(2 * tries)).await;
-                    cx.check_cancel()?;
-                }
-                Err(e) => return Err(aws_err("ec2:StopInstances", cx.region(), &e)),
-            }
-        }
+        retry(
+            "the instance to be visible to StopInstances",
+            Duration::from_secs(45),
+            &cx.cancel,
+            &|e| is_code(e, &["InvalidInstanceID.NotFound"]),
+            || cx.ec2.stop_instances().instance_ids(&id).send(),
+        )
+        .await
+        .map_err(|e| e.into_anyhow(|e| aws_err("ec2:StopInstances", cx.region(), &e)))?;
     } else {
         cx.ui
             .say("Automatic instance stop disabled. Please stop the instance manually.");
@@ -608,4 +608,36 @@ pub async fn modify(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
             .map_err(|e| aws_err("ec2:ModifyInstanceAttribute", cx.region(), &e))?;
     }
     Ok(())
+}
+
+/// IAM actions of the run, stop and modify steps (`ambake iam-policy`).
+pub fn iam(p: &BuildPlan, n: &mut Needs) {
+    let c = &p.config;
+    n.add("ec2:RunInstances", "launch the build instance");
+    n.add("ec2:DescribeInstances", "wait for the instance");
+    n.add("ec2:TerminateInstances", "remove the build instance");
+    n.add(
+        "ec2:CreateTags",
+        "tag resources at creation (ambake:build-id) and the AMIs",
+    );
+    n.add(
+        "ec2:DeleteVolume",
+        "remove volumes the source AMI leaves behind",
+    );
+    if p.decided.launch.is_spot() {
+        n.add(
+            "ec2:CreateLaunchTemplate",
+            "spot: the fleet's launch template",
+        );
+        n.add(
+            "ec2:DeleteLaunchTemplate",
+            "spot: remove the launch template",
+        );
+        n.add("ec2:CreateFleet", "spot: launch through an instant fleet");
+    } else {
+        n.add("ec2:StopInstances", "stop the instance before CreateImage");
+    }
+    if c.ena_support.is_some() || c.sriov_support {
+        n.add("ec2:ModifyInstanceAttribute", "ena_support / sriov_support");
+    }
 }

@@ -2,8 +2,10 @@
 //! subnet_filter / the VPC's subnets). Nothing is called when no network option is set: the
 //! instance then goes to the default VPC, and AWS picks the subnet.
 
-use crate::build::context::{Cx, aws_err};
-use crate::build::state::BuildState;
+use crate::config::BuildPlan;
+use crate::job::context::{Cx, aws_err};
+use crate::job::needs::Needs;
+use crate::job::state::BuildState;
 use aws_sdk_ec2::types::{Filter, Subnet};
 
 fn filters(m: &std::collections::BTreeMap<String, String>) -> Vec<Filter> {
@@ -146,6 +148,22 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         st.vpc_id.as_deref().unwrap_or("?")
     ));
     Ok(())
+}
+
+/// IAM actions of this step (`ambake iam-policy`).
+pub fn iam(p: &BuildPlan, n: &mut Needs) {
+    let c = &p.config;
+    if c.subnet_id.is_some()
+        || c.subnet_filter.is_some()
+        || c.vpc_id.is_some()
+        || c.vpc_filter.is_some()
+        || c.associate_public_ip_address.is_some()
+    {
+        n.add("ec2:DescribeSubnets", "resolve the subnet");
+    }
+    if c.vpc_filter.is_some() {
+        n.add("ec2:DescribeVpcs", "resolve vpc_filter");
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! ec2:DescribeRegions (unless skip_region_validation), ec2:DescribeImages (name taken?) in the
 //! build region and every copy region (Packer checks only the build region).
 
-use crate::build::context::{Cx, aws_err};
+use crate::config::BuildPlan;
+use crate::job::context::{Cx, aws_err};
+use crate::job::needs::Needs;
 use aws_sdk_ec2::types::Filter;
 
 pub async fn run(cx: &Cx) -> anyhow::Result<()> {
@@ -58,4 +60,15 @@ pub async fn run(cx: &Cx) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// IAM actions of this step (`ambake iam-policy`).
+pub fn iam(p: &BuildPlan, n: &mut Needs) {
+    let c = &p.config;
+    if !c.skip_region_validation {
+        n.add("ec2:DescribeRegions", "check region and ami_regions");
+    }
+    if !(c.force_deregister || c.skip_create_ami) {
+        n.add("ec2:DescribeImages", "check the AMI name is free");
+    }
 }

@@ -3,12 +3,18 @@
 //! ec2:AuthorizeSecurityGroupIngress, iam:GetInstanceProfile, iam:CreateRole, iam:PutRolePolicy,
 //! iam:CreateInstanceProfile, iam:AddRoleToInstanceProfile.
 
-use crate::build::context::{Cx, aws_err};
-use crate::build::journal::{Lifetime, Resource};
-use crate::build::state::BuildState;
-use crate::build::tags::{BUILD_ID_TAG, spec};
+use crate::aws::retry::retry;
+use crate::config::BuildPlan;
+use crate::config::decided::Communicator;
+use crate::config::decided::KeySource;
+use crate::job::context::{Cx, aws_err, is_code};
+use crate::job::journal::{Lifetime, Resource};
+use crate::job::needs::Needs;
+use crate::job::state::BuildState;
+use crate::job::tags::{BUILD_ID_TAG, spec};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, KeyType, ResourceType};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Temporary resource names: `ambake_<build id>` (Packer: `packer_<uuid>`).
 pub fn temp_name(cx: &Cx) -> String {
@@ -17,36 +23,37 @@ pub fn temp_name(cx: &Cx) -> String {
 
 pub async fn key_pair(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
-    if c.communicator() == "none"
-        || c.ssh_agent_auth
-        || c.ssh_password.is_some() && c.ssh_private_key_file.is_none()
-    {
-        // With the agent, the named key pair still goes on the instance.
-        st.key = crate::build::state::KeyMaterial {
-            name: c.ssh_keypair_name.clone(),
-            private_key_pem: None,
-            temporary: false,
-        };
-        return Ok(());
-    }
-    if let Some(f) = &c.ssh_private_key_file {
-        let path = crate::funcs::expand_home(f);
-        let pem = std::fs::read_to_string(&path).map_err(|e| {
-            anyhow::anyhow!("cannot read ssh_private_key_file {}: {e}", path.display())
-        })?;
-        cx.ui.add_secret(&pem);
-        st.key = crate::build::state::KeyMaterial {
-            name: c.ssh_keypair_name.clone(),
-            private_key_pem: Some(pem),
-            temporary: false,
-        };
-        return Ok(());
-    }
-    let name = c
-        .temporary_key_pair_name
-        .clone()
-        .unwrap_or_else(|| temp_name(cx));
-    let kind = c.temporary_key_pair_type.as_deref().unwrap_or("rsa");
+    let (name, kind) = match &cx.plan.decided.key {
+        KeySource::None { key_pair }
+        | KeySource::Agent { key_pair }
+        | KeySource::Password { key_pair } => {
+            // With the agent, the named key pair still goes on the instance.
+            st.key = crate::job::state::KeyMaterial {
+                name: key_pair.clone(),
+                private_key_pem: None,
+                public_key: None,
+                temporary: false,
+            };
+            return public_key(cx, st).await;
+        }
+        KeySource::File { path, key_pair } => {
+            let path = crate::paths::expand_home(path);
+            let pem = std::fs::read_to_string(&path).map_err(|e| {
+                anyhow::anyhow!("cannot read ssh_private_key_file {}: {e}", path.display())
+            })?;
+            cx.ui.add_secret(&pem);
+            st.key = crate::job::state::KeyMaterial {
+                name: key_pair.clone(),
+                private_key_pem: Some(pem),
+                public_key: None,
+                temporary: false,
+            };
+            return public_key(cx, st).await;
+        }
+        KeySource::Temporary { name, kind } => {
+            (name.clone().unwrap_or_else(|| temp_name(cx)), kind.as_str())
+        }
+    };
     cx.ui
         .say(&format!("Creating temporary {kind} key pair: {name}"));
     let out = cx
@@ -78,11 +85,37 @@ pub async fn key_pair(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         cx.ui
             .message(&format!("Saving key for debug purposes: {file}"));
     }
-    st.key = crate::build::state::KeyMaterial {
+    st.key = crate::job::state::KeyMaterial {
         name: Some(name),
         private_key_pem: Some(pem),
+        public_key: None,
         temporary: true,
     };
+    public_key(cx, st).await
+}
+
+/// `build.SSHPublicKey` / `{{ .SSHPublicKey }}`: the key pair's public key, read from EC2 (one
+/// DescribeKeyPairs) only when the template uses it.
+async fn public_key(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
+    let Some(name) = st.key.name.clone() else {
+        return Ok(());
+    };
+    if !cx.plan.uses_build_variable("SSHPublicKey") {
+        return Ok(());
+    }
+    let out = cx
+        .ec2
+        .describe_key_pairs()
+        .key_names(&name)
+        .include_public_key(true)
+        .send()
+        .await
+        .map_err(|e| aws_err("ec2:DescribeKeyPairs", cx.region(), &e))?;
+    st.key.public_key = out
+        .key_pairs()
+        .first()
+        .and_then(|k| k.public_key())
+        .map(|k| k.trim().to_string());
     Ok(())
 }
 
@@ -199,33 +232,23 @@ pub async fn security_group(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> 
         cidrs
     ));
     // A fresh group can be invisible for a moment (eventual consistency): retry NotFound briefly.
-    let mut tries = 0;
-    loop {
-        match cx
-            .ec2
-            .authorize_security_group_ingress()
-            .group_id(&id)
-            .ip_permissions(perm.clone().build())
-            .send()
-            .await
-        {
-            Ok(_) => break,
-            Err(e)
-                if tries < 10 && crate::build::context::is_code(&e, &["InvalidGroup.NotFound"]) =>
-            {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(500 * tries)).await;
-                cx.check_cancel()?;
-            }
-            Err(e) => {
-                return Err(aws_err(
-                    "ec2:AuthorizeSecurityGroupIngress",
-                    cx.region(),
-                    &e,
-                ));
-            }
-        }
-    }
+    retry(
+        "the security group to be visible",
+        Duration::from_secs(30),
+        &cx.cancel,
+        &|e| is_code(e, &["InvalidGroup.NotFound"]),
+        || {
+            cx.ec2
+                .authorize_security_group_ingress()
+                .group_id(&id)
+                .ip_permissions(perm.clone().build())
+                .send()
+        },
+    )
+    .await
+    .map_err(|e| {
+        e.into_anyhow(|e| aws_err("ec2:AuthorizeSecurityGroupIngress", cx.region(), &e))
+    })?;
     Ok(())
 }
 
@@ -316,4 +339,74 @@ pub async fn instance_profile(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
 /// Tags for run_tags-bearing resources, rendered.
 pub fn run_tags(cx: &Cx, st: &BuildState) -> anyhow::Result<BTreeMap<String, String>> {
     cx.render_map(&cx.plan.config.run_tags, st)
+}
+
+/// IAM actions of the key pair, security group and instance profile steps
+/// (`ambake iam-policy`).
+pub fn iam(p: &BuildPlan, n: &mut Needs) {
+    let c = &p.config;
+    if !c.security_group_ids.is_empty()
+        || c.security_group_id.is_some()
+        || c.security_group_filter.is_some()
+    {
+        n.add(
+            "ec2:DescribeSecurityGroups",
+            "check the given security groups",
+        );
+    } else if p.decided.communicator == Communicator::Ssh {
+        n.add(
+            "ec2:CreateSecurityGroup",
+            "temporary security group for SSH",
+        );
+        n.add(
+            "ec2:AuthorizeSecurityGroupIngress",
+            "open ssh_port in the temporary group",
+        );
+        n.add("ec2:DeleteSecurityGroup", "remove the temporary group");
+    }
+    if p.uses_build_variable("SSHPublicKey") {
+        n.add(
+            "ec2:DescribeKeyPairs",
+            "build.SSHPublicKey reads the public key",
+        );
+    }
+    if p.decided.key.is_temporary() {
+        n.add("ec2:CreateKeyPair", "temporary key pair");
+        n.add("ec2:DeleteKeyPair", "remove the temporary key pair");
+        if c.ssh_clear_authorized_keys {
+            n.add(
+                "ec2:DescribeKeyPairs",
+                "ssh_clear_authorized_keys reads the public key",
+            );
+        }
+    }
+    if c.iam_instance_profile.is_some() {
+        n.add("iam:PassRole", "give the instance its profile's role");
+        if !c.skip_profile_validation {
+            n.add("iam:GetInstanceProfile", "check iam_instance_profile");
+        }
+    }
+    if c.temporary_iam_instance_profile_policy_document.is_some() {
+        for (a, why) in [
+            ("iam:CreateRole", "temporary role"),
+            ("iam:TagRole", "tag the temporary role"),
+            ("iam:PutRolePolicy", "the role's inline policy"),
+            ("iam:CreateInstanceProfile", "temporary instance profile"),
+            ("iam:TagInstanceProfile", "tag the temporary profile"),
+            (
+                "iam:AddRoleToInstanceProfile",
+                "put the role in the profile",
+            ),
+            ("iam:PassRole", "give the instance the temporary role"),
+            (
+                "iam:RemoveRoleFromInstanceProfile",
+                "remove the temporary profile",
+            ),
+            ("iam:DeleteRolePolicy", "remove the temporary role"),
+            ("iam:DeleteRole", "remove the temporary role"),
+            ("iam:DeleteInstanceProfile", "remove the temporary profile"),
+        ] {
+            n.add(a, why);
+        }
+    }
 }

@@ -17,6 +17,33 @@ pub enum LegacyValue {
     Map(BTreeMap<String, String>),
 }
 
+/// The build variables Packer fills in at build time — the one list: at configuration time
+/// `build.X` evaluates to the placeholder `{{ .X }}`, and the engine fills every one of them
+/// (a unit test of `BuildState::legacy_context` holds it to that).
+pub const BUILD_VARIABLES: &[&str] = &[
+    "ID",
+    "Host",
+    "Port",
+    "User",
+    "Password",
+    "ConnType",
+    "SSHPublicKey",
+    "SSHPrivateKey",
+    "SSHPrivateKeyFile",
+    "SSHAgentAuth",
+    "WinRMPassword",
+    "PackerRunUUID",
+    "PackerHTTPAddr",
+    "PackerHTTPIP",
+    "PackerHTTPPort",
+    "SourceAMI",
+    "SourceAMIName",
+    "SourceAMICreationDate",
+    "SourceAMIOwner",
+    "SourceAMIOwnerName",
+    "BuildRegion",
+];
+
 /// The variables known to one rendering pass, and the instant `timestamp`/`isotime` use.
 #[derive(Debug, Clone)]
 pub struct LegacyContext {
@@ -333,15 +360,12 @@ fn call(name: &str, args: &[Arg], ctx: &LegacyContext, action: &str) -> Result<S
 pub fn clean_resource_name(s: &str) -> String {
     let cleaned: String = s
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if crate::ami_name::allowed(c) { c } else { '-' })
         .collect();
-    cleaned.chars().take(128).collect()
+    cleaned
+        .chars()
+        .take(*crate::ami_name::LENGTH.end())
+        .collect()
 }
 
 #[cfg(test)]

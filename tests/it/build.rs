@@ -1065,3 +1065,57 @@ fn authorization_messages_are_decoded() {
     );
     assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
 }
+
+/// Issue #9: every build variable Packer documents for amazon-ebs is filled — `build.X` in HCL
+/// and `{{ .X }}` alike — and none reaches a provisioner as literal text. The run's UUID is the
+/// manifest's `packer_run_uuid`.
+#[test]
+fn build_variables_are_all_filled() {
+    let b = Bench::new(&[]);
+    let out_file = b.dir.path().join("vars");
+    let t = b.template(
+        "",
+        &format!(
+            r#"  provisioner "shell-local" {{
+    inline = ["echo 'run=${{build.PackerRunUUID}} region=${{build.BuildRegion}} owner=${{build.SourceAMIOwner}} created=${{build.SourceAMICreationDate}} name={{{{ .SourceAMIName }}}} ami={{{{ .SourceAMI }}}} id=${{build.ID}} conn=${{build.ConnType}} agent=${{build.SSHAgentAuth}} pub=${{build.SSHPublicKey}} owner_name=${{build.SourceAMIOwnerName}}' > {out}"]
+  }}
+  post-processor "manifest" {{
+    output = "{manifest}"
+  }}"#,
+            out = out_file.display(),
+            manifest = b.dir.path().join("manifest.json").display()
+        ),
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let vars = std::fs::read_to_string(&out_file).unwrap();
+    assert!(
+        !vars.contains("{{"),
+        "a build variable was not filled: {vars}"
+    );
+    let get = |k: &str| {
+        vars.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k} missing in {vars}"))
+            .to_string()
+    };
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.dir.path().join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        get("run"),
+        manifest["builds"][0]["packer_run_uuid"].as_str().unwrap(),
+        "{vars}"
+    );
+    assert_eq!(get("region"), REGION);
+    assert!(
+        !get("owner").is_empty() && get("owner").chars().all(|c| c.is_ascii_digit()),
+        "{vars}"
+    );
+    assert!(get("created").starts_with("20"), "{vars}");
+    assert_eq!(get("name"), "amzn-ami-hvm-2017.09.1.20171103-x86_64-gp2");
+    assert_eq!(get("ami"), "ami-760aaa0f");
+    assert!(get("id").starts_with("i-"), "{vars}");
+    assert_eq!(get("conn"), "none");
+    assert_eq!(get("agent"), "false");
+}

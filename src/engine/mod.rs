@@ -1,12 +1,8 @@
-//! The build engine: runs each build's steps, journals what it creates, and cleans up on
+//! The build engine (the runner): runs each build's steps, journals what it creates, and cleans up on
 //! success (temporaries), on failure and on interrupt (everything the build made).
 
 pub mod artifact;
-pub mod context;
-pub mod journal;
 pub mod signals;
-pub mod state;
-pub mod tags;
 pub mod unwind;
 
 use crate::aws::access::AccessOptions;
@@ -14,12 +10,12 @@ use crate::aws::clients;
 use crate::cli::OnError;
 use crate::config::BuildPlan;
 use crate::config::plugins::PostProcessorKind;
+use crate::job::context::{self, Cx, Interrupted};
+use crate::job::journal::{self, Event, Journal};
+use crate::job::state::BuildState;
 use crate::template::legacy::LegacyContext;
 use crate::ui::Ui;
 use artifact::Artifact;
-use context::{Cx, Interrupted};
-use journal::{Event, Journal};
-use state::BuildState;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -55,43 +51,96 @@ pub fn new_build_id() -> String {
     )
 }
 
-const STEPS: &[&str] = &[
-    "pre-validate",
-    "source AMI",
-    "network",
-    "key pair",
-    "security group",
-    "instance profile",
-    "run instance",
-    "connect and provision",
-    "stop instance",
-    "modify instance",
-    "deregister AMI",
-    "create AMI",
-    "copy AMI",
-    "AMI attributes",
-    "tags",
+/// Packer's amazon-ebs sequence, in order. Each step reads the plan and the state earlier
+/// steps left, and journals what it creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    PreValidate,
+    SourceAmi,
+    Network,
+    KeyPair,
+    SecurityGroup,
+    InstanceProfile,
+    RunInstance,
+    Provision,
+    StopInstance,
+    ModifyInstance,
+    DeregisterAmi,
+    CreateAmi,
+    CopyAmi,
+    AmiAttributes,
+    Tags,
+}
+
+const STEPS: &[Step] = &[
+    Step::PreValidate,
+    Step::SourceAmi,
+    Step::Network,
+    Step::KeyPair,
+    Step::SecurityGroup,
+    Step::InstanceProfile,
+    Step::RunInstance,
+    Step::Provision,
+    Step::StopInstance,
+    Step::ModifyInstance,
+    Step::DeregisterAmi,
+    Step::CreateAmi,
+    Step::CopyAmi,
+    Step::AmiAttributes,
+    Step::Tags,
 ];
 
-async fn step(cx: &Cx, st: &mut BuildState, name: &str) -> anyhow::Result<()> {
-    use crate::steps::*;
-    match name {
-        "pre-validate" => prevalidate::run(cx).await,
-        "source AMI" => source_ami::run(cx, st).await,
-        "network" => network::run(cx, st).await,
-        "key pair" => security::key_pair(cx, st).await,
-        "security group" => security::security_group(cx, st).await,
-        "instance profile" => security::instance_profile(cx, st).await,
-        "run instance" => instance::run(cx, st).await,
-        "connect and provision" => crate::provision::run_all(cx, st).await,
-        "stop instance" => instance::stop(cx, st).await,
-        "modify instance" => instance::modify(cx, st).await,
-        "deregister AMI" => image::force_deregister(cx, st).await,
-        "create AMI" => image::create(cx, st).await,
-        "copy AMI" => image::copy(cx, st).await,
-        "AMI attributes" => image::attributes(cx, st).await,
-        "tags" => image::tags(cx, st).await,
-        other => anyhow::bail!("internal: unknown step {other}"),
+impl Step {
+    /// The name `-debug` pauses and `-on-error=ask` print.
+    fn name(self) -> &'static str {
+        match self {
+            Step::PreValidate => "pre-validate",
+            Step::SourceAmi => "source AMI",
+            Step::Network => "network",
+            Step::KeyPair => "key pair",
+            Step::SecurityGroup => "security group",
+            Step::InstanceProfile => "instance profile",
+            Step::RunInstance => "run instance",
+            Step::Provision => "connect and provision",
+            Step::StopInstance => "stop instance",
+            Step::ModifyInstance => "modify instance",
+            Step::DeregisterAmi => "deregister AMI",
+            Step::CreateAmi => "create AMI",
+            Step::CopyAmi => "copy AMI",
+            Step::AmiAttributes => "AMI attributes",
+            Step::Tags => "tags",
+        }
+    }
+
+    async fn run(self, cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
+        use crate::steps::*;
+        match self {
+            Step::PreValidate => prevalidate::run(cx).await,
+            Step::SourceAmi => source_ami::run(cx, st).await,
+            Step::Network => network::run(cx, st).await,
+            Step::KeyPair => security::key_pair(cx, st).await,
+            Step::SecurityGroup => security::security_group(cx, st).await,
+            Step::InstanceProfile => security::instance_profile(cx, st).await,
+            Step::RunInstance => instance::run(cx, st).await,
+            Step::Provision => crate::provision::run_all(cx, st).await,
+            Step::StopInstance => instance::stop(cx, st).await,
+            Step::ModifyInstance => instance::modify(cx, st).await,
+            Step::DeregisterAmi => image::force_deregister(cx, st).await,
+            Step::CreateAmi => image::create(cx, st).await,
+            Step::CopyAmi => image::copy(cx, st).await,
+            Step::AmiAttributes => image::attributes(cx, st).await,
+            Step::Tags => image::tags(cx, st).await,
+        }
+    }
+}
+
+/// IAM actions of the engine itself (`ambake iam-policy`).
+pub fn iam(p: &BuildPlan, n: &mut crate::job::needs::Needs) {
+    if p.config.decode_authorization_messages {
+        n.undo(
+            "sts:DecodeAuthorizationMessage",
+            "decode_authorization_messages",
+        );
     }
 }
 
@@ -197,14 +246,16 @@ pub async fn run_one(
         legacy,
         debug: opts.debug,
         account,
+        run_uuid: opts.run_uuid.clone(),
     };
     let mut st = BuildState::default();
     let mut failure: Option<anyhow::Error> = None;
     let mut i = 0;
     while i < STEPS.len() {
-        let name = STEPS[i];
+        let step = STEPS[i];
+        let name = step.name();
         let r = match cx.check_cancel() {
-            Ok(()) => step(&cx, &mut st, name).await,
+            Ok(()) => step.run(&cx, &mut st).await,
             Err(e) => Err(e),
         };
         match r {

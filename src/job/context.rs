@@ -7,18 +7,14 @@ use crate::aws::wait::{WaitError, WaitSpec};
 use crate::config::BuildPlan;
 use crate::template::legacy::{self, LegacyContext};
 use crate::ui::Ui;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// The build was interrupted (Ctrl-C / SIGTERM): not a failure of the build itself.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted")]
-pub struct Interrupted;
+pub use crate::aws::errors::{aws_err, is_code};
+pub use crate::cancel::Interrupted;
 
 pub struct Cx {
     pub plan: BuildPlan,
@@ -35,6 +31,8 @@ pub struct Cx {
     /// The account the credentials belong to (checked at the start unless
     /// skip_credential_validation).
     pub account: Option<String>,
+    /// Packer's PACKER_RUN_UUID (`build.PackerRunUUID`): one per `ambake build` run.
+    pub run_uuid: String,
 }
 
 impl Cx {
@@ -137,26 +135,20 @@ impl Cx {
 
     pub fn legacy_ctx(&self, st: &super::state::BuildState) -> LegacyContext {
         let c = &self.plan.config;
-        let user =
-            (c.communicator() == "ssh").then(|| c.ssh_username.as_deref().unwrap_or_default());
+        let ssh = self.plan.decided.communicator == crate::config::decided::Communicator::Ssh;
         st.legacy_context(
             &self.legacy,
-            self.region(),
-            user,
-            c.ssh_port.unwrap_or(22) as u16,
+            &super::state::BuildValues {
+                region: self.region(),
+                user: ssh.then(|| c.ssh_username.as_deref().unwrap_or_default()),
+                port: c.ssh_port.unwrap_or(22) as u16,
+                password: c.ssh_password.as_deref(),
+                key_file: c.ssh_private_key_file.as_deref(),
+                agent_auth: c.ssh_agent_auth,
+                run_uuid: &self.run_uuid,
+            },
         )
     }
-}
-
-/// An AWS failure with the operation, the region and the AWS error code, message and request id.
-pub fn aws_err<E>(op: &str, region: &str, e: &SdkError<E, HttpResponse>) -> anyhow::Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    anyhow::anyhow!(
-        "{op} in {region} failed: {}",
-        crate::aws::errors::explain(e)
-    )
 }
 
 /// A create call that AWS answered with an error made nothing: its intent is resolved. One
@@ -166,9 +158,4 @@ pub fn void_intent<E, R>(journal: &Journal, pending: Resource, e: &SdkError<E, R
     if matches!(e, SdkError::ServiceError(_)) {
         let _ = journal.append(Event::Deleted { resource: pending });
     }
-}
-
-/// True when the call failed with one of these AWS error codes.
-pub fn is_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, codes: &[&str]) -> bool {
-    e.code().is_some_and(|c| codes.contains(&c))
 }

@@ -11,11 +11,11 @@
 //!
 //! It runs under its own deadline, never under the build's cancelled token.
 
-use super::journal::{self, Event, Journal, Lifetime, Resource};
-use super::tags::{BUILD_ID_TAG, COMMITTED_TAG};
 use crate::aws::clients::Session;
 use crate::aws::wait::{Poll, WaitSpec, wait};
-use crate::build::context::{aws_err, is_code};
+use crate::job::context::{aws_err, is_code};
+use crate::job::journal::{self, Event, Journal, Lifetime, Resource};
+use crate::job::tags::{BUILD_ID_TAG, COMMITTED_TAG};
 use crate::ui::Ui;
 use aws_sdk_ec2::types::Filter;
 use std::collections::BTreeMap;
@@ -521,7 +521,7 @@ impl Unwinder<'_> {
         if committed(img.tags()) && !self.scope.committed() {
             return Ok(Done::Kept(KEPT_COMMITTED.into()));
         }
-        let snaps: Vec<Resource> = crate::steps::image::snapshots_of(&img)
+        let snaps: Vec<Resource> = crate::aws::images::snapshots_of(&img)
             .into_iter()
             .map(|id| Resource::Snapshot {
                 region: region.to_string(),
@@ -620,7 +620,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::journal::Record;
+    use crate::job::journal::Record;
 
     fn created(seq: u64, r: Resource, l: Lifetime) -> Record {
         Record {

@@ -1,13 +1,14 @@
-//! Data sources evaluated against AWS (`ambake build`, `validate -evaluate-datasources`):
+//! Data sources evaluated against AWS (glue between the template layer, the configuration
+//! decoder and the AWS layer) (`ambake build`, `validate -evaluate-datasources`):
 //! `data "amazon-ami"` looks the image up with DescribeImages, with the same choice rules as
 //! `source_ami_filter`. `amazon-parameterstore` needs SSM, which ambake does not link yet.
 
 use crate::aws::access::AccessOptions;
+use crate::aws::images::{self, ImageQuery};
 use crate::config::ebs::AssumeRole;
 use crate::template::blocks::DataBlock;
 use crate::template::eval::EBody;
 use crate::template::locals::DataResolver;
-use aws_sdk_ec2::types::Filter;
 use hcl::Value;
 
 pub struct AwsData {
@@ -70,50 +71,34 @@ impl DataResolver for AwsData {
             let session = crate::aws::clients::session(&access)
                 .await
                 .map_err(|e| format!("{what}: {e:#}"))?;
-            let mut req = session.ec2().describe_images();
-            if let Some(f) = args.get("filters").and_then(|f| f.as_object()) {
-                for (k, v) in f {
-                    req = req.filters(
-                        Filter::builder()
-                            .name(k)
-                            .values(v.as_str().unwrap_or_default())
-                            .build(),
-                    );
-                }
-            }
-            for o in args
-                .get("owners")
-                .and_then(|o| o.as_array())
-                .into_iter()
-                .flatten()
-            {
-                req = req.owners(o.as_str().unwrap_or_default());
-            }
-            if args.get("include_deprecated").and_then(|v| v.as_bool()) == Some(true) {
-                req = req.include_deprecated(true);
-            }
-            let out = req.send().await.map_err(|e| {
-                format!(
-                    "{what}: ec2:DescribeImages in {} failed: {}",
-                    session.region,
-                    crate::aws::errors::explain(&e)
-                )
-            })?;
-            let images: Vec<crate::build::state::SourceImage> = out
-                .images()
-                .iter()
-                .map(crate::steps::source_ami::domain)
-                .collect();
-            let most_recent = args
-                .get("most_recent")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
-            let img = crate::steps::source_ami::choose(
-                images,
-                most_recent,
-                &format!("{:?}", args.get("filters")),
-            )
-            .map_err(|e| format!("{what}: {e}"))?;
+            let str_map = |k: &str| -> std::collections::BTreeMap<String, String> {
+                args.get(k)
+                    .and_then(|f| f.as_object())
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            };
+            let q = ImageQuery {
+                id: None,
+                filters: str_map("filters"),
+                owners: args
+                    .get("owners")
+                    .and_then(|o| o.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o.as_str().map(String::from))
+                    .collect(),
+                include_deprecated: args.get("include_deprecated").and_then(|v| v.as_bool())
+                    == Some(true),
+                most_recent: args
+                    .get("most_recent")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+            };
+            let img = images::find(&session.ec2(), &session.region, &q)
+                .await
+                .map_err(|e| format!("{what}: {e:#}"))?;
             let mut m = hcl::Map::new();
             m.insert("id".into(), Value::from(img.id));
             m.insert("name".into(), Value::from(img.name));
