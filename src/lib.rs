@@ -1,14 +1,17 @@
 //! ambake: bake Amazon machine images from Packer `amazon-ebs` templates, without Packer.
 //!
-//! The crate is layered so that each layer can be tested on its own:
+//! The crate is layered so that each layer can be tested on its own (ARCHITECTURE.md has the
+//! arrows; `scripts/layers` prints them):
 //! - [`template`] turns Packer HCL2 text into evaluated values (variables, locals, functions,
 //!   the legacy `{{ … }}` engine) and knows nothing about AWS;
-//! - [`config`] types and validates those values into one [`config::BuildPlan`] per build;
-//! - [`aws`] resolves credentials and region and builds the SDK clients, the one waiter and the
-//!   error explanations; [`steps`] are the amazon-ebs steps that call them;
-//! - [`build`] runs a plan's steps with the journal, the unwind and the Ctrl-C ladder;
-//! - [`comm`] is the SSH communicator and [`provision`] the provisioners that use it;
-//! - [`policy`] derives the IAM actions a plan needs;
+//! - [`config`] types and validates those values into one [`config::BuildPlan`] per build, with
+//!   its decisions made once ([`config::decided`]);
+//! - [`aws`] knows AWS only: credentials, region, SDK clients, images, the one waiter, the one
+//!   retry and the error explanations; [`comm`] is the SSH communicator;
+//! - [`job`] is what a build works with (context, typed state, journal, tags);
+//! - [`steps`] are the amazon-ebs steps and [`provision`] the provisioners;
+//! - [`engine`] runs a plan's steps with the journal, the unwind and the Ctrl-C ladder;
+//! - [`policy`] collects the IAM actions the steps declare;
 //! - [`commands`] are the subcommands the binary runs.
 //!
 //! ```no_run
