@@ -70,7 +70,7 @@ impl BuildState {
     }
 
     /// The values `{{ .SourceAMIName }}`-style actions and `build.X` placeholders render to:
-    /// every name of [`BUILD_VARIABLES`], empty until known, plus the `SourceAMITags` map.
+    /// every name of [`crate::template::legacy::BUILD_VARIABLES`], empty until known, plus the `SourceAMITags` map.
     pub fn legacy_context(&self, base: &LegacyContext, v: &BuildValues) -> LegacyContext {
         let mut c = base.clone();
         let mut set = |k: &str, v: String| {
