@@ -7,6 +7,8 @@ pub mod ebs;
 pub mod plugins;
 pub mod schema;
 pub mod validate;
+#[cfg(test)]
+mod zero_values_test;
 
 use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::template::Configuration;

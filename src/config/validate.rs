@@ -45,6 +45,12 @@ impl Checker<'_> {
             );
         }
     }
+    /// Like `one_of`, with Packer's own message for the option.
+    fn one_of_msg(&mut self, key: &str, value: &Option<String>, allowed: &[&str], msg: &str) {
+        if value.as_deref().is_some_and(|v| !allowed.contains(&v)) {
+            self.err(key, msg);
+        }
+    }
     fn duration(&mut self, key: &str, value: &Option<String>, allow_negative: bool) {
         if let Some(v) = value {
             let r = if allow_negative {
@@ -235,9 +241,11 @@ pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mu
         _ => {}
     }
     if !c.spot_instance_types.is_empty() && !spot {
-        k.err(
-            "spot_instance_types",
-            "spot_instance_types requires spot_price (e.g. spot_price = \"auto\")",
+        // Packer accepts this and the build fails at RunInstances without an instance type.
+        let span = k.at("spot_instance_types");
+        k.diags.warning(
+            "spot_instance_types is used only with spot_price (e.g. spot_price = \"auto\"); without it the build has no instance type",
+            Some(span),
         );
     }
     if let Some(p) = &c.spot_price
@@ -262,29 +270,34 @@ pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mu
             "fleet_tags should not be set when not requesting a spot instance",
         );
     }
-    if spot && (c.ena_support.is_some() || c.sriov_support) {
+    if spot && (c.ena_support == Some(true) || c.sriov_support) {
         k.err(if c.sriov_support { "sriov_support" } else { "ena_support" }, "Spot instances do not support modification, which is required when either `ena_support` or `sriov_support` are set. Please ensure you use an AMI that already has either SR-IOV or ENA enabled.");
     }
-    k.one_of(
-        "spot_allocation_strategy",
-        &c.spot_allocation_strategy,
-        &[
+    if let Some(s) = &c.spot_allocation_strategy
+        && ![
             "price-capacity-optimized",
             "capacity-optimized",
             "capacity-optimized-prioritized",
             "diversified",
             "lowest-price",
-        ],
-    );
+        ]
+        .contains(&s.as_str())
+    {
+        k.err(
+            "spot_allocation_strategy",
+            format!("Unknown spot_allocation_strategy: {s}"),
+        );
+    }
     match (&c.source_ami, &c.source_ami_filter) {
         (None, None) => k.err_help("source_ami", "A source_ami or source_ami_filter must be specified", "set source_ami = \"ami-…\" or a source_ami_filter { filters = {…}, owners = [\"…\"] } block"),
         (_, Some(f)) if f.owners.is_empty() => k.err("source_ami_filter", "For security reasons, your source AMI filter must declare an owner."),
         _ => {}
     }
-    k.one_of(
+    k.one_of_msg(
         "shutdown_behavior",
         &c.shutdown_behavior,
         &["stop", "terminate"],
+        "shutdown_behavior only accepts 'stop' or 'terminate' values.",
     );
     if c.user_data.is_some() && c.user_data_file.is_some() {
         k.err(
@@ -298,41 +311,46 @@ pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mu
         k.err("user_data_file", format!("user_data_file not found: {f}"));
     }
     if let Some(m) = &c.metadata_options {
-        k.one_of(
+        k.one_of_msg(
             "metadata_options.http_endpoint",
             &m.http_endpoint,
             &["enabled", "disabled"],
+            "http_endpoint requires either disabled or enabled as its value",
         );
-        k.one_of(
+        k.one_of_msg(
             "metadata_options.http_tokens",
             &m.http_tokens,
             &["optional", "required"],
+            "http_tokens requires either optional or required as its value",
         );
-        k.one_of(
+        k.one_of_msg(
             "metadata_options.instance_metadata_tags",
             &m.instance_metadata_tags,
             &["enabled", "disabled"],
+            "instance_metadata_tags requires either disabled or enabled as its value",
         );
         if let Some(h) = m.http_put_response_hop_limit
             && !(1..=64).contains(&h)
         {
             k.err(
                 "metadata_options.http_put_response_hop_limit",
-                "http_put_response_hop_limit must be between 1 and 64",
+                "http_put_response_hop_limit requires a number between 1 and 64",
             );
         }
     }
-    k.one_of(
-        "ssh_interface",
-        &c.ssh_interface,
-        &[
+    if let Some(i) = &c.ssh_interface
+        && ![
             "public_ip",
             "private_ip",
             "public_dns",
             "private_dns",
             "ipv6",
-        ],
-    );
+            "session_manager",
+        ]
+        .contains(&i.as_str())
+    {
+        k.err("ssh_interface", format!("Unknown interface type: {i}"));
+    }
     if c.ssh_interface.as_deref() == Some("session_manager") {
         k.err(
             "ssh_interface",
@@ -341,13 +359,16 @@ pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mu
     }
     for cidr in &c.temporary_security_group_source_cidrs {
         if !valid_cidr(cidr) {
-            k.err("temporary_security_group_source_cidrs", format!("Error parsing temporary_security_group_source_cidrs: {cidr:?} is not a valid CIDR"));
+            k.err(
+                "temporary_security_group_source_cidrs",
+                format!("Error parsing CIDR in temporary_security_group_source_cidrs: invalid CIDR address: {cidr}"),
+            );
         }
     }
     if c.security_group_id.is_some() && !c.security_group_ids.is_empty() {
         k.err(
             "security_group_id",
-            "Only one of security_group_id or security_group_ids can be specified",
+            "Only one of security_group_id or security_group_ids can be specified.",
         );
     }
     if c.iam_instance_profile.is_some()
@@ -358,69 +379,70 @@ pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mu
     if c.tenancy.is_some() && c.placement.as_ref().is_some_and(|p| p.tenancy.is_some()) {
         k.err(
             "tenancy",
-            "tenancy (deprecated) and placement.tenancy cannot both be set",
+            "Error: Please set only one of placement.tenancy and tenancy (deprecated)",
         );
     }
     let tenancy = c
         .tenancy
         .clone()
         .or_else(|| c.placement.as_ref().and_then(|p| p.tenancy.clone()));
-    k.one_of(
-        if c.tenancy.is_some() {
+    if let Some(t) = &tenancy
+        && !["default", "dedicated", "host"].contains(&t.as_str())
+    {
+        let key = if c.tenancy.is_some() {
             "tenancy"
         } else {
             "placement.tenancy"
-        },
-        &tenancy,
-        &["default", "dedicated", "host"],
-    );
-    k.one_of(
+        };
+        k.err(key, format!("Error: Unknown tenancy type {t}"));
+    }
+    k.one_of_msg(
         "capacity_reservation_preference",
         &c.capacity_reservation_preference,
         &["open", "none"],
+        "capacity_reservation_preference only accepts 'none' or 'open' values",
     );
-    if [
-        c.capacity_reservation_preference.is_some(),
-        c.capacity_reservation_id.is_some(),
-        c.capacity_reservation_group_arn.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count()
-        > 1
-    {
-        k.err("capacity_reservation_id", "capacity_reservation_preference, capacity_reservation_id and capacity_reservation_group_arn are mutually exclusive");
+    let target = c.capacity_reservation_id.is_some() || c.capacity_reservation_group_arn.is_some();
+    if c.capacity_reservation_id.is_some() && c.capacity_reservation_group_arn.is_some() {
+        k.err("capacity_reservation_id", "capacity_reservation_id and capacity_reservation_group_arn are mutually exclusive, only one should be used");
     }
+    if target && c.capacity_reservation_preference.is_some() {
+        k.err("capacity_reservation_preference", "capacity_reservation_id, capacity_reservation_group_arn and capacity_reservation_preference are mutually exclusive, only one should be set");
+    }
+    // Packer's rules: burstable types only (t2, t3, t3a, t4g); with spot, not on t2. Its spot
+    // test here is `spot_price != ""`, so "0" counts.
     let unlimited = c.enable_unlimited_credits || c.enable_t2_unlimited;
+    let instance_type = c.instance_type.as_deref().unwrap_or("");
     if unlimited {
         let key = if c.enable_t2_unlimited {
             "enable_t2_unlimited"
         } else {
             "enable_unlimited_credits"
         };
-        if spot {
+        let burstable = Regex::new(r"^t(2|3a?|4g)\.").expect("static regex");
+        if !burstable.is_match(instance_type) {
+            k.err(key, format!("Error: Instance Type: {instance_type} is not within the supported types for Unlimited credits. Supported instance types are T2, T3, and T4g"));
+        }
+        if c.spot_price.is_some() && instance_type.starts_with("t2.") {
             k.err(
                 key,
                 "Error: Unlimited credits cannot be used in conjunction with Spot Instances",
             );
-        } else if !c.instance_type.as_deref().is_some_and(|t| {
-            ["t2.", "t3.", "t3a.", "t4g."]
-                .iter()
-                .any(|p| t.starts_with(p))
-        }) {
-            k.err(key, "Error: Unlimited credits can only be enabled for burstable instance types (t2, t3, t3a, t4g)");
         }
     }
-    if c.enable_nitro_enclave
-        && (spot
-            || c.instance_type
-                .as_deref()
-                .is_some_and(|t| t.starts_with('t')))
-    {
-        k.err(
-            "enable_nitro_enclave",
-            "Nitro enclaves cannot be used with spot instances or burstable (t*) instance types",
-        );
+    if c.enable_nitro_enclave {
+        if c.spot_price.is_some() {
+            k.err(
+                "enable_nitro_enclave",
+                "Error: Nitro Enclave cannot be used in conjunction with Spot Instances",
+            );
+        }
+        if instance_type.starts_with('t') {
+            k.err(
+                "enable_nitro_enclave",
+                format!("Error: Nitro Enclaves cannot be used in conjunction with burstable instance types: {instance_type}"),
+            );
+        }
     }
     for (i, d) in c.launch_block_device_mappings.iter().enumerate() {
         block_device(
@@ -464,10 +486,11 @@ pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mu
             format!("ssh_private_key_file is invalid: {f}: {e}"),
         );
     }
-    k.one_of(
+    k.one_of_msg(
         "temporary_key_pair_type",
         &c.temporary_key_pair_type,
         &["rsa", "ed25519"],
+        "temporary_key_pair_type requires either rsa or ed25519 as its value",
     );
     k.one_of(
         "ssh_file_transfer_method",
