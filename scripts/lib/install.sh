@@ -20,9 +20,28 @@ ambake_install_deps() {
       return 1
     fi
   fi
-  if [ ! -x .venv/bin/moto_server ]; then
-    echo "installing moto_server into .venv" >&2
+  if ! .venv/bin/python -c 'import moto.server, flask_cors' 2>/dev/null; then
+    # Judged by whether moto imports, not by pip's exit or a file being there: a half-made
+    # .venv (an interrupted install) is rebuilt, and a line pip prints about a cache or a
+    # leftover file is shown only when the install really failed. One retry for a flaky
+    # download.
+    echo "installing moto_server into .venv (once; about a minute)" >&2
+    local log
+    log=$(mktemp)
+    rm -rf .venv
     python3 -m venv .venv
-    .venv/bin/pip install -q 'moto[ec2,iam,sts,kms,ssm]==5.2.*' flask flask-cors
+    local pip=(.venv/bin/pip install --disable-pip-version-check --no-input -q
+      'moto[ec2,iam,sts,kms,ssm]==5.2.*' flask flask-cors)
+    "${pip[@]}" >"$log" 2>&1 || "${pip[@]}" >>"$log" 2>&1 || true
+    if ! .venv/bin/python -c 'import moto.server, flask_cors' 2>/dev/null; then
+      cat "$log" >&2
+      echo "installing moto into .venv failed (pip's output above)" >&2
+      rm -f "$log"
+      return 1
+    fi
+    rm -f "$log"
+  fi
+  if [ ! -d "${CARGO_TARGET_DIR:-target}/debug" ]; then
+    echo "compiling ambake and the AWS SDK (first time: about 6 minutes on 2 cores; later builds take seconds)" >&2
   fi
 }
