@@ -7,6 +7,7 @@ mod cli;
 mod credentials;
 mod emu;
 mod fixtures;
+mod fmt_goldens;
 mod fuzz;
 mod policy;
 mod ssh;

@@ -1,0 +1,60 @@
+//! Canonical formatting for `.pkr.hcl` / `.pkrvars.hcl`, byte for byte what `packer fmt` writes:
+//! hclwrite's algorithm ([`format`]) on hclsyntax's token stream ([`lexer`]). Only the spaces
+//! between tokens change — indentation by bracket nesting, `=` and trailing comments aligned in
+//! runs of consecutive lines, fixed spacing rules inside a line — so comments, blank lines,
+//! heredocs, string contents and CRLF line endings stay as written.
+//!
+//! The file is parsed with hcl-edit first, so a broken file is refused with its position
+//! instead of being reshaped.
+
+mod format;
+pub mod lexer;
+
+/// Formats `src`. Errors are syntax errors as `line:col: message`.
+pub fn format(src: &str) -> Result<String, String> {
+    hcl_edit::parser::parse_body(src).map_err(|e| {
+        format!(
+            "{}:{}: {}",
+            e.location().line(),
+            e.location().column(),
+            e.message()
+        )
+    })?;
+    let mut tokens = lexer::lex(src.as_bytes());
+    format::format(&mut tokens);
+    String::from_utf8(format::write(&tokens)).map_err(|e| format!("1:1: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format;
+
+    #[test]
+    fn aligns_indents_and_keeps_comments() {
+        let src = "source \"amazon-ebs\" \"x\" {\n# the name\n      ami_name=\"a  b\"\ninstance_type   =   \"t3.micro\"\n\n\n\n  tags = {\n  Name = \"x\"\n    }\n  heredoc = <<EOF\n   keep   this\nEOF\n}\n";
+        let out = format(src).unwrap();
+        // Blank lines stay as they are (packer fmt keeps them; tests/fmt/many_blank_lines).
+        let want = "source \"amazon-ebs\" \"x\" {\n  # the name\n  ami_name      = \"a  b\"\n  instance_type = \"t3.micro\"\n\n\n\n  tags = {\n    Name = \"x\"\n  }\n  heredoc = <<EOF\n   keep   this\nEOF\n}\n";
+        assert_eq!(
+            format("t = {\na = 1\n\"long-key\" = 2\n}\n").unwrap(),
+            "t = {\n  a          = 1\n  \"long-key\" = 2\n}\n"
+        );
+        assert_eq!(out, want);
+        assert_eq!(format(&out).unwrap(), out, "idempotent");
+    }
+
+    #[test]
+    fn strings_with_brackets_do_not_shift_indentation() {
+        let src = "locals {\nx = \"{[(\"\ny = [\n\"a\", # c {\n]\n}\n";
+        let out = format(src).unwrap();
+        assert_eq!(
+            out,
+            "locals {\n  x = \"{[(\"\n  y = [\n    \"a\", # c {\n  ]\n}\n"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_refused() {
+        assert!(format("a = \"x").unwrap_err().starts_with("1:"));
+    }
+}

@@ -1,0 +1,6 @@
+locals {
+a = 1
+# a comment between
+bbbbbb = 2
+cc = 3
+}

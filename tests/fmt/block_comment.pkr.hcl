@@ -1,0 +1,6 @@
+/* a block
+   comment */
+locals {
+/* inline */ a = 1
+b = 2 /* after */
+}

@@ -1,0 +1,5 @@
+source "amazon-ebs" "x" {
+ami_name = "x"
+  # trailing comment in block
+}
+# end of file comment

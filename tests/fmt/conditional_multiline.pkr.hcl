@@ -1,0 +1,5 @@
+locals {
+a = var.x != "" ? var.x : (
+var.y
+)
+}

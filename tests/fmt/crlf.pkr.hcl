@@ -1,0 +1,8 @@
+locals {
+a = 1
+bbbb = 2
+# comment
+c = [
+"x",
+]
+}

@@ -1,0 +1,5 @@
+build {
+}
+locals {}
+source "null" "x" {
+}

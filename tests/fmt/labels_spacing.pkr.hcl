@@ -1,0 +1,6 @@
+source   "amazon-ebs"   "x"   {
+ami_name="x"
+}
+build{
+sources=["source.amazon-ebs.x"]
+}

@@ -1,0 +1,4 @@
+locals {
+a = !var.x && !var.y
+b = ! (var.x || var.y)
+}

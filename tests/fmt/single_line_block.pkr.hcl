@@ -1,0 +1,2 @@
+source "amazon-ebs" "x" { ami_name = "x" }
+locals { a = 1 }

@@ -1,0 +1,4 @@
+locals {
+café = "x"
+b = "naïve ünïcode"
+}
