@@ -166,12 +166,48 @@ pub fn xml_tag(body: &str, tag: &str) -> Option<String> {
     Some(body[start..end].trim().to_string())
 }
 
-/// An AWS failure with the operation, the region and the AWS error code, message and request id.
-pub fn aws_err<E>(op: &str, region: &str, e: &SdkError<E, HttpResponse>) -> anyhow::Error
+/// An AWS failure with the operation, the region and the AWS error code, message and request
+/// id, as a typed [`AwsError`].
+pub fn aws_err<E>(op: &str, region: &str, e: SdkError<E, HttpResponse>) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    anyhow::anyhow!("{op} in {region} failed: {}", explain(e))
+    AwsError {
+        op: op.to_string(),
+        region: region.to_string(),
+        code: e.code().map(String::from),
+        request_id: e.request_id().map(String::from),
+        explained: explain(&e),
+        sdk: Box::new(e),
+    }
+    .into()
+}
+
+/// An AWS call that failed, typed: the operation and region, AWS's error code and request id,
+/// and the SDK's error itself ([`AwsError::sdk`]). Its message is the one line users see
+/// (code, message, request id, hint); callers match on `code` or [`AwsError::class`] rather
+/// than on text.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} in {region} failed: {explained}")]
+pub struct AwsError {
+    pub op: String,
+    pub region: String,
+    pub code: Option<String>,
+    pub request_id: Option<String>,
+    explained: String,
+    sdk: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl AwsError {
+    /// What kind of failure this is (credentials, throttling, access, …).
+    pub fn class(&self) -> Class {
+        self.code.as_deref().map(classify).unwrap_or(Class::Other)
+    }
+    /// The SDK's error, for detail beyond the message (kept out of the message itself, which
+    /// already says everything it holds).
+    pub fn sdk(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self.sdk.as_ref()
+    }
 }
 
 /// True when the call failed with one of these AWS error codes.

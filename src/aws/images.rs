@@ -100,7 +100,7 @@ pub async fn find(
     let out = req
         .send()
         .await
-        .map_err(|e| aws_err("ec2:DescribeImages", region, &e))?;
+        .map_err(|e| aws_err("ec2:DescribeImages", region, e))?;
     choose(
         out.images().iter().map(SourceImage::from).collect(),
         q.most_recent,
@@ -139,7 +139,7 @@ pub async fn owned_named(
         .filters(Filter::builder().name("name").values(name).build())
         .send()
         .await
-        .map_err(|e| aws_err("ec2:DescribeImages", region, &e))?;
+        .map_err(|e| aws_err("ec2:DescribeImages", region, e))?;
     Ok(out.images().to_vec())
 }
 
@@ -164,7 +164,7 @@ pub async fn wait_available(
         let out = match ec2.describe_images().image_ids(id).send().await {
             Ok(o) => o,
             Err(e) if is_code(&e, &["InvalidAMIID.NotFound"]) => return Ok(Poll::NotFound),
-            Err(e) => return Err(aws_err("ec2:DescribeImages", region, &e).to_string()),
+            Err(e) => return Err(aws_err("ec2:DescribeImages", region, e).to_string()),
         };
         let Some(img) = out.images().first() else {
             return Ok(Poll::NotFound);

@@ -196,7 +196,7 @@ pub async fn run_one(
             Err(e) => {
                 return Outcome::Failed(format!(
                     "{:#}",
-                    context::aws_err("sts:GetCallerIdentity", &session.region, &e)
+                    context::aws_err("sts:GetCallerIdentity", &session.region, e)
                 ));
             }
         }

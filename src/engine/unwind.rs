@@ -205,7 +205,7 @@ async fn volumes_of(
     {
         Ok(o) => o,
         Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => return Ok(vec![]),
-        Err(e) => return Err(aws_err("ec2:DescribeInstances", region, &e).to_string()),
+        Err(e) => return Err(aws_err("ec2:DescribeInstances", region, e).to_string()),
     };
     Ok(out
         .reservations()
@@ -262,7 +262,7 @@ impl Unwinder<'_> {
                     )
                     .send()
                     .await
-                    .map_err(|e| aws_err("ec2:DescribeInstances", region, &e).to_string())?;
+                    .map_err(|e| aws_err("ec2:DescribeInstances", region, e).to_string())?;
                 for i in out.reservations().iter().flat_map(|r| r.instances()) {
                     let Some(id) = i.instance_id().filter(|s| !s.is_empty()) else {
                         continue;
@@ -294,7 +294,7 @@ impl Unwinder<'_> {
                     )
                     .send()
                     .await
-                    .map_err(|e| aws_err("ec2:DescribeImages", region, &e).to_string())?;
+                    .map_err(|e| aws_err("ec2:DescribeImages", region, e).to_string())?;
                 let mut done = Done::Deleted;
                 for img in out.images() {
                     let Some(id) = img.image_id().filter(|s| !s.is_empty()) else {
@@ -326,7 +326,7 @@ impl Unwinder<'_> {
                     Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => {
                         return Ok(Done::Deleted);
                     }
-                    Err(e) => return Err(aws_err("ec2:TerminateInstances", region, &e).to_string()),
+                    Err(e) => return Err(aws_err("ec2:TerminateInstances", region, e).to_string()),
                 }
                 let spec = WaitSpec::new(
                     format!("instance {id} to terminate"),
@@ -351,7 +351,7 @@ impl Unwinder<'_> {
                         Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => {
                             Ok(Poll::Done(()))
                         }
-                        Err(e) => Err(aws_err("ec2:DescribeInstances", region, &e).to_string()),
+                        Err(e) => Err(aws_err("ec2:DescribeInstances", region, e).to_string()),
                     }
                 })
                 .await
@@ -374,7 +374,7 @@ impl Unwinder<'_> {
                     Err(e) if is_code(&e, &["InvalidSnapshot.NotFound"]) => {
                         return Ok(Done::Deleted);
                     }
-                    Err(e) => return Err(aws_err("ec2:DescribeSnapshots", region, &e).to_string()),
+                    Err(e) => return Err(aws_err("ec2:DescribeSnapshots", region, e).to_string()),
                 }
                 delete_snapshot(&ec2, region, id, deadline)
                     .await
@@ -387,7 +387,7 @@ impl Unwinder<'_> {
                         Ok(_) => Ok(true),
                         Err(e) if is_code(&e, &["InvalidVolume.NotFound"]) => Ok(true),
                         Err(e) if is_code(&e, &["VolumeInUse", "IncorrectState"]) => Ok(false),
-                        Err(e) => Err(aws_err("ec2:DeleteVolume", region, &e).to_string()),
+                        Err(e) => Err(aws_err("ec2:DeleteVolume", region, e).to_string()),
                     }
                 })
                 .await
@@ -401,7 +401,7 @@ impl Unwinder<'_> {
                         Ok(_) => Ok(true),
                         Err(e) if is_code(&e, &["InvalidGroup.NotFound"]) => Ok(true),
                         Err(e) if is_code(&e, &["DependencyViolation"]) => Ok(false),
-                        Err(e) => Err(aws_err("ec2:DeleteSecurityGroup", region, &e).to_string()),
+                        Err(e) => Err(aws_err("ec2:DeleteSecurityGroup", region, e).to_string()),
                     }
                 })
                 .await
@@ -416,7 +416,7 @@ impl Unwinder<'_> {
                     .await
                 {
                     Ok(_) => Ok(Done::Deleted),
-                    Err(e) => Err(aws_err("ec2:DeleteKeyPair", region, &e).to_string()),
+                    Err(e) => Err(aws_err("ec2:DeleteKeyPair", region, e).to_string()),
                 }
             }
             Resource::LaunchTemplate { region, id } => {
@@ -439,7 +439,7 @@ impl Unwinder<'_> {
                     {
                         Ok(Done::Deleted)
                     }
-                    Err(e) => Err(aws_err("ec2:DeleteLaunchTemplate", region, &e).to_string()),
+                    Err(e) => Err(aws_err("ec2:DeleteLaunchTemplate", region, e).to_string()),
                 }
             }
             Resource::ProfileRole { profile, role } => match self
@@ -454,7 +454,7 @@ impl Unwinder<'_> {
                 Ok(_) => Ok(Done::Deleted),
                 Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Done::Deleted),
                 Err(e) => {
-                    Err(aws_err("iam:RemoveRoleFromInstanceProfile", "global", &e).to_string())
+                    Err(aws_err("iam:RemoveRoleFromInstanceProfile", "global", e).to_string())
                 }
             },
             Resource::InstanceProfile { name } => match self
@@ -467,7 +467,7 @@ impl Unwinder<'_> {
             {
                 Ok(_) => Ok(Done::Deleted),
                 Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Done::Deleted),
-                Err(e) => Err(aws_err("iam:DeleteInstanceProfile", "global", &e).to_string()),
+                Err(e) => Err(aws_err("iam:DeleteInstanceProfile", "global", e).to_string()),
             },
             Resource::IamRolePolicy { role, name } => match self
                 .session
@@ -480,7 +480,7 @@ impl Unwinder<'_> {
             {
                 Ok(_) => Ok(Done::Deleted),
                 Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Done::Deleted),
-                Err(e) => Err(aws_err("iam:DeleteRolePolicy", "global", &e).to_string()),
+                Err(e) => Err(aws_err("iam:DeleteRolePolicy", "global", e).to_string()),
             },
             Resource::IamRole { name } => {
                 match self
@@ -493,7 +493,7 @@ impl Unwinder<'_> {
                 {
                     Ok(_) => Ok(Done::Deleted),
                     Err(e) if is_code(&e, &["NoSuchEntity"]) => Ok(Done::Deleted),
-                    Err(e) => Err(aws_err("iam:DeleteRole", "global", &e).to_string()),
+                    Err(e) => Err(aws_err("iam:DeleteRole", "global", e).to_string()),
                 }
             }
         }
@@ -513,7 +513,7 @@ impl Unwinder<'_> {
         let img = match ec2.describe_images().image_ids(id).send().await {
             Ok(o) => o.images().first().cloned(),
             Err(e) if is_code(&e, &["InvalidAMIID.NotFound"]) => None,
-            Err(e) => return Err(aws_err("ec2:DescribeImages", region, &e).to_string()),
+            Err(e) => return Err(aws_err("ec2:DescribeImages", region, e).to_string()),
         };
         let Some(img) = img else {
             return Ok(Done::Deleted);
@@ -537,7 +537,7 @@ impl Unwinder<'_> {
         match ec2.deregister_image().image_id(id).send().await {
             Ok(_) => {}
             Err(e) if is_code(&e, &["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"]) => {}
-            Err(e) => return Err(aws_err("ec2:DeregisterImage", region, &e).to_string()),
+            Err(e) => return Err(aws_err("ec2:DeregisterImage", region, e).to_string()),
         }
         self.note(Event::Deleted {
             resource: Resource::Image {
@@ -578,7 +578,7 @@ async fn delete_snapshot(
             Ok(_) => Ok(true),
             Err(e) if is_code(&e, &["InvalidSnapshot.NotFound"]) => Ok(true),
             Err(e) if is_code(&e, &["InvalidSnapshot.InUse"]) => Ok(false),
-            Err(e) => Err(aws_err("ec2:DeleteSnapshot", region, &e).to_string()),
+            Err(e) => Err(aws_err("ec2:DeleteSnapshot", region, e).to_string()),
         }
     })
     .await

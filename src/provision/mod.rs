@@ -270,7 +270,7 @@ async fn clear_authorized_keys(
         .include_public_key(true)
         .send()
         .await
-        .map_err(|e| crate::job::context::aws_err("ec2:DescribeKeyPairs", cx.region(), &e))?;
+        .map_err(|e| crate::job::context::aws_err("ec2:DescribeKeyPairs", cx.region(), e))?;
     let Some(pubkey) = out.key_pairs().first().and_then(|k| k.public_key()) else {
         return Ok(());
     };

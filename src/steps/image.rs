@@ -61,7 +61,7 @@ pub async fn force_deregister(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
                 .image_id(id)
                 .send()
                 .await
-                .map_err(|e| aws_err("ec2:DeregisterImage", &region, &e))?;
+                .map_err(|e| aws_err("ec2:DeregisterImage", &region, e))?;
             if c.force_delete_snapshot {
                 for s in snapshots_of(img) {
                     cx.ui.message(&format!("Deleted snapshot {s}"));
@@ -69,7 +69,7 @@ pub async fn force_deregister(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
                         .snapshot_id(&s)
                         .send()
                         .await
-                        .map_err(|e| aws_err("ec2:DeleteSnapshot", &region, &e))?;
+                        .map_err(|e| aws_err("ec2:DeleteSnapshot", &region, e))?;
                 }
             }
         }
@@ -153,7 +153,7 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         Ok(o) => o,
         Err(RetryError::Failed(e)) => {
             cx.void(pending, &e);
-            return Err(aws_err("ec2:CreateImage", cx.region(), &e));
+            return Err(aws_err("ec2:CreateImage", cx.region(), e));
         }
         Err(RetryError::Interrupted) => return Err(Interrupted.into()),
     };
@@ -296,7 +296,7 @@ impl CopyJob {
             Ok(o) => o,
             Err(e) => {
                 crate::job::context::void_intent(&self.journal, pending, &e);
-                return Err(aws_err("ec2:CopyImage", &self.region, &e));
+                return Err(aws_err("ec2:CopyImage", &self.region, e));
             }
         };
         let id = crate::aws::errors::required(
@@ -414,7 +414,7 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
                 .imds_support(AttributeValue::builder().value(v).build())
                 .send()
                 .await
-                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
+                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, e))?;
         }
         if !c.ami_product_codes.is_empty() {
             ec2.modify_image_attribute()
@@ -422,7 +422,7 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
                 .set_product_codes(Some(c.ami_product_codes.clone()))
                 .send()
                 .await
-                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
+                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, e))?;
         }
         if launch {
             cx.ui.say(&format!(
@@ -454,7 +454,7 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
                 .launch_permission(m.build())
                 .send()
                 .await
-                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, &e))?;
+                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, e))?;
         }
         if snap {
             for s in st.snapshots.get(region).into_iter().flatten() {
@@ -471,7 +471,7 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
                 }
                 req.send()
                     .await
-                    .map_err(|e| aws_err("ec2:ModifySnapshotAttribute", region, &e))?;
+                    .map_err(|e| aws_err("ec2:ModifySnapshotAttribute", region, e))?;
             }
         }
     }
@@ -523,7 +523,7 @@ pub async fn tags(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
                 },
             )
             .await
-            .map_err(|e| e.into_anyhow(|e| aws_err("ec2:CreateTags", region, &e)))?;
+            .map_err(|e| e.into_anyhow(|e| aws_err("ec2:CreateTags", region, e)))?;
         }
         let mut done = vec![Resource::Image {
             region: region.clone(),

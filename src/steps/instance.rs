@@ -109,7 +109,7 @@ pub async fn wait_state(
         let out = match ec2.describe_instances().instance_ids(id).send().await {
             Ok(o) => o,
             Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => return Ok(Poll::NotFound),
-            Err(e) => return Err(aws_err("ec2:DescribeInstances", region, &e).to_string()),
+            Err(e) => return Err(aws_err("ec2:DescribeInstances", region, e).to_string()),
         };
         let Some(inst) = out
             .reservations()
@@ -150,149 +150,14 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         run_spot(cx, st, &run_tags, &volume_tags).await?
     } else {
         cx.ui.say("Launching a source AWS instance...");
-        let mut req = cx
-            .ec2
-            .run_instances()
-            .image_id(&source.id)
-            .instance_type(InstanceType::from(
-                c.instance_type.as_deref().unwrap_or_default(),
-            ))
+        let launch = super::launch::decide(c, st, &source.id, user_data(c)?, false);
+        let req = super::launch::run_instances(&launch, cx.ec2.run_instances())
             .min_count(1)
             .max_count(1)
-            .ebs_optimized(c.ebs_optimized)
-            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(
-                c.shutdown_behavior.as_deref().unwrap_or("stop"),
-            ))
-            .set_block_device_mappings(
-                Some(block_devices(&c.launch_block_device_mappings)).filter(|v| !v.is_empty()),
-            )
             .tag_specifications(spec(ResourceType::Instance, &cx.build_id, &run_tags))
             .tag_specifications(spec(ResourceType::Volume, &cx.build_id, &volume_tags))
             // Idempotent: a retried RunInstances with the same token launches nothing new.
             .client_token(format!("{}-run", cx.build_id));
-        if let Some(k) = &st.key.name {
-            req = req.key_name(k);
-        }
-        if let Some(ud) = user_data(c)? {
-            req = req.user_data(ud);
-        }
-        if let Some(p) = &st.instance_profile {
-            req = req
-                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
-        }
-        match (c.associate_public_ip_address, &st.subnet_id) {
-            (Some(public), Some(subnet)) => {
-                req = req.network_interfaces(
-                    InstanceNetworkInterfaceSpecification::builder()
-                        .device_index(0)
-                        .subnet_id(subnet)
-                        .associate_public_ip_address(public)
-                        .delete_on_termination(true)
-                        .set_groups(Some(st.security_group_ids.clone()).filter(|g| !g.is_empty()))
-                        .build(),
-                );
-            }
-            _ => {
-                if let Some(s) = &st.subnet_id {
-                    req = req.subnet_id(s);
-                }
-                if !st.security_group_ids.is_empty() {
-                    req = req.set_security_group_ids(Some(st.security_group_ids.clone()));
-                }
-            }
-        }
-        let tenancy = c
-            .tenancy
-            .clone()
-            .or_else(|| c.placement.as_ref().and_then(|p| p.tenancy.clone()));
-        if st.availability_zone.is_some()
-            || c.availability_zone.is_some()
-            || tenancy.is_some()
-            || c.placement.is_some()
-        {
-            let mut p = Placement::builder().set_availability_zone(
-                st.availability_zone.clone().or(c.availability_zone.clone()),
-            );
-            if let Some(t) = &tenancy {
-                p = p.tenancy(Tenancy::from(t.as_str()));
-            }
-            if let Some(pl) = &c.placement {
-                p = p
-                    .set_host_id(pl.host_id.clone())
-                    .set_host_resource_group_arn(pl.host_resource_group_arn.clone());
-            }
-            req = req.placement(p.build());
-        }
-        if let Some(m) = &c.metadata_options {
-            let mut o = InstanceMetadataOptionsRequest::builder();
-            if let Some(v) = &m.http_endpoint {
-                o = o.http_endpoint(InstanceMetadataEndpointState::from(v.as_str()));
-            }
-            if let Some(v) = &m.http_tokens {
-                o = o.http_tokens(HttpTokensState::from(v.as_str()));
-            }
-            if let Some(v) = m.http_put_response_hop_limit {
-                o = o.http_put_response_hop_limit(v as i32);
-            }
-            if let Some(v) = &m.instance_metadata_tags {
-                o = o.instance_metadata_tags(InstanceMetadataTagsState::from(v.as_str()));
-            }
-            req = req.metadata_options(o.build());
-        }
-        let t = c.instance_type.as_deref().unwrap_or_default();
-        if ["t2.", "t3.", "t3a.", "t4g."]
-            .iter()
-            .any(|p| t.starts_with(p))
-        {
-            let credits = if c.enable_unlimited_credits || c.enable_t2_unlimited {
-                "unlimited"
-            } else {
-                "standard"
-            };
-            req = req.credit_specification(
-                CreditSpecificationRequest::builder()
-                    .cpu_credits(credits)
-                    .build(),
-            );
-        }
-        if c.enable_nitro_enclave {
-            req = req.enclave_options(EnclaveOptionsRequest::builder().enabled(true).build());
-        }
-        if let Some(p) = &c.capacity_reservation_preference {
-            req = req.capacity_reservation_specification(
-                CapacityReservationSpecification::builder()
-                    .capacity_reservation_preference(CapacityReservationPreference::from(
-                        p.as_str(),
-                    ))
-                    .build(),
-            );
-        } else if c.capacity_reservation_id.is_some() || c.capacity_reservation_group_arn.is_some()
-        {
-            let t = CapacityReservationTarget::builder()
-                .set_capacity_reservation_id(c.capacity_reservation_id.clone())
-                .set_capacity_reservation_resource_group_arn(
-                    c.capacity_reservation_group_arn.clone(),
-                )
-                .build();
-            req = req.capacity_reservation_specification(
-                CapacityReservationSpecification::builder()
-                    .capacity_reservation_target(t)
-                    .build(),
-            );
-        }
-        for l in &c.license_specifications {
-            if let Some(arn) = l
-                .license_configuration_request
-                .as_ref()
-                .and_then(|r| r.license_configuration_arn.clone())
-            {
-                req = req.license_specifications(
-                    LicenseConfigurationRequest::builder()
-                        .license_configuration_arn(arn)
-                        .build(),
-                );
-            }
-        }
         let pending = Resource::PendingInstances {
             region: cx.region().to_string(),
             build_id: cx.build_id.clone(),
@@ -319,7 +184,7 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             || req.clone().send(),
         )
         .await
-        .map_err(|e| e.into_anyhow(|e| aws_err("ec2:RunInstances", cx.region(), &e)))?;
+        .map_err(|e| e.into_anyhow(|e| aws_err("ec2:RunInstances", cx.region(), e)))?;
         let id = crate::aws::errors::required(
             out.instances().first().and_then(|i| i.instance_id()),
             "ec2:RunInstances",
@@ -376,15 +241,15 @@ async fn run_spot(
     if let Some(p) = c.spot_price.as_deref().filter(|p| *p != "auto") {
         market = market.max_price(p);
     }
-    let mut data = RequestLaunchTemplateData::builder()
-        .image_id(&source.id)
+    // Everything the on-demand launch sends, in the launch template's types.
+    let launch = super::launch::decide(c, st, &source.id, user_data(c)?, true);
+    let mut data = super::launch::template_data(&launch)
         .instance_market_options(
             LaunchTemplateInstanceMarketOptionsRequest::builder()
                 .market_type(MarketType::Spot)
                 .spot_options(market.build())
                 .build(),
         )
-        .ebs_optimized(c.ebs_optimized)
         .tag_specifications(
             LaunchTemplateTagSpecificationRequest::builder()
                 .resource_type(ResourceType::Instance)
@@ -401,9 +266,6 @@ async fn run_spot(
                 )))
                 .build(),
         );
-    if let Some(k) = &st.key.name {
-        data = data.key_name(k);
-    }
     if !c.spot_tags.is_empty() {
         let spot_tags = cx.render_map(&c.spot_tags, st)?;
         data = data.tag_specifications(
@@ -415,19 +277,6 @@ async fn run_spot(
                 .build(),
         );
     }
-    if !st.security_group_ids.is_empty() {
-        data = data.set_security_group_ids(Some(st.security_group_ids.clone()));
-    }
-    if let Some(ud) = user_data(c)? {
-        data = data.user_data(ud);
-    }
-    if let Some(p) = &st.instance_profile {
-        data = data.iam_instance_profile(
-            LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
-                .name(p)
-                .build(),
-        );
-    }
     let lt = cx
         .ec2
         .create_launch_template()
@@ -436,7 +285,7 @@ async fn run_spot(
         .tag_specifications(spec(ResourceType::LaunchTemplate, &cx.build_id, run_tags))
         .send()
         .await
-        .map_err(|e| aws_err("ec2:CreateLaunchTemplate", cx.region(), &e))?;
+        .map_err(|e| aws_err("ec2:CreateLaunchTemplate", cx.region(), e))?;
     let lt_id = crate::aws::errors::required(
         lt.launch_template().and_then(|t| t.launch_template_id()),
         "ec2:CreateLaunchTemplate",
@@ -500,7 +349,7 @@ async fn run_spot(
             .client_token(format!("{}-fleet-{tries}", cx.build_id))
             .send()
             .await
-            .map_err(|e| aws_err("ec2:CreateFleet", cx.region(), &e))?;
+            .map_err(|e| aws_err("ec2:CreateFleet", cx.region(), e))?;
         let ids: Vec<String> = r
             .instances()
             .iter()
@@ -571,7 +420,7 @@ pub async fn stop(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
             || cx.ec2.stop_instances().instance_ids(&id).send(),
         )
         .await
-        .map_err(|e| e.into_anyhow(|e| aws_err("ec2:StopInstances", cx.region(), &e)))?;
+        .map_err(|e| e.into_anyhow(|e| aws_err("ec2:StopInstances", cx.region(), e)))?;
     } else {
         cx.ui
             .say("Automatic instance stop disabled. Please stop the instance manually.");
@@ -592,7 +441,7 @@ pub async fn modify(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
             .sriov_net_support(AttributeValue::builder().value("simple").build())
             .send()
             .await
-            .map_err(|e| aws_err("ec2:ModifyInstanceAttribute", cx.region(), &e))?;
+            .map_err(|e| aws_err("ec2:ModifyInstanceAttribute", cx.region(), e))?;
     }
     if let Some(ena) = c.ena_support {
         cx.ui.say(&format!(
@@ -605,7 +454,7 @@ pub async fn modify(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
             .ena_support(AttributeBooleanValue::builder().value(ena).build())
             .send()
             .await
-            .map_err(|e| aws_err("ec2:ModifyInstanceAttribute", cx.region(), &e))?;
+            .map_err(|e| aws_err("ec2:ModifyInstanceAttribute", cx.region(), e))?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod image;
 pub mod instance;
+pub mod launch;
 pub mod network;
 pub mod prevalidate;
 pub mod security;

@@ -44,7 +44,7 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             .set_filters(Some(filters(&f.filters)))
             .send()
             .await
-            .map_err(|e| aws_err("ec2:DescribeVpcs", cx.region(), &e))?;
+            .map_err(|e| aws_err("ec2:DescribeVpcs", cx.region(), e))?;
         match out.vpcs() {
             [one] => vpc = one.vpc_id().map(String::from),
             [] => anyhow::bail!("No VPC was found matching vpc_filter {:?}", f.filters),
@@ -60,7 +60,7 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             .subnet_ids(id)
             .send()
             .await
-            .map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?
+            .map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), e))?
             .subnets()
             .to_vec()
     } else if c.subnet_filter.is_some() || vpc.is_some() {
@@ -86,7 +86,7 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             .set_filters(Some(fs))
             .send()
             .await
-            .map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?
+            .map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), e))?
             .subnets()
             .to_vec()
     } else if c.associate_public_ip_address.is_some() {
@@ -111,7 +111,7 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             .set_filters(Some(fs))
             .send()
             .await
-            .map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), &e))?
+            .map_err(|e| aws_err("ec2:DescribeSubnets", cx.region(), e))?
             .subnets()
             .to_vec()
     } else {

@@ -16,7 +16,7 @@ pub async fn run(cx: &Cx) -> anyhow::Result<()> {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| aws_err("sts:GetCallerIdentity", cx.region(), &e))?;
+            .map_err(|e| aws_err("sts:GetCallerIdentity", cx.region(), e))?;
     }
     if !c.skip_region_validation {
         let out = cx
@@ -25,7 +25,7 @@ pub async fn run(cx: &Cx) -> anyhow::Result<()> {
             .all_regions(true)
             .send()
             .await
-            .map_err(|e| aws_err("ec2:DescribeRegions", cx.region(), &e))?;
+            .map_err(|e| aws_err("ec2:DescribeRegions", cx.region(), e))?;
         let known: Vec<&str> = out
             .regions()
             .iter()
@@ -50,7 +50,7 @@ pub async fn run(cx: &Cx) -> anyhow::Result<()> {
             .filters(Filter::builder().name("name").values(&c.ami_name).build())
             .send()
             .await
-            .map_err(|e| aws_err("ec2:DescribeImages", &region, &e))?;
+            .map_err(|e| aws_err("ec2:DescribeImages", &region, e))?;
         if let Some(img) = out.images().first() {
             anyhow::bail!(
                 "Error: AMI Name: '{}' is used by an existing AMI: {} (in {region}); use -force or force_deregister = true to replace it",

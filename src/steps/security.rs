@@ -64,7 +64,7 @@ pub async fn key_pair(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         .tag_specifications(spec(ResourceType::KeyPair, &cx.build_id, &c.run_tags))
         .send()
         .await
-        .map_err(|e| aws_err("ec2:CreateKeyPair", cx.region(), &e))?;
+        .map_err(|e| aws_err("ec2:CreateKeyPair", cx.region(), e))?;
     cx.record(
         Resource::KeyPair {
             region: cx.region().to_string(),
@@ -110,7 +110,7 @@ async fn public_key(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         .include_public_key(true)
         .send()
         .await
-        .map_err(|e| aws_err("ec2:DescribeKeyPairs", cx.region(), &e))?;
+        .map_err(|e| aws_err("ec2:DescribeKeyPairs", cx.region(), e))?;
     st.key.public_key = out
         .key_pairs()
         .first()
@@ -142,7 +142,7 @@ pub async fn security_group(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> 
             .set_group_ids(Some(ids.clone()))
             .send()
             .await
-            .map_err(|e| aws_err("ec2:DescribeSecurityGroups", cx.region(), &e))?;
+            .map_err(|e| aws_err("ec2:DescribeSecurityGroups", cx.region(), e))?;
         st.security_group_ids = ids;
         return Ok(());
     }
@@ -157,7 +157,7 @@ pub async fn security_group(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> 
         let out = req
             .send()
             .await
-            .map_err(|e| aws_err("ec2:DescribeSecurityGroups", cx.region(), &e))?;
+            .map_err(|e| aws_err("ec2:DescribeSecurityGroups", cx.region(), e))?;
         st.security_group_ids = out
             .security_groups()
             .iter()
@@ -192,7 +192,7 @@ pub async fn security_group(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> 
     let out = req
         .send()
         .await
-        .map_err(|e| aws_err("ec2:CreateSecurityGroup", cx.region(), &e))?;
+        .map_err(|e| aws_err("ec2:CreateSecurityGroup", cx.region(), e))?;
     let id = crate::aws::errors::required(
         out.group_id(),
         "ec2:CreateSecurityGroup",
@@ -246,9 +246,7 @@ pub async fn security_group(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> 
         },
     )
     .await
-    .map_err(|e| {
-        e.into_anyhow(|e| aws_err("ec2:AuthorizeSecurityGroupIngress", cx.region(), &e))
-    })?;
+    .map_err(|e| e.into_anyhow(|e| aws_err("ec2:AuthorizeSecurityGroupIngress", cx.region(), e)))?;
     Ok(())
 }
 
@@ -263,7 +261,7 @@ pub async fn instance_profile(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
                 .instance_profile_name(p)
                 .send()
                 .await
-                .map_err(|e| aws_err("iam:GetInstanceProfile", cx.region(), &e))?;
+                .map_err(|e| aws_err("iam:GetInstanceProfile", cx.region(), e))?;
         }
         st.instance_profile = Some(p.clone());
         return Ok(());
@@ -289,7 +287,7 @@ pub async fn instance_profile(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
         .tags(tag.clone())
         .send()
         .await
-        .map_err(|e| aws_err("iam:CreateRole", "global", &e))?;
+        .map_err(|e| aws_err("iam:CreateRole", "global", e))?;
     cx.record(
         Resource::IamRole { name: name.clone() },
         Lifetime::Temporary,
@@ -300,7 +298,7 @@ pub async fn instance_profile(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
         .policy_document(&policy)
         .send()
         .await
-        .map_err(|e| aws_err("iam:PutRolePolicy", "global", &e))?;
+        .map_err(|e| aws_err("iam:PutRolePolicy", "global", e))?;
     cx.record(
         Resource::IamRolePolicy {
             role: name.clone(),
@@ -314,7 +312,7 @@ pub async fn instance_profile(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
         .tags(tag)
         .send()
         .await
-        .map_err(|e| aws_err("iam:CreateInstanceProfile", "global", &e))?;
+        .map_err(|e| aws_err("iam:CreateInstanceProfile", "global", e))?;
     cx.record(
         Resource::InstanceProfile { name: name.clone() },
         Lifetime::Temporary,
@@ -324,7 +322,7 @@ pub async fn instance_profile(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()
         .role_name(&name)
         .send()
         .await
-        .map_err(|e| aws_err("iam:AddRoleToInstanceProfile", "global", &e))?;
+        .map_err(|e| aws_err("iam:AddRoleToInstanceProfile", "global", e))?;
     cx.record(
         Resource::ProfileRole {
             profile: name.clone(),

@@ -1119,3 +1119,55 @@ fn build_variables_are_all_filled() {
     assert_eq!(get("conn"), "none");
     assert_eq!(get("agent"), "false");
 }
+
+/// Issues #9/#11: a spot build sends every launch option an on-demand build sends — the same
+/// decision feeds RunInstances and the spot launch template. Compared in moto's recorder: block
+/// devices, IMDSv2-only metadata, placement, credits and the AMI all reach both requests.
+#[test]
+fn spot_sends_every_launch_option_on_demand_sends() {
+    let options = r#"  availability_zone = "us-east-1a"
+  metadata_options {
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 2
+  }
+  launch_block_device_mappings {
+    device_name           = "/dev/xvdb"
+    volume_size           = 11
+    volume_type           = "gp3"
+    delete_on_termination = true
+  }"#;
+    let wanted = [
+        "MetadataOptions.HttpTokens=required",
+        "MetadataOptions.HttpPutResponseHopLimit=2",
+        "BlockDeviceMapping.1.DeviceName=%2Fdev%2Fxvdb",
+        "BlockDeviceMapping.1.Ebs.VolumeSize=11",
+        "Placement.AvailabilityZone=us-east-1a",
+        "CreditSpecification.CpuCredits=standard",
+        "ImageId=ami-760aaa0f",
+    ];
+    for spot in [false, true] {
+        let b = Bench::new(&[]);
+        let extra = if spot {
+            format!("{options}\n  spot_price = \"auto\"")
+        } else {
+            options.to_string()
+        };
+        let t = b.template(&extra, "");
+        let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+        assert_eq!(code, 0, "spot={spot}: {out}");
+        let action = if spot {
+            "Action=CreateLaunchTemplate"
+        } else {
+            "Action=RunInstances"
+        };
+        let body = b
+            .moto
+            .recorded_bodies()
+            .into_iter()
+            .find(|body| body.contains(action))
+            .unwrap_or_else(|| panic!("no {action} recorded"));
+        for w in wanted {
+            assert!(body.contains(w), "spot={spot}: {w} missing from {body}");
+        }
+    }
+}
