@@ -66,14 +66,21 @@ impl Checker<'_> {
 }
 
 /// Checks one source's options. `base_dir` resolves relative file paths (the working directory).
+/// Checks one source's options, section by section as Packer's `Prepare` functions do.
 pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mut Diagnostics) {
     let mut k = Checker {
         spans,
         block,
         diags,
     };
+    access(c, &mut k);
+    ami(c, d, &mut k);
+    run(c, d, &mut k);
+    communicator(c, &mut k);
+}
 
-    // Access
+/// AccessConfig: credentials, assume_role, retries.
+fn access(c: &AmazonEbs, k: &mut Checker) {
     if c.access_key.is_some() != c.secret_key.is_some() {
         let key = if c.access_key.is_some() {
             "access_key"
@@ -124,8 +131,10 @@ pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mu
             "assume_role duration_seconds must be between 900 and 43200",
         );
     }
+}
 
-    // AMI
+/// AMIConfig: name, sharing, encryption and keys, block devices of the image.
+fn ami(c: &AmazonEbs, d: &Decided, k: &mut Checker) {
     if !c.skip_create_ami {
         if c.ami_name.is_empty() {
             k.err_help(
@@ -222,8 +231,10 @@ pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mu
             &["hvm", "paravirtual"],
         );
     }
+}
 
-    // Run
+/// RunConfig: instance type, spot, source AMI, network, placement, credits, launch devices.
+fn run(c: &AmazonEbs, d: &Decided, k: &mut Checker) {
     let spot = d.launch.is_spot();
     match (
         c.instance_type.as_deref().unwrap_or(""),
@@ -445,18 +456,15 @@ pub fn check(c: &AmazonEbs, d: &Decided, spans: &Spans, block: &Span, diags: &mu
         }
     }
     for (i, d) in c.launch_block_device_mappings.iter().enumerate() {
-        block_device(
-            &mut k,
-            &format!("launch_block_device_mappings[{i}]"),
-            d,
-            true,
-        );
+        block_device(k, &format!("launch_block_device_mappings[{i}]"), d, true);
     }
     for (i, d) in c.ami_block_device_mappings.iter().enumerate() {
-        block_device(&mut k, &format!("ami_block_device_mappings[{i}]"), d, false);
+        block_device(k, &format!("ami_block_device_mappings[{i}]"), d, false);
     }
+}
 
-    // Communicator
+/// The communicator: SSH settings.
+fn communicator(c: &AmazonEbs, k: &mut Checker) {
     match c.communicator() {
         "ssh" => {
             if c.ssh_username.as_deref().unwrap_or("").is_empty() {
