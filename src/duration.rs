@@ -57,6 +57,10 @@ pub fn parse_go_duration(s: &str) -> Result<i128, String> {
         };
         total += value * scale;
     }
+    // Go's limit: an int64 of nanoseconds (about 292 years); past it, an error, not a wrap.
+    if !total.is_finite() || total > i64::MAX as f64 {
+        return Err(format!("invalid duration {orig:?}: out of range"));
+    }
     let ns = total.round() as i128;
     Ok(if neg { -ns } else { ns })
 }
@@ -104,5 +108,16 @@ mod tests {
         assert!(parse_duration("-1s").is_err());
         assert_eq!(format_duration(Duration::from_secs(3725)), "1h2m5s");
         assert_eq!(format_duration(Duration::from_secs(12)), "12s");
+    }
+
+    #[test]
+    fn huge_durations_are_errors_not_wraps() {
+        assert!(
+            parse_duration("9999999999999999h")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(parse_duration("2562047h").is_ok(), "just under Go's limit");
+        assert!(parse_duration("2562048h").is_err(), "just over it");
     }
 }

@@ -30,8 +30,14 @@ pub struct Session {
     pub clock: ClockCheck,
 }
 
+/// The SDK's attempts for `max_retries`: at least one, at most 100 (`4294967295` must not wrap
+/// to zero attempts, nor retry a failing call for days).
+fn attempts(max_retries: Option<i64>) -> u32 {
+    max_retries.unwrap_or(DEFAULT_MAX_RETRIES).clamp(1, 100) as u32
+}
+
 fn loader(region: &str, o: &AccessOptions) -> aws_config::ConfigLoader {
-    let attempts = o.max_retries.unwrap_or(DEFAULT_MAX_RETRIES).max(1) as u32;
+    let attempts = attempts(o.max_retries);
     let mut l = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .retry_config(RetryConfig::standard().with_max_attempts(attempts))
@@ -151,5 +157,15 @@ impl Session {
             .interceptor(self.clock.clone())
             .build();
         aws_sdk_sts::Client::from_conf(conf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn max_retries_is_clamped() {
+        assert_eq!(super::attempts(Some(4294967295)), 100);
+        assert_eq!(super::attempts(Some(-5)), 1);
+        assert_eq!(super::attempts(None), super::DEFAULT_MAX_RETRIES as u32);
     }
 }

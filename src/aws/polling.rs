@@ -25,28 +25,64 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
+/// The longest pause between polls and the longest wait any setting can ask for: values past
+/// them (`AWS_POLL_DELAY_SECONDS=18446744073709551615`) are clamped instead of overflowing.
+const MAX_DELAY_S: u64 = 3600;
+const MAX_WAIT_S: u64 = 7 * 24 * 3600;
+
 pub fn resolve(block: Option<&AwsPolling>) -> Polling {
+    from_values(
+        block,
+        env_u64("AWS_POLL_DELAY_SECONDS"),
+        env_u64("AWS_MAX_ATTEMPTS"),
+        env_u64("AWS_TIMEOUT_SECONDS"),
+    )
+}
+
+/// [`resolve`] without the environment: the block's values win over the variables'.
+fn from_values(
+    block: Option<&AwsPolling>,
+    env_delay: Option<u64>,
+    env_attempts: Option<u64>,
+    env_timeout: Option<u64>,
+) -> Polling {
     let delay_s = block
         .and_then(|b| b.delay_seconds)
         .map(|d| d.max(0) as u64)
-        .or_else(|| env_u64("AWS_POLL_DELAY_SECONDS"));
+        .or(env_delay)
+        .map(|d| d.min(MAX_DELAY_S));
     let attempts = block
         .and_then(|b| b.max_attempts)
         .map(|a| a.max(0) as u64)
-        .or_else(|| env_u64("AWS_MAX_ATTEMPTS"));
-    let timeout = env_u64("AWS_TIMEOUT_SECONDS");
+        .or(env_attempts);
     let delay = delay_s.map(Duration::from_secs);
-    let max_wait = match (attempts, timeout) {
-        (Some(a), _) => Some(Duration::from_secs(a * delay_s.unwrap_or(2))),
-        (None, Some(t)) => Some(Duration::from_secs(t)),
+    let max_wait = match (attempts, env_timeout) {
+        (Some(a), _) => Some(a.saturating_mul(delay_s.unwrap_or(2))),
+        (None, Some(t)) => Some(t),
         (None, None) => None,
-    };
+    }
+    .map(|s| Duration::from_secs(s.min(MAX_WAIT_S)));
     Polling { delay, max_wait }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_values_are_clamped_not_overflowed() {
+        let p = from_values(None, Some(u64::MAX), Some(u64::MAX), None);
+        assert_eq!(p.delay, Some(Duration::from_secs(MAX_DELAY_S)));
+        assert_eq!(p.max_wait, Some(Duration::from_secs(MAX_WAIT_S)));
+        let b = AwsPolling {
+            delay_seconds: Some(i64::MAX),
+            max_attempts: Some(i64::MAX),
+        };
+        assert_eq!(
+            from_values(Some(&b), None, None, None).max_wait,
+            Some(Duration::from_secs(MAX_WAIT_S))
+        );
+    }
 
     #[test]
     fn block_wins_and_attempts_become_a_budget() {

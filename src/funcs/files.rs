@@ -74,6 +74,21 @@ fn f_fileset(a: FuncArgs) -> Result<Value, String> {
 
 /// Renders a file as an HCL string template with the given variables and the same functions.
 fn f_templatefile(a: FuncArgs) -> Result<Value, String> {
+    // A template that calls templatefile on itself would recurse until the stack overflows.
+    thread_local! {
+        static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            DEPTH.with(|d| d.set(d.get() - 1));
+        }
+    }
+    if DEPTH.with(|d| d.get()) >= 8 {
+        return Err("templatefile calls nest too deep (a template including itself?)".into());
+    }
+    DEPTH.with(|d| d.set(d.get() + 1));
+    let _guard = Guard;
     let text = read(&str_arg(&a, 0)?)?;
     let vars = a[1]
         .as_object()
@@ -123,6 +138,22 @@ fn f_pathexpand(a: FuncArgs) -> Result<Value, String> {
 mod tests {
     use crate::funcs::{FuncEnv, set_env, test_support::ok};
     use hcl::Value;
+
+    #[test]
+    fn a_template_including_itself_is_an_error_not_a_stack_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("self.tpl"),
+            "x${templatefile(\"self.tpl\", {})}",
+        )
+        .unwrap();
+        set_env(FuncEnv {
+            cwd: dir.path().to_path_buf(),
+            ..FuncEnv::default()
+        });
+        let e = crate::funcs::test_support::eval("templatefile(\"self.tpl\", {})").unwrap_err();
+        assert!(e.contains("nest too deep"), "{e}");
+    }
 
     #[test]
     fn files_relative_to_cwd() {

@@ -119,12 +119,20 @@ async fn public_key(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes `-debug`'s copy of the private key: a new 0600 file. An existing file (which would
+/// keep its mode) is replaced, and a symlink is never followed (it could point anywhere).
 fn write_private(path: &str, pem: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            anyhow::bail!("{path} is a symbolic link: not writing the private key through it")
+        }
+        Ok(_) => std::fs::remove_file(path)?,
+        Err(_) => {}
+    }
     let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .write(true)
         .mode(0o600)
         .open(path)?;
@@ -406,5 +414,29 @@ pub fn iam(p: &BuildPlan, n: &mut Needs) {
         ] {
             n.add(a, why);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn debug_key_is_a_fresh_private_file_and_never_follows_a_link() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k.pem");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        super::write_private(p.to_str().unwrap(), "KEY").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "KEY");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "an existing 0644 file must not keep its mode");
+
+        let target = d.path().join("elsewhere");
+        std::fs::write(&target, "precious").unwrap();
+        let link = d.path().join("link.pem");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(super::write_private(link.to_str().unwrap(), "KEY").is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
     }
 }
