@@ -22,6 +22,34 @@ pub fn build_env(cx: &Cx, st: &BuildState) -> Vec<(String, String)> {
     env
 }
 
+/// The default way to run a script, as Packer's `/bin/sh -c "{{.Vars}} {{.Script}}"` does: the
+/// script itself is executed, so its `#!` line chooses the interpreter and its flags (the
+/// inline default `#!/bin/sh -e` stops at the first failing command). A script with no `#!`
+/// line runs under /bin/sh. Scripts are run from an executable copy in `tmp`.
+fn direct(
+    script: &std::path::Path,
+    tmp: &std::path::Path,
+) -> anyhow::Result<tokio::process::Command> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let text = std::fs::read(script)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", script.display()))?;
+    if !text.starts_with(b"#!") {
+        let mut c = tokio::process::Command::new("/bin/sh");
+        c.arg(script);
+        return Ok(c);
+    }
+    let copy = tmp.join(format!(
+        "run-{}",
+        script
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&copy, &text)?;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o700))?;
+    Ok(tokio::process::Command::new(copy))
+}
+
 pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut scripts: Vec<std::path::PathBuf> = Vec::new();
@@ -64,9 +92,7 @@ pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()>
     };
     for script in scripts {
         let mut cmd = if s.execute_command.is_empty() {
-            let mut c = tokio::process::Command::new("/bin/sh");
-            c.arg(&script);
-            c
+            direct(&script, dir.path())?
         } else {
             let vars: String = env
                 .iter()
@@ -90,9 +116,19 @@ pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()>
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", script.display()))?;
+        // A script just written can be "busy" for an instant while another thread's fork
+        // still holds it open (ETXTBSY): try again briefly.
+        let mut tries = 0;
+        let mut child = loop {
+            match cmd.spawn() {
+                Ok(c) => break c,
+                Err(e) if e.raw_os_error() == Some(26) && tries < 20 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                Err(e) => anyhow::bail!("cannot run {}: {e}", script.display()),
+            }
+        };
         let out = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
         let err = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
         let ui = cx.ui.clone();

@@ -1171,3 +1171,23 @@ fn spot_sends_every_launch_option_on_demand_sends() {
         }
     }
 }
+
+/// Issue #11: shell-local runs a script through its own `#!` line, as Packer does — so the
+/// inline default `#!/bin/sh -e` stops at the first failing command (it was run as
+/// `/bin/sh SCRIPT`, which ignores the line, and went on).
+#[test]
+fn shell_local_honours_the_shebang() {
+    let b = Bench::new(&[]);
+    let after = b.dir.path().join("after-false");
+    let t = b.template(
+        "",
+        &format!(
+            "  provisioner \"shell-local\" {{\n    inline = [\"false\", \"touch {}\"]\n  }}",
+            after.display()
+        ),
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(!after.exists(), "the script went on after `false`:\n{out}");
+    assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
+}
