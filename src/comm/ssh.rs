@@ -259,7 +259,16 @@ impl Ssh {
                     }
                     let want = (left as usize).min(buf.len());
                     match ch.read(&mut buf[..want]) {
-                        Ok(0) => break,
+                        // The stream ended with bytes still owed: a truncated file, not a
+                        // download.
+                        Ok(0) => {
+                            return Err(format!(
+                                "scp from {remote}: the transfer ended after {} of {} bytes",
+                                stat.size() - left,
+                                stat.size()
+                            )
+                            .into());
+                        }
                         Ok(n) => {
                             writer.write_all(&buf[..n]).map_err(|e| e.to_string())?;
                             left -= n as u64;

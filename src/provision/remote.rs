@@ -102,7 +102,8 @@ impl Comm {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(
                 &local,
-                std::fs::Permissions::from_mode((mode & 0o7777) as u32),
+                // Never setuid/setgid/sticky from the instance onto this machine.
+                std::fs::Permissions::from_mode((mode & 0o777) as u32),
             )
             .map_err(|e| CommError::Failed(e.to_string()))
         })

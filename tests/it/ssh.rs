@@ -234,7 +234,12 @@ fn file_uploads_and_downloads_keep_bytes_and_modes() {
         let l = local.display();
         let prov = format!(
             r#"  provisioner "shell" {{
-    inline = ["mkdir -p {rd}/contents {rd}/named"]
+    inline = ["mkdir -p {rd}/contents {rd}/named", "cp /bin/true {rd}/suid", "chmod 6755 {rd}/suid"]
+  }}
+  provisioner "file" {{
+    direction   = "download"
+    source      = "{rd}/suid"
+    destination = "{down}/suid"
   }}
   provisioner "file" {{
     source      = "{l}/empty"
@@ -298,6 +303,12 @@ fn file_uploads_and_downloads_keep_bytes_and_modes() {
             .mode()
             & 0o777;
         assert_eq!(mode, 0o751, "{method}: permissions preserved");
+        // A download never brings setuid/setgid bits from the instance onto this machine.
+        let suid = std::fs::metadata(down.join("suid"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(suid & 0o7777, 0o755, "{method}: setuid/setgid stripped");
         assert_eq!(
             std::fs::read_to_string(format!("{rd}/content.txt")).unwrap(),
             "made by demo"
