@@ -47,26 +47,26 @@ pub struct Manifest {
 /// Appends one build to the manifest file, as Packer does: entries of earlier runs are kept
 /// unless `force` (then the file starts over once per run).
 pub fn write_manifest(path: &str, entry: ManifestBuild, force: bool) -> anyhow::Result<()> {
-    let lock = format!("{path}.lock");
-    // Parallel builds of one run append to the same file: serialise through a lock file.
-    let mut tries = 0;
-    let _guard = loop {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock)
-        {
-            Ok(f) => break LockGuard(lock.clone(), f),
-            Err(_) if tries < 50 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            Err(e) => anyhow::bail!("cannot lock {lock}: {e}"),
-        }
-    };
+    // Parallel builds of one run append to the same file: serialised by an advisory lock on
+    // `<manifest>.lock`. The lock dies with its process, so a file left by a crash never
+    // blocks a later build (a create-exclusive marker file did, forever).
+    let lock_path = format!("{path}.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| anyhow::anyhow!("cannot open {lock_path}: {e}"))?;
+    lock.lock()
+        .map_err(|e| anyhow::anyhow!("cannot lock {lock_path}: {e}"))?;
     let mut m: Manifest = match std::fs::read_to_string(path) {
-        Ok(s) => serde_json::from_str(&s).unwrap_or_default(),
-        Err(_) => Manifest::default(),
+        Ok(s) if s.trim().is_empty() => Manifest::default(),
+        // An unreadable manifest holds other builds' entries: refuse rather than replace it.
+        Ok(s) => serde_json::from_str(&s).map_err(|e| {
+            anyhow::anyhow!("cannot read the manifest {path} ({e}); not overwriting it")
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+        Err(e) => anyhow::bail!("cannot read the manifest {path}: {e}"),
     };
     if force && m.last_run_uuid != entry.packer_run_uuid {
         m.builds.clear();
@@ -76,13 +76,6 @@ pub fn write_manifest(path: &str, entry: ManifestBuild, force: bool) -> anyhow::
     std::fs::write(path, serde_json::to_string_pretty(&m)? + "\n")
         .map_err(|e| anyhow::anyhow!("cannot write manifest {path}: {e}"))?;
     Ok(())
-}
-
-struct LockGuard(String, #[allow(dead_code)] std::fs::File);
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[cfg(test)]
@@ -128,5 +121,26 @@ mod tests {
                 .unwrap()
                 .contains("\"files\": null")
         );
+    }
+
+    #[test]
+    fn a_lock_file_left_by_a_crash_does_not_block_and_a_bad_manifest_is_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.json");
+        let p = p.to_str().unwrap();
+        std::fs::write(format!("{p}.lock"), "").unwrap();
+        let e = ManifestBuild {
+            name: "x".into(),
+            builder_type: "amazon-ebs".into(),
+            build_time: 1,
+            files: None,
+            artifact_id: "us-east-1:ami-a".into(),
+            packer_run_uuid: "r".into(),
+            custom_data: Default::default(),
+        };
+        write_manifest(p, e.clone(), false).expect("a stale lock file is no obstacle");
+        std::fs::write(p, "{ not json").unwrap();
+        assert!(write_manifest(p, e, false).is_err());
+        assert_eq!(std::fs::read_to_string(p).unwrap(), "{ not json");
     }
 }

@@ -445,7 +445,10 @@ async fn post_process(
                         packer_run_uuid: opts.run_uuid.clone(),
                         custom_data: custom,
                     };
-                    artifact::write_manifest(&path, entry, opts.force)?;
+                    // The manifest lock may wait on a parallel build: off the async workers.
+                    let (p, force) = (path.clone(), opts.force);
+                    tokio::task::spawn_blocking(move || artifact::write_manifest(&p, entry, force))
+                        .await??;
                     cx.ui.say(&format!("Writing manifest {path}"));
                 }
                 PostProcessorKind::ShellLocal(s) => {
