@@ -254,15 +254,14 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
                 ("EnvVarFile", &env_file),
             ],
         )?;
-        let res = comm.exec(cx, &cmd).await?;
-        // Remove the script (and env file) whatever happened, unless skip_clean.
+        let res = comm.exec(cx, &cmd).await;
+        // Remove the script and the env file whatever happened — the command failing, or the
+        // connection gone (a reboot with expect_disconnect): the env file holds the script's
+        // environment, secrets included, and must not be baked into the image.
         if !s.skip_clean {
-            let mut rm = format!("rm -f {}", quote(&path));
-            if !env_file.is_empty() {
-                rm.push_str(&format!(" {}", quote(&env_file)));
-            }
-            let _ = comm.exec(cx, &rm).await;
+            remove_remote(cx, comm, &[&path, &env_file], retry_for).await?;
         }
+        let res = res?;
         if res.disconnected {
             if s.expect_disconnect {
                 cx.ui.message(
@@ -388,4 +387,36 @@ async fn upload_dir(cx: &Cx, comm: &mut Comm, local: &Path, remote: &str) -> any
         comm.upload_file(cx, &l, &r, None).await?;
     }
     Ok(())
+}
+
+/// Deletes files on the instance, reconnecting (within `retry_for`) when the connection is
+/// gone. Failing to remove them is an error: a leftover could hold secrets.
+async fn remove_remote(
+    cx: &Cx,
+    comm: &mut Comm,
+    files: &[&str],
+    retry_for: Duration,
+) -> anyhow::Result<()> {
+    let files: Vec<&str> = files.iter().copied().filter(|f| !f.is_empty()).collect();
+    let rm = format!(
+        "rm -f {}",
+        files.iter().map(|f| quote(f)).collect::<Vec<_>>().join(" ")
+    );
+    let started = tokio::time::Instant::now();
+    loop {
+        let err = match comm.exec(cx, &rm).await {
+            Ok(r) if !r.disconnected && r.exit_code == Some(0) => return Ok(()),
+            Ok(r) => anyhow::anyhow!("rm ended with {:?}", r.exit_code),
+            Err(e) if e.is::<Interrupted>() => return Err(e),
+            Err(e) => e,
+        };
+        if started.elapsed() >= retry_for.max(Duration::from_secs(30)) {
+            return Err(err.context(format!(
+                "could not remove {} from the instance (the script's environment may be in it)",
+                files.join(", ")
+            )));
+        }
+        comm.drop_connection();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }

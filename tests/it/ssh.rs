@@ -629,3 +629,36 @@ fn bastion_tunnels_the_connection() {
     );
     let _ = std::fs::remove_dir_all(&rd);
 }
+
+/// Issue #11: the uploaded script and its env-var file (which holds the script's environment,
+/// secrets included) are removed from the instance even when running the script failed — here
+/// a first attempt cut off by ssh_read_write_timeout, then retried (`max_retries`) with new
+/// files. Before, a failed run skipped the removal and the first attempt's env file stayed on
+/// the instance the image is made from.
+#[test]
+fn script_and_env_file_are_removed_even_when_the_run_fails() {
+    let rd = remote_dir();
+    let b = Bench::new(&[]);
+    let sshd = Sshd::start(Some(&b.moto));
+    let prov = format!(
+        r#"  provisioner "shell" {{
+    inline = ["mkdir -p {rd}/rf"]
+  }}
+  provisioner "shell" {{
+    remote_folder    = "{rd}/rf"
+    use_env_var_file = true
+    environment_vars = ["TOKEN=not-for-the-image"]
+    max_retries      = 1
+    inline           = ["if [ -f {rd}/once ]; then exit 0; fi; touch {rd}/once; sleep 30"]
+  }}"#
+    );
+    let t = template(&b, sshd.port, "  ssh_read_write_timeout = \"3s\"", &prov);
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let left: Vec<_> = std::fs::read_dir(format!("{rd}/rf"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert!(left.is_empty(), "left on the instance: {left:?}\n{out}");
+    let _ = std::fs::remove_dir_all(&rd);
+}
