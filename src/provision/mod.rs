@@ -47,17 +47,25 @@ pub async fn run_one(
         .map(parse_duration)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let attempts = p.common.max_retries.unwrap_or(0).max(0) as u32 + 1;
+    // Bounded: max_retries = 4294967295 wrapped to zero attempts (and a panic on the result).
+    let attempts = p.common.max_retries.unwrap_or(0).clamp(0, 1000) as u32 + 1;
     let mut last = None;
     for attempt in 1..=attempts {
         let fut = dispatch(cx, st, comm, p);
         let r = match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
                 Ok(r) => r,
-                Err(_) => Err(anyhow::anyhow!(
-                    "provisioner timed out after {}",
-                    crate::duration::format_duration(t)
-                )),
+                Err(_) => {
+                    // The command may still run on a blocking thread holding the session:
+                    // stop it and start the next attempt on a fresh connection.
+                    if let Some(c) = comm.as_mut() {
+                        c.abort();
+                    }
+                    Err(anyhow::anyhow!(
+                        "provisioner timed out after {}",
+                        crate::duration::format_duration(t)
+                    ))
+                }
             },
             None => fut.await,
         };

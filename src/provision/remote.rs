@@ -33,6 +33,14 @@ impl Comm {
     pub fn drop_connection(&mut self) {
         self.ssh = None;
     }
+    /// Abandons the connection a timed-out provisioner was using: the thread still running its
+    /// command sees the connection's stop flag within a second, closes the channel and lets
+    /// go of the session; the next command gets a new connection instead of waiting on it.
+    pub fn abort(&mut self) {
+        if let Some(ssh) = self.ssh.take() {
+            ssh.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
     /// Runs a command; `Err` for transport problems, the result otherwise.
     pub async fn exec(&mut self, cx: &Cx, cmd: &str) -> anyhow::Result<comm::ssh::ExecResult> {
         let ssh = self.get(cx).await?;

@@ -1191,3 +1191,18 @@ fn shell_local_honours_the_shebang() {
     assert!(!after.exists(), "the script went on after `false`:\n{out}");
     assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
 }
+
+/// Issue #11: `max_retries = 4294967295` on a provisioner is bounded, not wrapped to zero
+/// attempts (which ran nothing and then panicked on the missing result after the instance ran).
+#[test]
+fn a_huge_provisioner_max_retries_is_bounded() {
+    let b = Bench::new(&[]);
+    let t = b.template(
+        "",
+        "  provisioner \"shell-local\" {\n    inline      = [\"true\"]\n    max_retries = 4294967295\n  }",
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+    assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
+}

@@ -662,3 +662,48 @@ fn script_and_env_file_are_removed_even_when_the_run_fails() {
     assert!(left.is_empty(), "left on the instance: {left:?}\n{out}");
     let _ = std::fs::remove_dir_all(&rd);
 }
+
+/// Issue #11: a provisioner `timeout` stops the command it cut off and frees the SSH session:
+/// the retry runs on a new connection and the build ends promptly. Before, the abandoned thread
+/// held the session until the remote `sleep 600` ended, and the process could not exit.
+#[test]
+fn a_provisioner_timeout_frees_the_session() {
+    let b = Bench::new(&[]);
+    let sshd = Sshd::start(Some(&b.moto));
+    let prov = r#"  provisioner "shell" {
+    inline      = ["sleep 600"]
+    timeout     = "2s"
+    max_retries = 1
+  }"#;
+    let t = template(&b, sshd.port, "", prov);
+    let mut child = b
+        .cmd(&["build", t.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(90) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = status.unwrap_or_else(|| panic!("still running after 90 s:\n{text}"));
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Provisioner failed (attempt 1 of 2)")
+            && text.contains("provisioner timed out after 2s"),
+        "{text}"
+    );
+}
