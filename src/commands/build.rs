@@ -98,6 +98,10 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         out.sort_by_key(|o| o.0);
         anyhow::Ok(out)
     })?;
+    // Every build is over (and journaled). A thread still blocked reading the terminal — a
+    // `-debug` pause or a breakpoint that Ctrl-C ended — must not keep the process alive
+    // until someone presses Enter.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
 
     let mut failed = 0;
     let mut interrupted = false;

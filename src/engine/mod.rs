@@ -338,7 +338,8 @@ async fn finish(
         }
         kept.len()
     } else {
-        if cx.debug {
+        // Not after a Ctrl-C: the user asked to stop, not to be asked again.
+        if cx.debug && !interrupted {
             pause(
                 &cx.ui,
                 "Pausing before cleanup. Press enter to continue.",

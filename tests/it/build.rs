@@ -1206,3 +1206,46 @@ fn a_huge_provisioner_max_retries_is_bounded() {
     assert!(!out.contains("panicked"), "{out}");
     assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
 }
+
+/// Issue #11: Ctrl-C at a `-debug` pause ends the process; the read of the terminal it was
+/// waiting in no longer keeps it alive until Enter.
+#[test]
+fn ctrl_c_at_a_debug_pause_exits() {
+    let b = Bench::new(&[]);
+    let t = b.template("", "");
+    let mut child = b
+        .cmd(&["build", "-debug", t.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first pause (stdin stays open and silent: nobody presses Enter).
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let started = Instant::now();
+    while !seen.contains("Press enter to continue") {
+        let mut line = String::new();
+        use std::io::BufRead as _;
+        if stdout.read_line(&mut line).unwrap() == 0 || started.elapsed() > Duration::from_secs(60)
+        {
+            panic!("no pause: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    signal(child.id(), "-INT");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let status = status.expect("still running 30 s after Ctrl-C at a -debug pause");
+    assert_eq!(status.code(), Some(130));
+    assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
+}
