@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 /// libssh2's timeout error code: a blocking call gave up after `set_timeout`.
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 const CHUNK: usize = 256 * 1024;
+/// The longest line of remote output held before it is shown.
+const MAX_LINE: usize = 64 * 1024;
 const WINDOW: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +140,12 @@ impl Ssh {
                     while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
                         let line: Vec<u8> = pending.drain(..=pos).collect();
                         on_line(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+                    }
+                    // Output without a newline (a progress bar, a binary) is shown in pieces
+                    // of at most MAX_LINE bytes instead of growing without bound.
+                    while pending.len() >= MAX_LINE {
+                        let piece: Vec<u8> = pending.drain(..MAX_LINE).collect();
+                        on_line(&String::from_utf8_lossy(&piece));
                     }
                 }
                 Err(e) if io_timeout(&e) => {

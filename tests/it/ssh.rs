@@ -707,3 +707,25 @@ fn a_provisioner_timeout_frees_the_session() {
         "{text}"
     );
 }
+
+/// Issue #11: remote output without a newline is shown in bounded pieces (at most 64 KiB),
+/// not buffered whole.
+#[test]
+fn output_without_newlines_is_shown_in_bounded_pieces() {
+    let b = Bench::new(&[]);
+    let sshd = Sshd::start(Some(&b.moto));
+    let prov = r#"  provisioner "shell" {
+    inline = ["head -c 300000 /dev/zero | tr '\\0' 'a'"]
+  }"#;
+    let t = template(&b, sshd.port, "", prov);
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{}", &out[..out.len().min(2000)]);
+    let pieces: Vec<usize> = out
+        .lines()
+        .filter(|l| l.contains("aaaa"))
+        .map(|l| l.matches('a').count())
+        .collect();
+    assert!(pieces.len() >= 4, "{pieces:?}");
+    assert!(pieces.iter().all(|n| *n <= 64 * 1024 + 64), "{pieces:?}");
+    assert!(pieces.iter().sum::<usize>() >= 300_000, "{pieces:?}");
+}
