@@ -1249,3 +1249,35 @@ fn ctrl_c_at_a_debug_pause_exits() {
     assert_eq!(status.code(), Some(130));
     assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
 }
+
+/// Issue #11: a multi-line sensitive value (a private key) printed by a provisioner line by
+/// line, and a sensitive value printed as base64, are masked.
+#[test]
+fn multi_line_and_base64_secrets_are_masked_in_provisioner_output() {
+    let b = Bench::new(&[]);
+    let t = b.template(
+        "",
+        r#"  provisioner "shell-local" {
+    inline = ["printf '%s\\n' \"$KEY\"", "printf %s \"$TOK\" | base64"]
+    environment_vars = ["KEY=${var.key}", "TOK=${var.tok}"]
+  }"#,
+    );
+    let text = std::fs::read_to_string(&t).unwrap();
+    std::fs::write(
+        &t,
+        format!(
+            "variable \"key\" {{\n  sensitive = true\n  default   = \"-----BEGIN KEY-----\\nMIIEowIBAAKCAQEAsecretline1\\nQWERTYsecretline2zzz\\n-----END KEY-----\"\n}}\nvariable \"tok\" {{\n  sensitive = true\n  default   = \"tok-abcdef-123456\"\n}}\n{text}"
+        ),
+    )
+    .unwrap();
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    for leak in [
+        "MIIEowIBAAKCAQEAsecretline1",
+        "QWERTYsecretline2zzz",
+        "dG9rLWFiY2RlZi0xMjM0NTY",
+    ] {
+        assert!(!out.contains(leak), "{leak} in:\n{out}");
+    }
+    assert!(out.contains("<sensitive>"), "{out}");
+}
