@@ -51,6 +51,18 @@ fn direct(
 }
 
 pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()> {
+    // `only_on`: the operating systems (Go's names) this runs on; elsewhere it is skipped.
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    if !s.only_on.is_empty() && !s.only_on.iter().any(|o| o == os) {
+        cx.ui.say(&format!(
+            "Skipping shell-local: only_on {:?} does not include {os}",
+            s.only_on
+        ));
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let mut scripts: Vec<std::path::PathBuf> = Vec::new();
     let shebang = s
@@ -66,7 +78,8 @@ pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()>
                 .map(|l| cx.render(l, st))
                 .collect::<anyhow::Result<_>>()?,
         };
-        let path = dir.path().join("inline.sh");
+        let ext = s.tempfile_extension.clone().unwrap_or_else(|| ".sh".into());
+        let path = dir.path().join(format!("inline{ext}"));
         std::fs::write(&path, format!("#!{shebang}\n{}\n", lines.join("\n")))?;
         scripts.push(path);
     }

@@ -209,7 +209,17 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
         // The instance may still be coming up (or rebooting): retry the start, bounded.
         let started = tokio::time::Instant::now();
         loop {
-            match comm.upload_file(cx, &script, &path, Some(0o755)).await {
+            // Unless `binary`, scripts get Unix line endings, as Packer's shell provisioner
+            // does (a CRLF script would not run).
+            let upload = if s.binary {
+                comm.upload_file(cx, &script, &path, Some(0o755)).await
+            } else {
+                let text = std::fs::read(&script)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", script.display()))?;
+                let unix = String::from_utf8_lossy(&text).replace("\r\n", "\n");
+                comm.upload_bytes(cx, unix.into_bytes(), &path, 0o755).await
+            };
+            match upload {
                 Ok(()) => break,
                 Err(e) if e.is::<Interrupted>() => return Err(e),
                 Err(e) if started.elapsed() < retry_for => {

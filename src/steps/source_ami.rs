@@ -25,12 +25,19 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             img.root_device_type
         );
     }
-    if (c.ena_support == Some(true) || c.sriov_support) && img.virtualization_type == "paravirtual"
-    {
-        anyhow::bail!(
-            "Cannot enable enhanced networking on a paravirtual source AMI {}",
-            img.id
-        );
+    // Packer's check: ami_virtualization_type, when given, stands for the image's own type.
+    if c.ena_support == Some(true) || c.sriov_support {
+        match c.ami_virtualization_type.as_deref() {
+            Some("hvm") => {}
+            Some(other) => {
+                anyhow::bail!("Cannot enable enhanced networking, AMIVirtType '{other}' is not HVM")
+            }
+            None if img.virtualization_type == "paravirtual" => anyhow::bail!(
+                "Cannot enable enhanced networking on a paravirtual source AMI {}",
+                img.id
+            ),
+            None => {}
+        }
     }
     cx.ui
         .message(&format!("Found Image ID: {} ({})", img.id, img.name));

@@ -1281,3 +1281,47 @@ fn multi_line_and_base64_secrets_are_masked_in_provisioner_output() {
     }
     assert!(out.contains("<sensitive>"), "{out}");
 }
+
+/// Issue #11: options that were accepted and ignored now act. shell-local `only_on` skips the
+/// provisioner on other systems and `tempfile_extension` names the inline script;
+/// `ami_virtualization_type` takes part in Packer's enhanced-networking check.
+#[test]
+fn only_on_tempfile_extension_and_ami_virtualization_type_act() {
+    let b = Bench::new(&[]);
+    let skipped = b.dir.path().join("skipped");
+    let ext = b.dir.path().join("ext");
+    let t = b.template(
+        "",
+        &format!(
+            "  provisioner \"shell-local\" {{\n    only_on = [\"windows\"]\n    inline  = [\"touch {}\"]\n  }}\n  provisioner \"shell-local\" {{\n    tempfile_extension = \".bash\"\n    inline             = [\"basename \\\"$0\\\" > {}\"]\n  }}",
+            skipped.display(),
+            ext.display()
+        ),
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !skipped.exists(),
+        "only_on = [\"windows\"] ran on linux:\n{out}"
+    );
+    assert!(
+        std::fs::read_to_string(&ext)
+            .unwrap()
+            .trim()
+            .ends_with(".bash"),
+        "{out}"
+    );
+
+    let b = Bench::new(&[]);
+    let t = b.template(
+        "  ena_support = true\n  ami_virtualization_type = \"paravirtual\"",
+        "",
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Cannot enable enhanced networking, AMIVirtType 'paravirtual' is not HVM"),
+        "{out}"
+    );
+    assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
+}

@@ -9,6 +9,7 @@ mod emu;
 mod fixtures;
 mod fmt_goldens;
 mod fuzz;
+mod options_read;
 mod policy;
 mod ssh;
 mod sshd;

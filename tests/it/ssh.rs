@@ -729,3 +729,31 @@ fn output_without_newlines_is_shown_in_bounded_pieces() {
     assert!(pieces.iter().all(|n| *n <= 64 * 1024 + 64), "{pieces:?}");
     assert!(pieces.iter().sum::<usize>() >= 300_000, "{pieces:?}");
 }
+
+/// Issue #11: a script with Windows line endings runs: shell `binary = false` (the default)
+/// converts them, as Packer does (before, `binary` was read nowhere and the `\r`s broke it).
+#[test]
+fn crlf_scripts_run_unless_binary() {
+    let rd = remote_dir();
+    let b = Bench::new(&[]);
+    let sshd = Sshd::start(Some(&b.moto));
+    let script = b.dir.path().join("crlf.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\r\nmkdir -p {rd}\r\necho ok > {rd}/crlf\r\n"),
+    )
+    .unwrap();
+    let prov = format!(
+        "  provisioner \"shell\" {{\n    script = \"{}\"\n  }}",
+        script.display()
+    );
+    let t = template(&b, sshd.port, "", &prov);
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(format!("{rd}/crlf")).unwrap(),
+        "ok\n",
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&rd);
+}
