@@ -6,6 +6,7 @@ mod cleanup;
 mod cli;
 mod credentials;
 mod emu;
+mod faults;
 mod fixtures;
 mod fmt_goldens;
 mod fuzz;

@@ -11,6 +11,11 @@ Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
                       (HTTP 400) and MESSAGE
   --answer ACTION:FILE  answer every call of ACTION with FILE's content (HTTP 200), for actions
                       moto does not implement (the feature is then "emulator-limited")
+  --chaos SEED:THROTTLE:SERVER:RESET  answer a random share of all calls (seeded, so a run can
+                      be repeated) with RequestLimitExceeded (HTTP 503), InternalError (HTTP
+                      500) or a dropped connection; the three are fractions, e.g. 1:0.2:0.05:0
+  --fail-from K:CODE  answer every call from the K-th on (1-based, counting the program's calls)
+                      with CODE (HTTP 400): everything after a point fails
   --dir DIR           where held/release/log files live
 Every request is logged to DIR/proxy.log as "seq action region".
 CopyImage's TagSpecifications are applied (moto accepts and drops them; AWS tags the new AMI
@@ -36,6 +41,8 @@ ap.add_argument("--slow", type=int, default=0)
 ap.add_argument("--hold-after", type=int, default=-1)
 ap.add_argument("--fail", action="append", default=[])
 ap.add_argument("--answer", action="append", default=[])
+ap.add_argument("--chaos", default="")
+ap.add_argument("--fail-from", default="")
 ap.add_argument("--dir", default=".")
 args = ap.parse_args()
 
@@ -47,6 +54,15 @@ fails = {}
 for f in args.fail:
     action, code, n, *msg = f.split(":", 3)
     fails[action] = [code, int(n), msg[0] if msg else "injected by the test proxy"]
+import random
+chaos = None
+if args.chaos:
+    seed, throttle, server, reset = args.chaos.split(":")
+    chaos = (random.Random(int(seed)), float(throttle), float(server), float(reset))
+fail_from = None
+if args.fail_from:
+    k, code = args.fail_from.split(":", 1)
+    fail_from = (int(k), code)
 answers = {}
 for a in args.answer:
     action, path = a.split(":", 1)
@@ -110,6 +126,32 @@ class Handler(BaseHTTPRequestHandler):
             open(os.path.join(args.dir, "held"), "w").close()
             while not os.path.exists(os.path.join(args.dir, "release")):
                 time.sleep(0.02)
+        injected = None
+        if fail_from and n >= fail_from[0]:
+            injected = (fail_from[1], 400)
+        elif chaos:
+            with lock:
+                r = chaos[0].random()
+            if r < chaos[1]:
+                injected = ("RequestLimitExceeded", 503)
+            elif r < chaos[1] + chaos[2]:
+                injected = ("InternalError", 500)
+            elif r < chaos[1] + chaos[2] + chaos[3]:
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+        if injected:
+            code, status = injected
+            data = (f"<?xml version=\"1.0\"?><Response><Errors><Error><Code>{code}</Code>"
+                    f"<Message>injected by the test proxy</Message></Error></Errors>"
+                    f"<RequestID>proxy-{n}</RequestID></Response>").encode()
+            self.send_response_only(status)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("x-amzn-RequestId", f"proxy-{n}")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if action in answers:
             data = answers[action]
             self.send_response_only(200)
