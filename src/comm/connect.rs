@@ -35,6 +35,30 @@ pub struct SshConfig {
     /// The pause between attempts grows from this to 5 s (Packer waits 5 s every time).
     pub first_retry: Duration,
     pub bastion: Option<super::bastion::Bastion>,
+    /// The instance's host key, pinned at the first handshake: every later connection of the
+    /// build (reconnects after `expect_disconnect`, retries) must present the same key.
+    pub host_key: HostKeyPin,
+}
+
+/// The machine answering is not the one the build first reached: never retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HostKeyChanged(pub String);
+
+/// Shared by every clone of a build's [`SshConfig`]: the key and its fingerprint.
+pub type HostKeyPin = Arc<Mutex<Option<(Vec<u8>, String)>>>;
+
+/// The session's host key fingerprint, as OpenSSH prints it.
+fn fingerprint(sess: &Session) -> String {
+    use base64::Engine as _;
+    sess.host_key_hash(ssh2::HashType::Sha256)
+        .map(|h| {
+            format!(
+                "SHA256:{}",
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(h)
+            )
+        })
+        .unwrap_or_else(|| "(unknown)".into())
 }
 
 /// Authenticates a session that has done its handshake.
@@ -57,6 +81,8 @@ enum Attempt {
     Tcp(String),
     Handshake(String),
     Auth(String),
+    /// Another machine answers: never retried, no credentials sent.
+    HostKey(String),
 }
 
 fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
@@ -80,6 +106,22 @@ fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
     sess.set_timeout(15_000);
     sess.handshake()
         .map_err(|e| Attempt::Handshake(e.to_string()))?;
+    // Before any credential goes out: is this the machine the build first reached?
+    if let Some((key, _)) = sess.host_key() {
+        let mut pin = c.host_key.lock().unwrap_or_else(|p| p.into_inner());
+        match pin.as_ref() {
+            Some((first, first_fp)) if first.as_slice() != key => {
+                return Err(Attempt::HostKey(format!(
+                    "the host key of {}:{} changed since the build's first connection ({first_fp} then, {} now): refusing to connect — another machine may be answering at this address",
+                    c.host,
+                    c.port,
+                    fingerprint(&sess)
+                )));
+            }
+            Some(_) => {}
+            None => *pin = Some((key.to_vec(), fingerprint(&sess))),
+        }
+    }
     authenticate(&sess, &c.user, &c.auth).map_err(Attempt::Auth)?;
     if let Some(k) = c.keep_alive {
         sess.set_keepalive(false, k.as_secs().max(1) as u32);
@@ -112,12 +154,12 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
         match attempt {
             Ok(sess) => {
                 ui.say("Connected to SSH!");
-                // The build's own instance is brand new: its host key is accepted on first use.
-                if let Some(h) = sess.host_key_hash(ssh2::HashType::Sha256) {
-                    use base64::Engine as _;
-                    let fp = base64::engine::general_purpose::STANDARD_NO_PAD.encode(h);
+                // The build's own instance is brand new: its host key is accepted on first use,
+                // then pinned for the rest of the build.
+                if sess.host_key().is_some() {
                     ui.message(&format!(
-                        "Host key SHA256:{fp} accepted on first use (a fresh instance)"
+                        "Host key {} accepted on first use (a fresh instance) and pinned for this build",
+                        fingerprint(&sess)
                     ));
                 }
                 let flag = Arc::new(AtomicBool::new(false));
@@ -156,6 +198,7 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
                 ui.message(&last);
             }
             Err(Attempt::Tcp(e)) => last = format!("port {} closed or unreachable: {e}", c.port),
+            Err(Attempt::HostKey(e)) => return Err(HostKeyChanged(e).into()),
         }
         if start.elapsed() + delay > c.timeout {
             anyhow::bail!(

@@ -30,6 +30,7 @@ pub fn run(a: &TransferArgs) -> anyhow::Result<Exit> {
         },
         first_retry: Duration::from_secs(1),
         bastion: None,
+        host_key: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -177,6 +177,7 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
             comm::ssh::Transfer::Scp
         },
         first_retry: Duration::from_secs(1),
+        host_key: Default::default(),
         bastion: match &c.ssh_bastion_host {
             None => None,
             Some(h) => Some(comm::bastion::Bastion {

@@ -1,6 +1,7 @@
 //! The provisioners that act on the instance over SSH: `shell` and `file`, with Packer's wire
 //! pattern (upload the script, run `execute_command`, remove it) and options.
 
+use crate::comm::connect::HostKeyChanged;
 use crate::comm::ssh::CommError;
 use crate::comm::{self, Ssh, SshConfig};
 use crate::config::plugins::{File, Shell};
@@ -221,7 +222,7 @@ pub async fn shell(cx: &Cx, st: &BuildState, comm: &mut Comm, s: &Shell) -> anyh
             };
             match upload {
                 Ok(()) => break,
-                Err(e) if e.is::<Interrupted>() => return Err(e),
+                Err(e) if e.is::<Interrupted>() || e.is::<HostKeyChanged>() => return Err(e),
                 Err(e) if started.elapsed() < retry_for => {
                     cx.ui.message(&format!("Retrying the script upload: {e:#}"));
                     comm.drop_connection();
@@ -425,7 +426,7 @@ async fn remove_remote(
         let err = match comm.exec(cx, &rm).await {
             Ok(r) if !r.disconnected && r.exit_code == Some(0) => return Ok(()),
             Ok(r) => anyhow::anyhow!("rm ended with {:?}", r.exit_code),
-            Err(e) if e.is::<Interrupted>() => return Err(e),
+            Err(e) if e.is::<Interrupted>() || e.is::<HostKeyChanged>() => return Err(e),
             Err(e) => e,
         };
         if started.elapsed() >= retry_for.max(Duration::from_secs(30)) {

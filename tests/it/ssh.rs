@@ -757,3 +757,42 @@ fn crlf_scripts_run_unless_binary() {
     );
     let _ = std::fs::remove_dir_all(&rd);
 }
+
+/// Issue #11: the instance's host key is pinned at the first connection; a reconnect (after
+/// expect_disconnect) that meets another key is refused before any credential is sent.
+#[test]
+fn a_changed_host_key_is_refused_on_reconnect() {
+    let rd = remote_dir();
+    let b = Bench::new(&[]);
+    let sshd = Sshd::start(Some(&b.moto));
+    let d = sshd.dir.path().display();
+    // Connect (the key is pinned), swap the sshd's host keys and reload it, drop the
+    // connection: the reconnect meets the new key.
+    let prov = format!(
+        r#"  provisioner "shell" {{
+    inline = ["mkdir -p {rd}"]
+  }}
+  provisioner "shell-local" {{
+    inline = ["rm -f {d}/ssh_host_*", "ssh-keygen -q -t ed25519 -N '' -f {d}/ssh_host_ed25519_key", "ssh-keygen -q -t rsa -N '' -f {d}/ssh_host_rsa_key", "kill -HUP $(cat {d}/sshd.pid)", "sleep 1"]
+  }}
+  provisioner "shell" {{
+    inline            = ["kill -9 $PPID; sleep 5"]
+    expect_disconnect = true
+  }}
+  provisioner "shell" {{
+    inline = ["touch {rd}/reached"]
+  }}"#
+    );
+    let t = template(&b, sshd.port, "", &prov);
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("changed since the build's first connection"),
+        "{out}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("{rd}/reached")).exists(),
+        "the command ran on the other machine:\n{out}"
+    );
+    let _ = std::fs::remove_dir_all(&rd);
+}
