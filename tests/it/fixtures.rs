@@ -138,6 +138,8 @@ fn starter_templates_validate() {
         "templates/al2023.pkr.hcl",
         "templates/ubuntu-2404.pkr.hcl",
         "templates/debian-12.pkr.hcl",
+        "templates/encrypted-multi-region.pkr.hcl",
+        "templates/spot-multi-type.pkr.hcl",
     ] {
         let r = run(ambake(&["validate", t]));
         assert_eq!(r.code, 0, "{t}: {}", r.stderr);
