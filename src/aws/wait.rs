@@ -18,6 +18,23 @@ pub enum Poll<T> {
     Failed(String),
 }
 
+/// Told now and then what a long wait is waiting for: the last state seen, the time waited and
+/// the number of polls.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<ProgressFn>);
+
+/// (last state seen, time waited, polls so far)
+pub type ProgressFn = dyn Fn(&str, Duration, usize) + Send + Sync;
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+/// How often a long wait reports, at most.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone)]
 pub struct WaitSpec {
     /// "instance i-… to be running", for messages.
@@ -28,6 +45,8 @@ pub struct WaitSpec {
     /// A fixed delay (`aws_polling.delay_seconds`) instead of backing off.
     pub fixed_delay: Option<Duration>,
     pub not_found_grace: Duration,
+    /// Called at most every [`PROGRESS_EVERY`] while the wait goes on.
+    pub progress: Option<Progress>,
 }
 
 impl WaitSpec {
@@ -39,6 +58,7 @@ impl WaitSpec {
             max_delay: Duration::from_secs(15),
             fixed_delay: None,
             not_found_grace: Duration::from_secs(30),
+            progress: None,
         }
     }
     /// Applies `aws_polling` / `AWS_POLL_DELAY_SECONDS` / `AWS_MAX_ATTEMPTS`.
@@ -84,6 +104,8 @@ where
     let start = tokio::time::Instant::now();
     let mut backoff = Backoff::new(spec);
     let mut last: String;
+    let mut polls = 0usize;
+    let mut reported = start;
     loop {
         if cancel.is_cancelled() {
             return Err(WaitError::Cancelled(spec.what.clone()));
@@ -111,7 +133,14 @@ where
                 last = "not found yet".into();
             }
         }
+        polls += 1;
         let elapsed = start.elapsed();
+        if let Some(p) = &spec.progress
+            && reported.elapsed() >= PROGRESS_EVERY
+        {
+            (p.0)(&last, elapsed, polls);
+            reported = tokio::time::Instant::now();
+        }
         if elapsed >= spec.max_wait {
             return Err(WaitError::TimedOut {
                 what: spec.what.clone(),
@@ -179,6 +208,29 @@ mod tests {
                 .cloned()
                 .unwrap_or(Poll::Pending("pending".into()))))
         })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn long_waits_report_at_most_every_30_seconds() {
+        let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let r = reports.clone();
+        let spec = WaitSpec {
+            progress: Some(Progress(Arc::new(move |last, waited, polls| {
+                r.lock()
+                    .unwrap()
+                    .push((last.to_string(), waited.as_secs(), polls));
+            }))),
+            ..WaitSpec::new("x", Duration::from_secs(100))
+        };
+        let (_, poll) = scripted(vec![]);
+        let e = wait(&spec, &CancellationToken::new(), poll).await;
+        assert!(matches!(e, Err(WaitError::TimedOut { .. })));
+        let reports = reports.lock().unwrap();
+        assert!((2..=3).contains(&reports.len()), "{reports:?}");
+        assert!(reports.iter().all(|(last, _, _)| last == "pending"));
+        for pair in reports.windows(2) {
+            assert!(pair[1].1 - pair[0].1 >= 30, "{reports:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -96,7 +96,21 @@ impl Cx {
 
     /// A wait with this build's polling settings.
     pub fn spec(&self, what: impl Into<String>, default_max: Duration) -> WaitSpec {
-        WaitSpec::new(what, default_max).with_polling(&self.polling)
+        let what = what.into();
+        let ui = self.ui.clone();
+        let label = what.clone();
+        WaitSpec {
+            // A long wait says what it is waiting for, so a quiet log is not a hung build.
+            progress: Some(crate::aws::wait::Progress(Arc::new(
+                move |last: &str, waited: Duration, polls: usize| {
+                    ui.message(&format!(
+                        "Still waiting for {label}: {last} after {} ({polls} polls)",
+                        crate::duration::format_duration(waited)
+                    ))
+                },
+            ))),
+            ..WaitSpec::new(what, default_max).with_polling(&self.polling)
+        }
     }
 
     /// Runs a wait; cancellation becomes [`Interrupted`].
