@@ -9,7 +9,20 @@ use std::sync::{Arc, Mutex};
 pub struct UiOptions {
     pub machine_readable: bool,
     pub timestamps: bool,
+    /// ANSI colours: only on a terminal, never with `-color=false` or `NO_COLOR`.
+    pub color: bool,
 }
+
+/// Whether colours should be used: asked for (`-color`, default true), stdout a terminal, and
+/// `NO_COLOR` unset or empty (no-color.org).
+pub fn want_color(flag: bool) -> bool {
+    use std::io::IsTerminal as _;
+    flag && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Packer's build colours, given out in order: green, cyan, magenta, yellow, blue.
+const COLORS: [&str; 5] = ["32", "36", "35", "33", "34"];
 
 /// Output for one build (or for the run as a whole, with an empty target).
 #[derive(Clone)]
@@ -17,6 +30,9 @@ pub struct Ui {
     target: String,
     opts: UiOptions,
     secrets: Arc<Mutex<Vec<String>>>,
+    /// This target's colour (an SGR code), when colours are on.
+    color: Option<&'static str>,
+    next_color: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Packer's machine-readable escaping: `,` → `%!(PACKER_COMMA)`, newlines → `\n`.
@@ -32,13 +48,21 @@ impl Ui {
             target: target.to_string(),
             opts,
             secrets: Arc::new(Mutex::new(secrets)),
+            color: None,
+            next_color: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
     }
+    /// The output of one build: its own colour, like Packer's.
     pub fn for_target(&self, target: &str) -> Ui {
+        let i = self
+            .next_color
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ui {
             target: target.to_string(),
             opts: self.opts.clone(),
             secrets: self.secrets.clone(),
+            color: self.opts.color.then(|| COLORS[i % COLORS.len()]),
+            next_color: self.next_color.clone(),
         }
     }
     /// Adds a value that must never be shown (a private key, a session token).
@@ -80,7 +104,21 @@ impl Ui {
                 (_, false) => format!("    {}: {line}", self.target),
                 (_, true) => line.to_string(),
             };
-            let _ = writeln!(out, "{prefix}{body}");
+            match (self.color, kind) {
+                // Errors in red, as Packer prints them; step lines bold in the build's colour.
+                (Some(_), "error") => {
+                    let _ = writeln!(out, "{prefix}\x1b[1;31m{body}\x1b[0m");
+                }
+                (Some(c), "say") => {
+                    let _ = writeln!(out, "{prefix}\x1b[1;{c}m{body}\x1b[0m");
+                }
+                (Some(c), _) => {
+                    let _ = writeln!(out, "{prefix}\x1b[{c}m{body}\x1b[0m");
+                }
+                (None, _) => {
+                    let _ = writeln!(out, "{prefix}{body}");
+                }
+            }
         }
     }
     /// A step-level line: `==> amazon-ebs.x: Creating temporary key pair…`

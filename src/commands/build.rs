@@ -38,6 +38,7 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         UiOptions {
             machine_readable: a.machine_readable,
             timestamps: a.timestamp_ui,
+            color: !a.machine_readable && crate::ui::want_color(a.color),
         },
         secrets,
     );
@@ -68,7 +69,10 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         let mut set = tokio::task::JoinSet::new();
         for (i, plan) in plans.into_iter().enumerate() {
             let bui = ui.for_target(&plan.name);
-            bui.message("output will be in this color.");
+            // Packer's first line per build; it is true only when colours are on.
+            if crate::ui::want_color(a.color) && !a.machine_readable {
+                bui.message("output will be in this color.");
+            }
             let (cancel, journals, sem, opts) = (
                 cancel.clone(),
                 journals.clone(),

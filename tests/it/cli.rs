@@ -424,3 +424,49 @@ fn literal_secret_options_are_masked_too() {
         }
     }
 }
+
+/// Issue #12: colours on a terminal only — each build in its own colour — and none with
+/// NO_COLOR, with -color=false, or when stdout is not a terminal.
+#[test]
+fn colours_only_on_a_terminal_and_never_with_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.pkr.hcl",
+        "source \"amazon-ebs\" \"x\" {\n  region        = \"us-east-1\"\n  instance_type = \"t3.micro\"\n  source_ami    = \"ami-760aaa0f\"\n  communicator  = \"none\"\n  ami_name      = \"colours\"\n  max_retries   = 1\n}\nbuild {\n  sources = [\"source.amazon-ebs.x\"]\n}\n",
+    );
+    // No AWS here: the build fails on its first call, which is enough to see the output.
+    let bin = env!("CARGO_BIN_EXE_ambake");
+    let under_pty = |extra_env: &str, flags: &str| {
+        let cmd = format!(
+            "{extra_env} AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=AKIAX AWS_SECRET_ACCESS_KEY=x AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true AMBAKE_STATE_DIR={} {bin} build {flags} {}",
+            dir.path().join("state").display(),
+            t.display()
+        );
+        let out = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .expect("script(1) from util-linux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tty = under_pty("", "");
+    assert!(tty.contains("\x1b[32m"), "a colour on a terminal: {tty:?}");
+    assert!(tty.contains("output will be in this color."), "{tty:?}");
+    let no_color = under_pty("NO_COLOR=1", "");
+    assert!(!no_color.contains('\x1b'), "NO_COLOR: {no_color:?}");
+    let flag = under_pty("", "-color=false");
+    assert!(!flag.contains('\x1b'), "-color=false: {flag:?}");
+    let mut c = ambake(&["build", t.to_str().unwrap()]);
+    c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "AKIAX")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AMBAKE_STATE_DIR", dir.path().join("state"));
+    let piped = run(c);
+    assert!(
+        !piped.stdout.contains('\x1b'),
+        "not a terminal: {:?}",
+        piped.stdout
+    );
+    assert!(!piped.stdout.contains("output will be in this color"));
+}
