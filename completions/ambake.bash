@@ -109,7 +109,7 @@ _ambake() {
             return 0
             ;;
         ambake__subcmd__build)
-            opts="-h --var --var-file --only --except --force --on-error --parallel-builds --machine-readable --timestamp-ui --color --debug --help"
+            opts="-h --var --var-file --only --except --force --on-error --parallel-builds --machine-readable --timestamp-ui --color --json --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -52,6 +52,7 @@ false\t''"
 complete -c ambake -n "__fish_ambake_using_subcommand build" -l force -d 'Deregister an existing AMI of the same name (sets force_deregister)'
 complete -c ambake -n "__fish_ambake_using_subcommand build" -l machine-readable
 complete -c ambake -n "__fish_ambake_using_subcommand build" -l timestamp-ui
+complete -c ambake -n "__fish_ambake_using_subcommand build" -l json -d 'One JSON object per line on stdout: the events of docs/json-events.md (an ambake extension, beside Packer\'s -machine-readable)'
 complete -c ambake -n "__fish_ambake_using_subcommand build" -l debug -d 'Pause between steps and keep the temporary private key'
 complete -c ambake -n "__fish_ambake_using_subcommand build" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand validate" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r

@@ -40,6 +40,7 @@ _arguments "${_arguments_options[@]}" : \
 '--force[Deregister an existing AMI of the same name (sets force_deregister)]' \
 '--machine-readable[]' \
 '--timestamp-ui[]' \
+'(--machine-readable)--json[One JSON object per line on stdout\: the events of docs/json-events.md (an ambake extension, beside Packer'\''s -machine-readable)]' \
 '--debug[Pause between steps and keep the temporary private key]' \
 '-h[Print help]' \
 '--help[Print help]' \

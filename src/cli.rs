@@ -171,6 +171,10 @@ pub struct BuildArgs {
     pub timestamp_ui: bool,
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub color: bool,
+    /// One JSON object per line on stdout: the events of docs/json-events.md (an ambake
+    /// extension, beside Packer's -machine-readable)
+    #[arg(long, conflicts_with = "machine_readable")]
+    pub json: bool,
     /// Pause between steps and keep the temporary private key
     #[arg(long)]
     pub debug: bool,

@@ -11,7 +11,12 @@ pub struct UiOptions {
     pub timestamps: bool,
     /// ANSI colours: only on a terminal, never with `-color=false` or `NO_COLOR`.
     pub color: bool,
+    /// `--json`: every line and event as one JSON object (docs/json-events.md).
+    pub json: bool,
 }
+
+/// The version of the `--json` event schema (docs/json-events.md).
+pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 /// Whether colours should be used: asked for (`-color`, default true), stdout a terminal, and
 /// `NO_COLOR` unset or empty (no-color.org).
@@ -75,7 +80,37 @@ impl Ui {
         let secrets = self.secrets.lock().map(|v| v.clone()).unwrap_or_default();
         crate::output::mask(s, &secrets)
     }
+    /// A `--json` event: `{"v":1,"time":…,"type":…,"build":…, …fields}`, masked like every
+    /// other output. Nothing in the other modes.
+    pub fn event(&self, kind: &str, fields: serde_json::Value) {
+        if !self.opts.json {
+            return;
+        }
+        let mut obj = serde_json::Map::new();
+        obj.insert("v".into(), JSON_SCHEMA_VERSION.into());
+        obj.insert("time".into(), jiff::Timestamp::now().to_string().into());
+        obj.insert("type".into(), kind.into());
+        if !self.target.is_empty() {
+            obj.insert("build".into(), self.target.clone().into());
+        }
+        if let serde_json::Value::Object(m) = fields {
+            obj.extend(m);
+        }
+        let line = self.masked(&serde_json::Value::Object(obj).to_string());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+    pub fn is_json(&self) -> bool {
+        self.opts.json
+    }
     fn emit(&self, kind: &str, text: &str) {
+        if self.opts.json {
+            // Provisioner output and messages: one event per line of text.
+            for line in text.lines() {
+                self.event("output", serde_json::json!({ "level": kind, "line": line }));
+            }
+            return;
+        }
         let text = self.masked(text);
         let mut out = std::io::stdout().lock();
         if self.opts.machine_readable {

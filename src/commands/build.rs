@@ -38,7 +38,8 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         UiOptions {
             machine_readable: a.machine_readable,
             timestamps: a.timestamp_ui,
-            color: !a.machine_readable && crate::ui::want_color(a.color),
+            color: !a.machine_readable && !a.json && crate::ui::want_color(a.color),
+            json: a.json,
         },
         secrets,
     );
@@ -53,6 +54,15 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    ui.event(
+        "run_started",
+        serde_json::json!({
+            "schema": crate::ui::JSON_SCHEMA_VERSION,
+            "ambake": env!("CARGO_PKG_VERSION"),
+            "run_uuid": run_opts.run_uuid,
+            "builds": plans.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+        }),
+    );
     let outcomes = rt.block_on(async {
         let cancel = CancellationToken::new();
         let journals = Arc::new(Mutex::new(Vec::new()));
@@ -70,7 +80,7 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         for (i, plan) in plans.into_iter().enumerate() {
             let bui = ui.for_target(&plan.name);
             // Packer's first line per build; it is true only when colours are on.
-            if crate::ui::want_color(a.color) && !a.machine_readable {
+            if crate::ui::want_color(a.color) && !a.machine_readable && !a.json {
                 bui.message("output will be in this color.");
             }
             let (cancel, journals, sem, opts) = (
@@ -110,6 +120,24 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
     let mut failed = 0;
     let mut interrupted = false;
     for (_, name, took, o) in &outcomes {
+        let bui = ui.for_target(name);
+        let (outcome, error) = match o {
+            Outcome::Success(_) => ("success", None),
+            Outcome::NoArtifact => ("success", None),
+            Outcome::SuccessWithLeftovers(_, e) => ("leftovers", Some(e.as_str())),
+            Outcome::Failed(e) => ("failed", Some(e.as_str())),
+            Outcome::Interrupted => ("cancelled", None),
+        };
+        if let Some(e) = error {
+            bui.event("error", serde_json::json!({ "message": e }));
+        }
+        if let Outcome::Success(a) | Outcome::SuccessWithLeftovers(a, _) = o {
+            bui.event("artifact", serde_json::json!({ "amis": a.amis }));
+        }
+        bui.event(
+            "build_finished",
+            serde_json::json!({ "outcome": outcome, "duration_ms": took.as_millis() as u64 }),
+        );
         let t = crate::duration::format_duration(std::time::Duration::from_secs(took.as_secs()));
         match o {
             Outcome::Success(_) | Outcome::NoArtifact => {
@@ -163,11 +191,20 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
             bui.machine("artifact", &[&i.to_string(), "string", &a.describe()]);
             bui.machine("artifact", &[&i.to_string(), "files-count", "0"]);
             bui.machine("artifact", &[&i.to_string(), "end"]);
-            if !ui.is_machine() {
+            if !ui.is_machine() && !ui.is_json() {
                 crate::output::line(&format!("--> {name}: {}", a.describe().trim_end()));
             }
         }
     }
+    ui.event(
+        "summary",
+        serde_json::json!({
+            "builds": outcomes.len(),
+            "failed": failed,
+            "interrupted": interrupted,
+            "artifacts": artifacts.iter().map(|(n, a)| serde_json::json!({ "build": n, "amis": a.amis })).collect::<Vec<_>>(),
+        }),
+    );
     Ok(if interrupted {
         Exit::Interrupted
     } else if failed > 0 {

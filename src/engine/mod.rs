@@ -232,6 +232,15 @@ pub async fn run_one(
         "Build {build_id}: credentials from {}; region {} (from {})",
         session.source, session.region, session.region_origin
     ));
+    ui.event(
+        "build_started",
+        serde_json::json!({
+            "build_id": build_id,
+            "region": session.region,
+            "account": account,
+            "credentials": session.source.to_string(),
+        }),
+    );
     let mut legacy = LegacyContext::new(opts.now);
     legacy.uuid = opts.run_uuid.clone();
     let cx = Cx {
@@ -254,10 +263,20 @@ pub async fn run_one(
     while i < STEPS.len() {
         let step = STEPS[i];
         let name = step.name();
+        let started = std::time::Instant::now();
+        ui.event("step_started", serde_json::json!({ "step": name }));
         let r = match cx.check_cancel() {
             Ok(()) => step.run(&cx, &mut st).await,
             Err(e) => Err(e),
         };
+        ui.event(
+            "step_finished",
+            serde_json::json!({
+                "step": name,
+                "ok": r.is_ok(),
+                "duration_ms": started.elapsed().as_millis() as u64,
+            }),
+        );
         match r {
             Ok(()) => {
                 if cx.debug && i + 1 < STEPS.len() {

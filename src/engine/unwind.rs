@@ -170,9 +170,12 @@ pub async fn run(
             instance_left = true;
         }
         match result {
-            Ok(Done::Deleted) => u.note(Event::Deleted {
-                resource: r.clone(),
-            }),
+            Ok(Done::Deleted) => {
+                ui.event("resource_deleted", serde_json::json!({ "resource": r }));
+                u.note(Event::Deleted {
+                    resource: r.clone(),
+                })
+            }
             Ok(Done::Kept(why)) => {
                 ui.message(&format!("Kept {}: {why}", r.describe()));
                 u.note(Event::Committed {

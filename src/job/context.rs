@@ -42,6 +42,10 @@ impl Cx {
 
     /// Journals a resource the moment its create call returned, before anything waits on it.
     pub fn record(&self, resource: Resource, lifetime: Lifetime) -> anyhow::Result<()> {
+        self.ui.event(
+            "resource_created",
+            serde_json::json!({ "resource": resource, "lifetime": lifetime }),
+        );
         self.journal
             .append(Event::Created { resource: resource.clone(), lifetime })
             .map_err(|e| anyhow::anyhow!("cannot write the build journal {} ({e}); {} was created and must be removed by hand if this build cannot clean it up", self.journal.path().display(), resource.describe()))
@@ -103,6 +107,18 @@ impl Cx {
             // A long wait says what it is waiting for, so a quiet log is not a hung build.
             progress: Some(crate::aws::wait::Progress(Arc::new(
                 move |last: &str, waited: Duration, polls: usize| {
+                    if ui.is_json() {
+                        ui.event(
+                            "wait_progress",
+                            serde_json::json!({
+                                "awaited": label,
+                                "last_state": last,
+                                "elapsed_ms": waited.as_millis() as u64,
+                                "polls": polls,
+                            }),
+                        );
+                        return;
+                    }
                     ui.message(&format!(
                         "Still waiting for {label}: {last} after {} ({polls} polls)",
                         crate::duration::format_duration(waited)

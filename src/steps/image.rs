@@ -305,12 +305,17 @@ impl CopyJob {
             "an image id",
             &self.region,
         )?;
+        let copy = Resource::Image {
+            region: self.region.clone(),
+            id: id.clone(),
+        };
+        self.ui.event(
+            "resource_created",
+            serde_json::json!({ "resource": copy, "lifetime": Lifetime::Artifact }),
+        );
         self.journal
             .append(Event::Created {
-                resource: Resource::Image {
-                    region: self.region.clone(),
-                    id: id.clone(),
-                },
+                resource: copy,
                 lifetime: Lifetime::Artifact,
             })
             .map_err(|e| {

@@ -1325,3 +1325,72 @@ fn only_on_tempfile_extension_and_ami_virtualization_type_act() {
     );
     assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
 }
+
+/// Issue #12: `--json` writes one JSON object per line — the documented events, in order, with
+/// the artifact per region and a summary; a failing build yields an error event.
+#[test]
+fn json_events_parse_in_order_with_artifact_and_summary() {
+    let b = Bench::new(&[]);
+    let t = b.template("", "");
+    let out = b
+        .cmd(&["build", "--json", t.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"run_started"), "{types:?}");
+    assert_eq!(types.last(), Some(&"summary"), "{types:?}");
+    assert!(events.iter().all(|e| e["v"] == 1));
+    let pos = |t: &str| types.iter().position(|x| *x == t).unwrap_or(usize::MAX);
+    assert!(pos("build_started") < pos("step_started"));
+    assert!(pos("step_started") < pos("resource_created"));
+    assert!(pos("resource_created") < pos("artifact"));
+    assert!(pos("artifact") < pos("build_finished"));
+    assert!(
+        types.contains(&"resource_deleted"),
+        "the instance goes: {types:?}"
+    );
+    let artifact = &events[pos("artifact")];
+    assert!(
+        artifact["amis"]["us-east-1"]
+            .as_str()
+            .unwrap()
+            .starts_with("ami-")
+    );
+    assert!(
+        artifact["amis"]["us-west-2"]
+            .as_str()
+            .unwrap()
+            .starts_with("ami-")
+    );
+    assert_eq!(events[pos("build_finished")]["outcome"], "success");
+    assert!(events.iter().any(|e| e["type"] == "step_finished"
+        && e["step"] == "create AMI"
+        && e["duration_ms"].is_u64()));
+
+    let b = Bench::new(&["--fail", "CreateImage:InvalidParameterValue:1"]);
+    let t = b.template("", "");
+    let out = b
+        .cmd(&["build", "--json", t.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let error = events.iter().find(|e| e["type"] == "error").expect(&text);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("ec2:CreateImage in us-east-1 failed: InvalidParameterValue"),
+        "{error}"
+    );
+    assert_eq!(events.last().unwrap()["failed"], 1);
+}
