@@ -35,6 +35,10 @@ pub struct Ui {
     target: String,
     opts: UiOptions,
     secrets: Arc<Mutex<Vec<String>>>,
+    /// On a terminal: the live status lines (one spinner per build) that log lines scroll
+    /// above.
+    live: Option<indicatif::MultiProgress>,
+    bar: Option<indicatif::ProgressBar>,
     /// This target's colour (an SGR code), when colours are on.
     color: Option<&'static str>,
     next_color: Arc<std::sync::atomic::AtomicUsize>,
@@ -53,6 +57,8 @@ impl Ui {
             target: target.to_string(),
             opts,
             secrets: Arc::new(Mutex::new(secrets)),
+            live: None,
+            bar: None,
             color: None,
             next_color: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
@@ -62,12 +68,57 @@ impl Ui {
         let i = self
             .next_color
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let color = self.opts.color.then(|| COLORS[i % COLORS.len()]);
+        let bar = self.live.as_ref().map(|mp| {
+            let bar = mp.add(indicatif::ProgressBar::new_spinner());
+            let style = indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} \x1b[{}m{{prefix}}\x1b[0m {{wide_msg}} {{elapsed}}",
+                color.unwrap_or("0")
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+            bar.set_style(style);
+            bar.set_prefix(target.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
         Ui {
             target: target.to_string(),
             opts: self.opts.clone(),
             secrets: self.secrets.clone(),
-            color: self.opts.color.then(|| COLORS[i % COLORS.len()]),
+            live: self.live.clone(),
+            bar,
+            color,
             next_color: self.next_color.clone(),
+        }
+    }
+
+    /// Turns on live status lines (a terminal, not -machine-readable or --json).
+    pub fn with_live_status(mut self) -> Ui {
+        self.live = Some(indicatif::MultiProgress::with_draw_target(
+            indicatif::ProgressDrawTarget::stdout(),
+        ));
+        self
+    }
+
+    /// What this build is doing now, on its status line (nothing off a terminal).
+    pub fn status(&self, s: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(self.masked(s));
+        }
+    }
+
+    /// The build is over: its status line goes.
+    pub fn finish_status(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+
+    /// Runs `f` (a prompt, a read of the terminal) with the status lines out of the way.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.live {
+            Some(mp) => mp.suspend(f),
+            None => f(),
         }
     }
     /// Adds a value that must never be shown (a private key, a session token).
@@ -112,8 +163,8 @@ impl Ui {
             return;
         }
         let text = self.masked(text);
-        let mut out = std::io::stdout().lock();
         if self.opts.machine_readable {
+            let mut out = std::io::stdout().lock();
             let ts = jiff::Timestamp::now().as_second();
             let _ = writeln!(
                 out,
@@ -139,21 +190,20 @@ impl Ui {
                 (_, false) => format!("    {}: {line}", self.target),
                 (_, true) => line.to_string(),
             };
-            match (self.color, kind) {
-                // Errors in red, as Packer prints them; step lines bold in the build's colour.
-                (Some(_), "error") => {
-                    let _ = writeln!(out, "{prefix}\x1b[1;31m{body}\x1b[0m");
-                }
-                (Some(c), "say") => {
-                    let _ = writeln!(out, "{prefix}\x1b[1;{c}m{body}\x1b[0m");
-                }
-                (Some(c), _) => {
-                    let _ = writeln!(out, "{prefix}\x1b[{c}m{body}\x1b[0m");
-                }
-                (None, _) => {
-                    let _ = writeln!(out, "{prefix}{body}");
-                }
+            let body = match self.color {
+                Some(_) if kind == "error" => format!("\x1b[1;31m{body}\x1b[0m"),
+                Some(c) if kind == "say" => format!("\x1b[1;{c}m{body}\x1b[0m"),
+                Some(c) => format!("\x1b[{c}m{body}\x1b[0m"),
+                None => body,
+            };
+            if let Some(mp) = &self.live {
+                // Above the status lines, never torn by them. Without holding stdout's lock:
+                // the status lines' own drawing thread takes it under indicatif's lock, and
+                // the two orders would deadlock.
+                let _ = mp.println(format!("{prefix}{body}"));
+                continue;
             }
+            let _ = writeln!(std::io::stdout().lock(), "{prefix}{body}");
         }
     }
     /// A step-level line: `==> amazon-ebs.x: Creating temporary key pair…`

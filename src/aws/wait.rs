@@ -47,6 +47,8 @@ pub struct WaitSpec {
     pub not_found_grace: Duration,
     /// Called at most every [`PROGRESS_EVERY`] while the wait goes on.
     pub progress: Option<Progress>,
+    /// Called after every poll (a live status line).
+    pub on_poll: Option<Progress>,
 }
 
 impl WaitSpec {
@@ -59,6 +61,7 @@ impl WaitSpec {
             fixed_delay: None,
             not_found_grace: Duration::from_secs(30),
             progress: None,
+            on_poll: None,
         }
     }
     /// Applies `aws_polling` / `AWS_POLL_DELAY_SECONDS` / `AWS_MAX_ATTEMPTS`.
@@ -135,6 +138,9 @@ where
         }
         polls += 1;
         let elapsed = start.elapsed();
+        if let Some(p) = &spec.on_poll {
+            (p.0)(&last, elapsed, polls);
+        }
         if let Some(p) = &spec.progress
             && reported.elapsed() >= PROGRESS_EVERY
         {

@@ -43,6 +43,15 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         },
         secrets,
     );
+    // On a terminal (and not for programs): one live status line per build.
+    let ui = {
+        use std::io::IsTerminal as _;
+        if std::io::stdout().is_terminal() && !a.machine_readable && !a.json {
+            ui.with_live_status()
+        } else {
+            ui
+        }
+    };
     let run_opts = RunOptions {
         on_error: a.on_error,
         debug: a.debug,
@@ -93,7 +102,9 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
                 let _permit = sem.acquire_owned().await;
                 let name = plan.name.clone();
                 let started = Instant::now();
+                let status = bui.clone();
                 let o = engine::run_one(plan, bui, cancel, opts, journals).await;
+                status.finish_status();
                 (i, name, started.elapsed(), o)
             });
         }

@@ -265,6 +265,7 @@ pub async fn run_one(
         let name = step.name();
         let started = std::time::Instant::now();
         ui.event("step_started", serde_json::json!({ "step": name }));
+        ui.status(name);
         let r = match cx.check_cancel() {
             Ok(()) => step.run(&cx, &mut st).await,
             Err(e) => Err(e),

@@ -103,7 +103,16 @@ impl Cx {
         let what = what.into();
         let ui = self.ui.clone();
         let label = what.clone();
+        let (status_ui, status_label) = (self.ui.clone(), what.clone());
         WaitSpec {
+            on_poll: Some(crate::aws::wait::Progress(Arc::new(
+                move |last: &str, waited: Duration, polls: usize| {
+                    status_ui.status(&format!(
+                        "waiting for {status_label}: {last} ({}, {polls} polls)",
+                        crate::duration::format_duration(Duration::from_secs(waited.as_secs()))
+                    ))
+                },
+            ))),
             // A long wait says what it is waiting for, so a quiet log is not a hung build.
             progress: Some(crate::aws::wait::Progress(Arc::new(
                 move |last: &str, waited: Duration, polls: usize| {

@@ -1394,3 +1394,44 @@ fn json_events_parse_in_order_with_artifact_and_summary() {
     );
     assert_eq!(events.last().unwrap()["failed"], 1);
 }
+
+/// Issue #12: on a terminal each build has a live status line (indicatif) saying what it
+/// waits for; off a terminal the output has no control characters.
+#[test]
+fn live_status_on_a_terminal_only() {
+    let b = Bench::new(&["--slow", "3"]);
+    let t = b.template("", "");
+    let plain = b.cmd(&["build", t.to_str().unwrap()]);
+    let mut tty = Command::new("script");
+    tty.current_dir(b.dir.path());
+    for (k, v) in plain.get_envs() {
+        match v {
+            Some(v) => tty.env(k, v),
+            None => tty.env_remove(k),
+        };
+    }
+    tty.args([
+        "-qec",
+        &format!(
+            "{} build {}",
+            env!("CARGO_BIN_EXE_ambake"),
+            t.to_str().unwrap()
+        ),
+        "/dev/null",
+    ]);
+    let out = tty.output().expect("script(1)");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("waiting for instance") || screen.contains("waiting for AMI"),
+        "a status line with what is awaited: {screen:?}"
+    );
+    assert!(screen.contains("\x1b["), "drawn with control sequences");
+    assert!(screen.contains("AMIs were created"), "{screen:?}");
+
+    let b = Bench::new(&[]);
+    let t = b.template("", "");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains('\x1b') && !out.contains('\r'), "{out:?}");
+}
