@@ -71,11 +71,15 @@ impl Ui {
         let color = self.opts.color.then(|| COLORS[i % COLORS.len()]);
         let bar = self.live.as_ref().map(|mp| {
             let bar = mp.add(indicatif::ProgressBar::new_spinner());
-            let style = indicatif::ProgressStyle::with_template(&format!(
-                "{{spinner}} \x1b[{}m{{prefix}}\x1b[0m {{wide_msg}} {{elapsed}}",
-                color.unwrap_or("0")
-            ))
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+            // Colour codes only when colours are on (NO_COLOR, -color=false).
+            let template = match color {
+                Some(c) => {
+                    format!("{{spinner}} \x1b[{c}m{{prefix}}\x1b[0m {{wide_msg}} {{elapsed}}")
+                }
+                None => "{spinner} {prefix} {wide_msg} {elapsed}".to_string(),
+            };
+            let style = indicatif::ProgressStyle::with_template(&template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
             bar.set_style(style);
             bar.set_prefix(target.to_string());
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
