@@ -210,6 +210,7 @@ pub async fn find(session: &Session, regions: &[String]) -> Found {
                             Resource::KeyPair {
                                 region: region.clone(),
                                 name: name.into(),
+                                id: k.key_pair_id().map(String::from),
                             },
                             secs(k.create_time()),
                         );
@@ -340,6 +341,7 @@ mod tests {
         let kp = Resource::KeyPair {
             region: "r".into(),
             name: "k".into(),
+            id: None,
         };
         f.add(id, kp.clone(), None);
         assert_eq!(f.builds[id].newest, start);

@@ -410,14 +410,30 @@ impl Unwinder<'_> {
                 .await
                 .map(|()| Done::Deleted)
             }
-            Resource::KeyPair { region, name } => {
-                match self
-                    .ec2(region)
-                    .delete_key_pair()
-                    .key_name(name)
-                    .send()
-                    .await
-                {
+            Resource::KeyPair { region, name, id } => {
+                let ec2 = self.ec2(region).clone();
+                // DeleteKeyPair goes by name: first make sure the name is still the pair this
+                // build made (its id), not one made since by someone else.
+                if let Some(id) = id {
+                    match ec2.describe_key_pairs().key_names(name).send().await {
+                        Ok(o) => match o.key_pairs().first().and_then(|k| k.key_pair_id()) {
+                            None => return Ok(Done::Deleted),
+                            Some(now) if now != id => {
+                                return Ok(Done::Kept(format!(
+                                    "the name now belongs to another key pair ({now}, not {id})"
+                                )));
+                            }
+                            Some(_) => {}
+                        },
+                        Err(e) if is_code(&e, &["InvalidKeyPair.NotFound"]) => {
+                            return Ok(Done::Deleted);
+                        }
+                        Err(e) => {
+                            return Err(aws_err("ec2:DescribeKeyPairs", region, e).to_string());
+                        }
+                    }
+                }
+                match ec2.delete_key_pair().key_name(name).send().await {
                     Ok(_) => Ok(Done::Deleted),
                     Err(e) => Err(aws_err("ec2:DeleteKeyPair", region, e).to_string()),
                 }
@@ -642,6 +658,7 @@ mod tests {
         let kp = Resource::KeyPair {
             region: "r".into(),
             name: "k".into(),
+            id: None,
         };
         let sg = Resource::SecurityGroup {
             region: "r".into(),

@@ -16,6 +16,9 @@ pub enum Resource {
     KeyPair {
         region: String,
         name: String,
+        /// The id CreateKeyPair returned: the delete checks the name still belongs to it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
     SecurityGroup {
         region: String,
@@ -82,7 +85,7 @@ pub enum Resource {
 impl Resource {
     pub fn describe(&self) -> String {
         match self {
-            Resource::KeyPair { region, name } => format!("key pair {name} ({region})"),
+            Resource::KeyPair { region, name, .. } => format!("key pair {name} ({region})"),
             Resource::SecurityGroup { region, id } => format!("security group {id} ({region})"),
             Resource::Instance { region, id } => format!("instance {id} ({region})"),
             Resource::LaunchTemplate { region, id } => format!("launch template {id} ({region})"),
@@ -394,6 +397,7 @@ mod tests {
         let kp = Resource::KeyPair {
             region: "r".into(),
             name: "k".into(),
+            id: None,
         };
         let i = Resource::Instance {
             region: "r".into(),

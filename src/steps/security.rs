@@ -69,6 +69,7 @@ pub async fn key_pair(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         Resource::KeyPair {
             region: cx.region().to_string(),
             name: name.clone(),
+            id: out.key_pair_id().map(String::from),
         },
         Lifetime::Temporary,
     )?;
@@ -379,6 +380,10 @@ pub fn iam(p: &BuildPlan, n: &mut Needs) {
     if p.decided.key.is_temporary() {
         n.add("ec2:CreateKeyPair", "temporary key pair");
         n.add("ec2:DeleteKeyPair", "remove the temporary key pair");
+        n.add(
+            "ec2:DescribeKeyPairs",
+            "check the name is still the temporary key pair's before deleting it",
+        );
         if c.ssh_clear_authorized_keys {
             n.add(
                 "ec2:DescribeKeyPairs",

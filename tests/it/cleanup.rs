@@ -454,3 +454,53 @@ fn journals_are_private() {
     let (code, out) = run(b.cmd(&["cleanup", "--all"]));
     assert_eq!(code, 0, "{out}");
 }
+
+/// A key pair is deleted by name (EC2 offers nothing else here), so cleanup first checks the
+/// name still belongs to the pair the build made: one recreated since under that name by
+/// someone else stays.
+#[test]
+fn a_key_pair_name_taken_over_by_someone_else_is_kept() {
+    let b = Bench::new(&[]);
+    let rt = emu::rt();
+    let theirs = rt.block_on(async {
+        let sdk = b.moto.sdk().await;
+        ec2(&sdk, REGION)
+            .create_key_pair()
+            .key_name("ambake_reused")
+            .send()
+            .await
+            .unwrap()
+            .key_pair_id()
+            .unwrap()
+            .to_string()
+    });
+    let state = b.state_dir();
+    std::fs::create_dir_all(&state).unwrap();
+    let id = "20200101000000-abcdef12";
+    let start = serde_json::json!({"seq": 1, "ts": "x", "build_id": id, "event": "start",
+        "build": "amazon-ebs.demo", "region": REGION, "endpoint": null, "profile": null,
+        "assume_role": null, "account": "123456789012", "credentials": "test"});
+    let created = serde_json::json!({"seq": 2, "ts": "x", "build_id": id, "event": "created",
+        "resource": {"kind": "key_pair", "region": REGION, "name": "ambake_reused", "id": "key-0ours"},
+        "lifetime": "temporary"});
+    std::fs::write(
+        state.join(format!("{id}.jsonl")),
+        format!("{start}\n{created}\n"),
+    )
+    .unwrap();
+    let (code, out) = run(b.cmd(&["cleanup", id]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("now belongs to another key pair"), "{out}");
+    let still = rt.block_on(async {
+        let sdk = b.moto.sdk().await;
+        ec2(&sdk, REGION)
+            .describe_key_pairs()
+            .send()
+            .await
+            .unwrap()
+            .key_pairs()
+            .iter()
+            .any(|k| k.key_pair_id() == Some(theirs.as_str()))
+    });
+    assert!(still, "their key pair was deleted:\n{out}");
+}
