@@ -41,7 +41,8 @@ pub struct Ui {
     bar: Option<indicatif::ProgressBar>,
     /// This target's colour (an SGR code), when colours are on.
     color: Option<&'static str>,
-    next_color: Arc<std::sync::atomic::AtomicUsize>,
+    /// The colour each target was given.
+    colors: Arc<Mutex<std::collections::HashMap<String, &'static str>>>,
 }
 
 /// Packer's machine-readable escaping: `,` → `%!(PACKER_COMMA)`, newlines → `\n`.
@@ -60,19 +61,32 @@ impl Ui {
             live: None,
             bar: None,
             color: None,
-            next_color: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            colors: Default::default(),
         }
     }
-    /// The output of one build: its own colour, like Packer's.
+    /// Output about one build (the end-of-run summary, its artifact lines): the build's own
+    /// colour, no status line.
     pub fn for_target(&self, target: &str) -> Ui {
-        let i = self
-            .next_color
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let color = self.opts.color.then(|| COLORS[i % COLORS.len()]);
-        let bar = self.live.as_ref().map(|mp| {
+        let color = self.opts.color.then(|| self.color_of(target));
+        Ui {
+            target: target.to_string(),
+            opts: self.opts.clone(),
+            secrets: self.secrets.clone(),
+            live: self.live.clone(),
+            bar: None,
+            color,
+            colors: self.colors.clone(),
+        }
+    }
+
+    /// The output of a running build: its colour, like Packer's, and on a terminal its live
+    /// status line (finished with [`Ui::finish_status`]).
+    pub fn for_build(&self, target: &str) -> Ui {
+        let mut ui = self.for_target(target);
+        ui.bar = self.live.as_ref().map(|mp| {
             let bar = mp.add(indicatif::ProgressBar::new_spinner());
             // Colour codes only when colours are on (NO_COLOR, -color=false).
-            let template = match color {
+            let template = match ui.color {
                 Some(c) => {
                     format!("{{spinner}} \x1b[{c}m{{prefix}}\x1b[0m {{wide_msg}} {{elapsed}}")
                 }
@@ -85,15 +99,15 @@ impl Ui {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        Ui {
-            target: target.to_string(),
-            opts: self.opts.clone(),
-            secrets: self.secrets.clone(),
-            live: self.live.clone(),
-            bar,
-            color,
-            next_color: self.next_color.clone(),
-        }
+        ui
+    }
+
+    /// A target's colour: given out in order the first time it is asked for, then the same.
+    fn color_of(&self, target: &str) -> &'static str {
+        let mut m = self.colors.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.len();
+        m.entry(target.to_string())
+            .or_insert(COLORS[n % COLORS.len()])
     }
 
     /// Turns on live status lines (a terminal, not -machine-readable or --json).

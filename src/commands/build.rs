@@ -87,7 +87,7 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
         let mut set = tokio::task::JoinSet::new();
         for (i, plan) in plans.into_iter().enumerate() {
-            let bui = ui.for_target(&plan.name);
+            let bui = ui.for_build(&plan.name);
             // Packer's first line per build; it is true only when colours are on.
             if crate::ui::want_color(a.color) && !a.machine_readable && !a.json {
                 bui.message("output will be in this color.");
