@@ -76,6 +76,8 @@ struct Unwinder<'a> {
     ui: &'a Ui,
     scope: Scope,
     clients: BTreeMap<String, aws_sdk_ec2::Client>,
+    /// What this run deleted already (an AMI's snapshots go with it): not asked about again.
+    deleted: std::sync::Mutex<Vec<Resource>>,
 }
 
 /// Deletes everything `plan` lists. Returns what could not be deleted.
@@ -104,6 +106,7 @@ pub async fn run(
         ui,
         scope,
         clients: BTreeMap::new(),
+        deleted: Default::default(),
     };
     let mut failed = Vec::new();
     // A terminated instance no longer lists its volumes: look them up while it still does.
@@ -128,6 +131,9 @@ pub async fn run(
     for (r, lifetime) in todo {
         if dry_run {
             ui.message(&format!("would delete {}", r.describe()));
+            continue;
+        }
+        if u.already_deleted(&r) {
             continue;
         }
         ui.message(&format!("Deleting {}...", r.describe()));
@@ -236,7 +242,20 @@ impl Unwinder<'_> {
 
     /// Journals what cleanup did. A journal that cannot be written here only costs a repeated
     /// (idempotent) delete next time, so it does not stop the cleanup.
+    fn already_deleted(&self, r: &Resource) -> bool {
+        self.deleted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(r)
+    }
+
     fn note(&self, e: Event) {
+        if let Event::Deleted { resource } = &e {
+            self.deleted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(resource.clone());
+        }
         if let Err(err) = self.journal.append(e) {
             self.ui.error(&format!(
                 "cannot write the build journal {}: {err}",
