@@ -94,6 +94,8 @@ pub fn run(a: &InspectArgs) -> anyhow::Result<Exit> {
                     ProvisionerKind::File(_) => "file",
                     ProvisionerKind::ShellLocal(_) => "shell-local",
                     ProvisionerKind::Breakpoint(_) => "breakpoint",
+                    ProvisionerKind::Ansible(_) => "ansible",
+                    ProvisionerKind::AnsibleLocal(_) => "ansible-local",
                 };
                 out.push_str(&format!("      {kind}\n"));
             }

@@ -1,6 +1,7 @@
 //! The configuration layer: evaluated template values → typed, validated build plans. Steps
 //! never see HCL: the output is one plain [`BuildPlan`] per source of each build.
 
+pub mod ansible_rules;
 pub mod decided;
 pub mod decode;
 pub mod ebs;

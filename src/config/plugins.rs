@@ -84,6 +84,61 @@ pub struct ShellLocal {
     pub keep_input_artifact: Option<bool>,
 }
 
+/// `provisioner "ansible"`: ansible-playbook on this machine against the instance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Ansible {
+    pub command: Option<String>,
+    pub extra_arguments: Vec<String>,
+    pub ansible_env_vars: Vec<String>,
+    pub playbook_file: Option<String>,
+    pub ansible_ssh_extra_args: Vec<String>,
+    pub groups: Vec<String>,
+    pub empty_groups: Vec<String>,
+    pub host_alias: Option<String>,
+    pub user: Option<String>,
+    pub local_port: Option<i64>,
+    pub skip_version_check: bool,
+    pub use_sftp: bool,
+    pub inventory_directory: Option<String>,
+    pub inventory_file_template: Option<String>,
+    pub inventory_file: Option<String>,
+    pub keep_inventory_file: bool,
+    pub galaxy_file: Option<String>,
+    pub galaxy_command: Option<String>,
+    pub galaxy_force_install: bool,
+    pub galaxy_force_with_deps: bool,
+    pub roles_path: Option<String>,
+    pub collections_path: Option<String>,
+    /// Packer's trilean: unset and `true` both mean "through the proxy".
+    pub use_proxy: Option<bool>,
+}
+
+/// `provisioner "ansible-local"`: ansible-playbook on the instance, with uploaded files.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AnsibleLocal {
+    pub command: Option<String>,
+    pub extra_arguments: Vec<String>,
+    pub group_vars: Option<String>,
+    pub host_vars: Option<String>,
+    pub playbook_dir: Option<String>,
+    pub playbook_file: Option<String>,
+    pub playbook_files: Vec<String>,
+    pub playbook_paths: Vec<String>,
+    pub role_paths: Vec<String>,
+    pub collection_paths: Vec<String>,
+    pub staging_directory: Option<String>,
+    pub clean_staging_directory: bool,
+    pub inventory_file: Option<String>,
+    pub inventory_groups: Vec<String>,
+    pub galaxy_file: Option<String>,
+    pub galaxy_command: Option<String>,
+    pub galaxy_force_install: bool,
+    pub galaxy_roles_path: Option<String>,
+    pub galaxy_collections_path: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Breakpoint {
@@ -112,6 +167,10 @@ pub enum ProvisionerKind {
     ShellLocal(ShellLocal),
     #[serde(rename = "breakpoint")]
     Breakpoint(Breakpoint),
+    #[serde(rename = "ansible")]
+    Ansible(Ansible),
+    #[serde(rename = "ansible-local")]
+    AnsibleLocal(AnsibleLocal),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,7 +202,14 @@ pub struct PostProcessor {
     pub span: Span,
 }
 
-const PROVISIONER_TYPES: &[&str] = &["shell", "file", "shell-local", "breakpoint"];
+const PROVISIONER_TYPES: &[&str] = &[
+    "shell",
+    "file",
+    "shell-local",
+    "breakpoint",
+    "ansible",
+    "ansible-local",
+];
 const POST_PROCESSOR_TYPES: &[&str] = &["manifest", "shell-local"];
 
 fn typed<T: serde::de::DeserializeOwned + Default>(
@@ -183,6 +249,8 @@ pub fn provisioner(
         "file" => schema::FILE,
         "shell-local" => schema::SHELL_LOCAL,
         "breakpoint" => schema::BREAKPOINT,
+        "ansible" => schema::ANSIBLE,
+        "ansible-local" => schema::ANSIBLE_LOCAL,
         other => {
             unsupported(other, "provisioner", PROVISIONER_TYPES, span, diags);
             return None;
@@ -284,6 +352,17 @@ pub fn provisioner(
             ProvisionerKind::ShellLocal(shell_local(&json, &what, &spans, span, diags))
         }
         "breakpoint" => ProvisionerKind::Breakpoint(typed(&json, &what, span, diags)),
+        "ansible" => ProvisionerKind::Ansible(super::ansible_rules::ansible(
+            typed(&json, &what, span, diags),
+            &at,
+            diags,
+        )),
+        "ansible-local" => ProvisionerKind::AnsibleLocal(super::ansible_rules::ansible_local(
+            typed(&json, &what, span, diags),
+            span,
+            &at,
+            diags,
+        )),
         _ => unreachable!(),
     };
     Some(Provisioner {

@@ -55,6 +55,7 @@ pub const FALSE_IS_SET: &[&str] = &[
     "associate_public_ip_address",
     "enable_fast_launch",
     "keep_input_artifact",
+    "use_proxy",
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -406,6 +407,62 @@ pub const SHELL_LOCAL: &[Field] = with_common![
     f("env_var_format", Str),
     f("tempfile_extension", Str),
     f("keep_input_artifact", Bool),
+];
+/// Packer's `ansible` provisioner (packer-plugin-ansible). The options of its SSH adapter have
+/// no meaning here: ambake hands Ansible a port forward to the instance's own sshd instead.
+pub const ANSIBLE: &[Field] = with_common![
+    f("command", Str),
+    f("extra_arguments", StrList),
+    f("ansible_env_vars", StrList),
+    f("playbook_file", Str),
+    f("ansible_ssh_extra_args", StrList),
+    f("groups", StrList),
+    f("empty_groups", StrList),
+    f("host_alias", Str),
+    f("user", Str),
+    f("local_port", Int),
+    f("skip_version_check", Bool),
+    f("use_sftp", Bool),
+    f("inventory_directory", Str),
+    f("inventory_file_template", Str),
+    f("inventory_file", Str),
+    f("keep_inventory_file", Bool),
+    f("galaxy_file", Str),
+    f("galaxy_command", Str),
+    f("galaxy_force_install", Bool),
+    f("galaxy_force_with_deps", Bool),
+    f("roles_path", Str),
+    f("collections_path", Str),
+    f("use_proxy", Bool),
+    ignored("ssh_host_key_file", Str, ADAPTER),
+    ignored("ssh_authorized_key_file", Str, ADAPTER),
+    ignored("ansible_proxy_key_type", Str, ADAPTER),
+    ignored("sftp_command", Str, ADAPTER),
+    ignored("ansible_winrm_use_http", Bool, "ansible_winrm_use_http is ignored: ambake builds over SSH only"),
+];
+const ADAPTER: &str = "ignored: this option configures Packer's SSH proxy adapter; ambake gives Ansible a port forward to the instance's own sshd instead";
+
+/// Packer's `ansible-local` provisioner: runs ansible-playbook on the instance.
+pub const ANSIBLE_LOCAL: &[Field] = with_common![
+    f("command", Str),
+    f("extra_arguments", StrList),
+    f("group_vars", Str),
+    f("host_vars", Str),
+    f("playbook_dir", Str),
+    f("playbook_file", Str),
+    f("playbook_files", StrList),
+    f("playbook_paths", StrList),
+    f("role_paths", StrList),
+    f("collection_paths", StrList),
+    f("staging_directory", Str),
+    f("clean_staging_directory", Bool),
+    f("inventory_file", Str),
+    f("inventory_groups", StrList),
+    f("galaxy_file", Str),
+    f("galaxy_command", Str),
+    f("galaxy_force_install", Bool),
+    f("galaxy_roles_path", Str),
+    f("galaxy_collections_path", Str),
 ];
 pub const BREAKPOINT: &[Field] = with_common![f("disable", Bool), f("note", Str)];
 pub const MANIFEST: &[Field] = with_common![

@@ -125,44 +125,8 @@ pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()>
             c.args(&argv[1..]);
             c
         };
-        cmd.envs(env.iter().cloned())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        // A script just written can be "busy" for an instant while another thread's fork
-        // still holds it open (ETXTBSY): try again briefly.
-        let mut tries = 0;
-        let mut child = loop {
-            match cmd.spawn() {
-                Ok(c) => break c,
-                Err(e) if e.raw_os_error() == Some(26) && tries < 20 => {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-                }
-                Err(e) => anyhow::bail!("cannot run {}: {e}", script.display()),
-            }
-        };
-        let out = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
-        let err = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
-        let ui = cx.ui.clone();
-        let pump = async move {
-            let (mut out, mut err) = (out, err);
-            let (mut o_done, mut e_done) = (false, false);
-            while !(o_done && e_done) {
-                tokio::select! {
-                    l = out.next_line(), if !o_done => match l { Ok(Some(l)) => ui.message(&l), _ => o_done = true },
-                    l = err.next_line(), if !e_done => match l { Ok(Some(l)) => ui.message(&l), _ => e_done = true },
-                }
-            }
-        };
-        let status = tokio::select! {
-            (s, _) = async { tokio::join!(child.wait(), pump) } => s?,
-            _ = cx.cancel.cancelled() => {
-                let _ = child.kill().await;
-                return Err(Interrupted.into());
-            }
-        };
-        let code = status.code().map(i64::from).unwrap_or(-1);
+        cmd.envs(env.iter().cloned());
+        let code = run_logged(cx, cmd, &script.display().to_string()).await?;
         if !valid.contains(&code) {
             anyhow::bail!(
                 "Erroneous exit code {code} while executing script: {}",
@@ -171,6 +135,53 @@ pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// Runs a program on this machine, each line of its output a message, and returns its exit
+/// code (-1 when a signal ended it). Ctrl-C kills it.
+pub async fn run_logged(
+    cx: &Cx,
+    mut cmd: tokio::process::Command,
+    what: &str,
+) -> anyhow::Result<i64> {
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    // A script just written can be "busy" for an instant while another thread's fork still
+    // holds it open (ETXTBSY): try again briefly.
+    let mut tries = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Ok(c) => break c,
+            Err(e) if e.raw_os_error() == Some(26) && tries < 20 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            Err(e) => anyhow::bail!("cannot run {what}: {e}"),
+        }
+    };
+    let out = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let err = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
+    let ui = cx.ui.clone();
+    let pump = async move {
+        let (mut out, mut err) = (out, err);
+        let (mut o_done, mut e_done) = (false, false);
+        while !(o_done && e_done) {
+            tokio::select! {
+                l = out.next_line(), if !o_done => match l { Ok(Some(l)) => ui.message(&l), _ => o_done = true },
+                l = err.next_line(), if !e_done => match l { Ok(Some(l)) => ui.message(&l), _ => e_done = true },
+            }
+        }
+    };
+    let status = tokio::select! {
+        (s, _) = async { tokio::join!(child.wait(), pump) } => s?,
+        _ = cx.cancel.cancelled() => {
+            let _ = child.kill().await;
+            return Err(Interrupted.into());
+        }
+    };
+    Ok(status.code().map(i64::from).unwrap_or(-1))
 }
 
 pub async fn breakpoint(cx: &Cx, b: &Breakpoint) -> anyhow::Result<()> {

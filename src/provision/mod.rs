@@ -2,6 +2,8 @@
 //! `file`) need the SSH communicator (issue #5); `shell-local` and `breakpoint` run here.
 //! Common options (`pause_before`, `max_retries`, `timeout`) are applied in one place.
 
+pub mod ansible;
+pub mod ansible_local;
 pub mod local;
 pub mod remote;
 
@@ -109,6 +111,14 @@ async fn dispatch(
         },
         ProvisionerKind::File(f) => match comm.as_mut() {
             Some(c) => remote::file(cx, st, c, f).await,
+            None => Err(none()),
+        },
+        ProvisionerKind::Ansible(a) => match comm.as_mut() {
+            Some(c) => ansible::run(cx, st, c, a).await,
+            None => Err(none()),
+        },
+        ProvisionerKind::AnsibleLocal(a) => match comm.as_mut() {
+            Some(c) => ansible_local::run(cx, st, c, a).await,
             None => Err(none()),
         },
     }

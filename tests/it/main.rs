@@ -1,6 +1,7 @@
 //! The one integration-test binary (one binary keeps link time down: every test binary links
 //! the AWS SDK). Modules by topic.
 
+mod ansible;
 mod build;
 mod cleanup;
 mod cli;

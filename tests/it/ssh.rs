@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn template(b: &Bench, port: u16, source_extra: &str, provisioners: &str) -> PathBuf {
+pub(super) fn template(b: &Bench, port: u16, source_extra: &str, provisioners: &str) -> PathBuf {
     let t = format!(
         r#"source "amazon-ebs" "demo" {{
   region        = "{REGION}"
@@ -33,11 +33,11 @@ build {{
     p
 }
 
-fn remote_dir() -> String {
+pub(super) fn remote_dir() -> String {
     format!("/tmp/ambake-it-{}", uuid::Uuid::new_v4().simple())
 }
 
-fn owner(path: &str) -> String {
+pub(super) fn owner(path: &str) -> String {
     let out = std::process::Command::new("stat")
         .args(["-c", "%U", path])
         .output()
