@@ -1,7 +1,8 @@
 //! Data sources evaluated against AWS (glue between the template layer, the configuration
 //! decoder and the AWS layer) (`ambake build`, `validate -evaluate-datasources`):
 //! `data "amazon-ami"` looks the image up with DescribeImages, with the same choice rules as
-//! `source_ami_filter`. `amazon-parameterstore` needs SSM, which ambake does not link yet.
+//! `source_ami_filter`; `data "http"` makes its request. `amazon-parameterstore` needs SSM,
+//! which ambake does not link yet.
 
 use crate::aws::access::AccessOptions;
 use crate::aws::images::{self, ImageQuery};
@@ -35,12 +36,15 @@ impl DataResolver for AwsData {
         let args = crate::config::plugins::data_source(&block.kind, body, &block.span, &mut diags)
             .ok_or_else(|| {
                 format!(
-                    "data source type \"{}\" is not supported by ambake (supported: amazon-ami)",
+                    "data source type \"{}\" is not supported by ambake (supported: amazon-ami, http)",
                     block.kind
                 )
             })?;
         if let Some(e) = diags.errors().next() {
             return Err(e.message.clone());
+        }
+        if block.kind == "http" {
+            return self.rt.block_on(http(&args));
         }
         if block.kind != "amazon-ami" {
             return Err(format!(
@@ -117,4 +121,47 @@ impl DataResolver for AwsData {
             Ok(Value::Object(m))
         })
     }
+}
+
+/// `data "http"`: the request, a 2xx answer required; `body`, `url` and the response headers
+/// (named `request_headers`, as in Packer).
+async fn http(args: &serde_json::Value) -> Result<Value, String> {
+    let url = s(args, "url").unwrap_or_default();
+    let method = s(args, "method").unwrap_or_else(|| "GET".into());
+    let headers: std::collections::BTreeMap<String, String> = args
+        .get("request_headers")
+        .and_then(|h| h.as_object())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let body = s(args, "request_body").unwrap_or_default();
+    let r = crate::http_get::request(
+        &method,
+        &url,
+        &headers,
+        &body,
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .map_err(|e| format!("data \"http\": {e}"))?;
+    if !(200..300).contains(&r.status) {
+        return Err(format!(
+            "data \"http\" {url}: HTTP request error. Response code: {}",
+            r.status
+        ));
+    }
+    let mut m = hcl::Map::new();
+    m.insert("url".into(), Value::from(url));
+    m.insert("body".into(), Value::from(r.body));
+    m.insert(
+        "request_headers".into(),
+        Value::Object(
+            r.headers
+                .into_iter()
+                .map(|(k, v)| (k, Value::from(v)))
+                .collect(),
+        ),
+    );
+    Ok(Value::Object(m))
 }

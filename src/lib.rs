@@ -37,6 +37,7 @@ pub mod engine;
 pub mod exit;
 pub mod fmt;
 pub mod funcs;
+pub mod http_get;
 pub mod job;
 pub mod output;
 pub mod paths;

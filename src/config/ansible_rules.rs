@@ -51,7 +51,10 @@ pub fn version_check(command: &str) -> Result<String, String> {
 
 pub fn ansible(a: Ansible, at: &dyn Fn(&str) -> Span, diags: &mut Diagnostics) -> Ansible {
     match a.playbook_file.as_deref() {
-        None => diags.error("playbook_file must be specified.", Some(at("playbook_file"))),
+        None => diags.error(
+            "playbook_file must be specified.",
+            Some(at("playbook_file")),
+        ),
         Some(p) => file(p, "playbook_file", &at("playbook_file"), diags),
     }
     if let Some(g) = &a.galaxy_file {

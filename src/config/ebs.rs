@@ -161,6 +161,7 @@ pub struct AmazonEbs {
     pub security_group_ids: Vec<String>,
     pub security_group_filter: Option<Filter>,
     pub temporary_security_group_source_cidrs: Vec<String>,
+    pub temporary_security_group_source_public_ip: bool,
     pub associate_public_ip_address: Option<bool>,
     pub availability_zone: Option<String>,
     pub iam_instance_profile: Option<String>,

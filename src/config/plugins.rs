@@ -468,6 +468,9 @@ fn env_vars(vars: &[String], span: &Span, diags: &mut Diagnostics) {
     }
 }
 
+/// The methods Packer's `data "http"` accepts.
+const HTTP_METHODS: &[&str] = &["HEAD", "GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
+
 /// Checks a data source's arguments against its option table.
 pub fn data_source(
     kind: &str,
@@ -478,6 +481,7 @@ pub fn data_source(
     let fields: &'static [Field] = match kind {
         "amazon-ami" => schema::DATA_AMAZON_AMI,
         "amazon-parameterstore" => schema::DATA_PARAMETERSTORE,
+        "http" => schema::DATA_HTTP,
         _ => return None,
     };
     let mut spans = Spans::new();
@@ -500,6 +504,19 @@ pub fn data_source(
             "For security reasons, your source AMI filter must declare an owner.",
             Some(span.clone()),
         );
+    }
+    if kind == "http" {
+        if json.get("url").is_none() {
+            diags.error("the `url` must be specified", Some(span.clone()));
+        }
+        if let Some(m) = json.get("method").and_then(|m| m.as_str())
+            && !HTTP_METHODS.contains(&m)
+        {
+            diags.error(
+                format!("the `method` must be one of {}", HTTP_METHODS.join(", ")),
+                Some(span.clone()),
+            );
+        }
     }
     if kind == "amazon-parameterstore" && json.get("name").is_none() {
         diags.error(

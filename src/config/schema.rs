@@ -245,7 +245,7 @@ pub const AMAZON_EBS: &[Field] = &[
     f("security_group_ids", StrList),
     f("security_group_filter", Block(FILTERS)),
     f("temporary_security_group_source_cidrs", StrList),
-    later("temporary_security_group_source_public_ip", Bool),
+    f("temporary_security_group_source_public_ip", Bool),
     f("associate_public_ip_address", Bool),
     f("availability_zone", Str),
     f("iam_instance_profile", Str),
@@ -438,7 +438,11 @@ pub const ANSIBLE: &[Field] = with_common![
     ignored("ssh_authorized_key_file", Str, ADAPTER),
     ignored("ansible_proxy_key_type", Str, ADAPTER),
     ignored("sftp_command", Str, ADAPTER),
-    ignored("ansible_winrm_use_http", Bool, "ansible_winrm_use_http is ignored: ambake builds over SSH only"),
+    ignored(
+        "ansible_winrm_use_http",
+        Bool,
+        "ansible_winrm_use_http is ignored: ambake builds over SSH only"
+    ),
 ];
 const ADAPTER: &str = "ignored: this option configures Packer's SSH proxy adapter; ambake gives Ansible a port forward to the instance's own sshd instead";
 
@@ -520,6 +524,14 @@ pub const DATA_PARAMETERSTORE: &[Field] = &[
     ACCESS[11],
     f("name", Str),
     f("with_decryption", Bool),
+];
+
+/// Packer's built-in `data "http"`.
+pub const DATA_HTTP: &[Field] = &[
+    f("url", Str),
+    f("method", Str),
+    f("request_headers", StrMap),
+    f("request_body", Str),
 ];
 
 /// Block forms of map options: `tag { key, value }` adds to `tags`.

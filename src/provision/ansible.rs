@@ -33,14 +33,11 @@ struct Target {
     password: Option<String>,
 }
 
-pub async fn run(
-    cx: &Cx,
-    st: &BuildState,
-    comm: &mut Comm,
-    a: &Ansible,
-) -> anyhow::Result<()> {
+pub async fn run(cx: &Cx, st: &BuildState, comm: &mut Comm, a: &Ansible) -> anyhow::Result<()> {
     cx.ui.say("Provisioning with Ansible...");
-    let tmp = tempfile::Builder::new().prefix("ambake-ansible").tempdir()?;
+    let tmp = tempfile::Builder::new()
+        .prefix("ambake-ansible")
+        .tempdir()?;
     let cfg = comm.cfg.clone();
     let mut forward = None;
     let target = if a.use_proxy == Some(false) {
@@ -120,14 +117,7 @@ pub async fn run(
     for arg in &a.extra_arguments {
         extra.push(cx.render(arg, st)?);
     }
-    let args = arguments(
-        a,
-        &cx.plan.source_name,
-        &extra,
-        &target,
-        &inventory,
-        &env,
-    )?;
+    let args = arguments(a, &cx.plan.source_name, &extra, &target, &inventory, &env)?;
     let command = a.command.as_deref().unwrap_or("ansible-playbook");
     let shown = sanitized(command, &args, &extra, target.password.as_deref());
     cx.ui.say(&format!("Executing Ansible: {shown}"));
@@ -174,12 +164,7 @@ fn target(cx: &Cx, cfg: &SshConfig, dir: &Path) -> anyhow::Result<Target> {
 
 /// The inventory: `inventory_file_template` (or Packer's default line) for the host, repeated
 /// under each of `groups`, then the `empty_groups` headers.
-fn inventory_text(
-    cx: &Cx,
-    st: &BuildState,
-    a: &Ansible,
-    t: &Target,
-) -> anyhow::Result<String> {
+fn inventory_text(cx: &Cx, st: &BuildState, a: &Ansible, t: &Target) -> anyhow::Result<String> {
     let mut ctx = cx.legacy_ctx(st);
     for (k, v) in [
         ("HostAlias", a.host_alias.as_deref().unwrap_or("default")),
@@ -282,12 +267,7 @@ fn sanitized(command: &str, args: &[String], extra: &[String], password: Option<
 }
 
 /// `galaxy_file`: roles and/or collections installed with ansible-galaxy first.
-async fn galaxy(
-    cx: &Cx,
-    a: &Ansible,
-    file: &str,
-    env: &[(String, String)],
-) -> anyhow::Result<()> {
+async fn galaxy(cx: &Cx, a: &Ansible, file: &str, env: &[(String, String)]) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)?;
     let has = |key: &str| text.lines().any(|l| l.starts_with(key));
     let (roles, collections) = (has("roles:"), has("collections:"));
@@ -458,7 +438,11 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert!(!args.iter().any(|a| a.contains("ansible_ssh_private_key_file")));
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.contains("ansible_ssh_private_key_file"))
+        );
         assert!(args.contains(&"ansible_host_key_checking=False".to_string()));
         let shown = sanitized("ansible-playbook", &args, &extra, None);
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -76,7 +76,11 @@ pub async fn run(
         upload(cx, comm, p, &remote).await?;
         playbooks.push(remote);
     } else {
-        let dir = a.playbook_dir.as_deref().map(std::path::absolute).transpose()?;
+        let dir = a
+            .playbook_dir
+            .as_deref()
+            .map(std::path::absolute)
+            .transpose()?;
         for p in &a.playbook_files {
             let abs = std::path::absolute(p)?;
             if let Some(rel) = dir.as_ref().and_then(|d| abs.strip_prefix(d).ok()) {
@@ -175,8 +179,7 @@ pub async fn run(
         }
         for args in runs {
             let command = format!("cd {} && {galaxy} {args}", quote(&staging));
-            cx.ui
-                .say(&format!("Executing Ansible Galaxy: {command}"));
+            cx.ui.say(&format!("Executing Ansible Galaxy: {command}"));
             run_remote(cx, comm, &command, galaxy)
                 .await
                 .map_err(|e| anyhow::anyhow!("Error executing Ansible Galaxy: {e:#}"))?;
@@ -198,7 +201,9 @@ pub async fn run(
         ));
     }
     if g_roles {
-        env.push_str(&format!(" ANSIBLE_ROLES_PATH=$ANSIBLE_ROLES_PATH:{roles_path}"));
+        env.push_str(&format!(
+            " ANSIBLE_ROLES_PATH=$ANSIBLE_ROLES_PATH:{roles_path}"
+        ));
     }
     let program = a
         .command

@@ -373,7 +373,12 @@ pub async fn file(cx: &Cx, st: &BuildState, comm: &mut Comm, f: &File) -> anyhow
     Ok(())
 }
 
-pub async fn upload_dir(cx: &Cx, comm: &mut Comm, local: &Path, remote: &str) -> anyhow::Result<()> {
+pub async fn upload_dir(
+    cx: &Cx,
+    comm: &mut Comm,
+    local: &Path,
+    remote: &str,
+) -> anyhow::Result<()> {
     let mut dirs = vec![(local.to_path_buf(), remote.to_string())];
     let mut files = Vec::new();
     let mut mkdirs = Vec::new();

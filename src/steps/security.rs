@@ -186,6 +186,28 @@ pub async fn security_group(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> 
     }
     let name = temp_name(cx);
     let port = c.ssh_port.unwrap_or(22) as i32;
+    // Asked before the group exists: a lookup that fails leaves nothing to clean up.
+    let public_ip = match (
+        c.temporary_security_group_source_public_ip,
+        c.temporary_security_group_source_cidrs.is_empty(),
+    ) {
+        (true, false) => {
+            cx.ui.say("Using temporary_security_group_source_public_ip with temporary_security_group_source_cidrs is unsupported, ignoring temporary_security_group_source_public_ip.");
+            None
+        }
+        (true, true) => {
+            cx.ui.say("Checking current host's public IP...");
+            let ip = crate::http_get::public_ip()
+                .await
+                .map_err(anyhow::Error::msg)?;
+            cx.ui.say(&format!("Current host's public IP: {ip}"));
+            Some(match ip {
+                std::net::IpAddr::V4(v4) => format!("{v4}/32"),
+                std::net::IpAddr::V6(v6) => format!("{v6}/128"),
+            })
+        }
+        _ => None,
+    };
     cx.ui.say(&format!(
         "Creating temporary security group for this instance: {name}"
     ));
@@ -216,7 +238,9 @@ pub async fn security_group(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> 
         Lifetime::Temporary,
     )?;
     st.security_group_ids = vec![id.clone()];
-    let cidrs = if c.temporary_security_group_source_cidrs.is_empty() {
+    let cidrs = if let Some(ip) = public_ip {
+        vec![ip]
+    } else if c.temporary_security_group_source_cidrs.is_empty() {
         vec![if c.ssh_interface.as_deref() == Some("ipv6") {
             "::/0".to_string()
         } else {

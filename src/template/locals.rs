@@ -34,9 +34,10 @@ impl DataResolver for UnknownData {
         let fields: &[&str] = match block.kind.as_str() {
             "amazon-ami" => &["id", "name", "creation_date", "owner", "owner_name"],
             "amazon-parameterstore" => &["value", "version", "arn"],
+            "http" => &["url", "body"],
             other => {
                 return Err(format!(
-                    "data source type \"{other}\" is not supported by ambake (supported: amazon-ami, amazon-parameterstore)"
+                    "data source type \"{other}\" is not supported by ambake (supported: amazon-ami, amazon-parameterstore, http)"
                 ));
             }
         };
@@ -49,8 +50,14 @@ impl DataResolver for UnknownData {
                 )
             })
             .collect();
-        if block.kind == "amazon-ami" {
-            m.insert("tags".into(), Value::Object(hcl::Map::new()));
+        match block.kind.as_str() {
+            "amazon-ami" => {
+                m.insert("tags".into(), Value::Object(hcl::Map::new()));
+            }
+            "http" => {
+                m.insert("request_headers".into(), Value::Object(hcl::Map::new()));
+            }
+            _ => {}
         }
         Ok(Value::Object(m))
     }

@@ -127,7 +127,9 @@ const INSTANCE_ANSIBLE: &str = "/usr/local/lib/ambake-test/ansible";
 #[test]
 fn ansible_local_uploads_and_runs_on_the_instance() {
     assert!(
-        std::path::Path::new(INSTANCE_ANSIBLE).join("ansible").exists(),
+        std::path::Path::new(INSTANCE_ANSIBLE)
+            .join("ansible")
+            .exists(),
         "{INSTANCE_ANSIBLE} is missing: scripts/test installs it"
     );
     let b = Bench::new(&[]);

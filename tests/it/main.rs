@@ -11,6 +11,7 @@ mod faults;
 mod fixtures;
 mod fmt_goldens;
 mod fuzz;
+mod http;
 mod options_read;
 mod policy;
 mod ssh;
