@@ -92,6 +92,11 @@ pub struct ImageOutput {
     pub share_launch: bool,
     /// snapshot_users / snapshot_groups: create-volume permissions to add.
     pub share_snapshots: bool,
+    /// `deprecate_at`: every AMI of the build is deprecated at this time.
+    pub deprecate_at: Option<jiff::Timestamp>,
+    /// `deregistration_protection`: `Some(with_cooldown)` when every AMI is protected.
+    /// `with_cooldown` alone turns it on, as in Packer.
+    pub protect: Option<bool>,
 }
 
 impl ImageOutput {
@@ -182,6 +187,12 @@ impl Decided {
                 && c.ami_org_arns.is_empty()
                 && c.ami_ou_arns.is_empty()),
             share_snapshots: !(c.snapshot_users.is_empty() && c.snapshot_groups.is_empty()),
+            deprecate_at: c.deprecate_at.as_deref().and_then(|t| t.parse().ok()),
+            protect: c
+                .deregistration_protection
+                .as_ref()
+                .filter(|p| p.enabled || p.with_cooldown)
+                .map(|p| p.with_cooldown),
         };
         Decided {
             communicator,

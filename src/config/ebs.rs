@@ -61,6 +61,13 @@ pub struct MetadataOptions {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+pub struct DeregistrationProtection {
+    pub enabled: bool,
+    pub with_cooldown: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
 pub struct Placement {
     pub host_resource_group_arn: Option<String>,
     pub tenancy: Option<String>,
@@ -130,6 +137,8 @@ pub struct AmazonEbs {
     pub ami_regions: Vec<String>,
     pub snapshot_copy_duration_minutes: Option<i64>,
     pub imds_support: Option<String>,
+    pub deprecate_at: Option<String>,
+    pub deregistration_protection: Option<DeregistrationProtection>,
     pub skip_region_validation: bool,
     pub tags: Tags,
     pub snapshot_tags: Tags,

@@ -219,8 +219,8 @@ pub const AMAZON_EBS: &[Field] = &[
     f("region_kms_key_ids", StrMap),
     f("skip_save_build_region", Bool),
     f("imds_support", Str),
-    later("deprecate_at", Str),
-    later(
+    f("deprecate_at", Str),
+    f(
         "deregistration_protection",
         Block(DEREGISTRATION_PROTECTION),
     ),

@@ -207,6 +207,16 @@ fn ami(c: &AmazonEbs, d: &Decided, k: &mut Checker) {
             "Cannot share AMI encrypted with default KMS key",
         );
     }
+    if let Some(v) = &c.deprecate_at
+        && v.parse::<jiff::Timestamp>().is_err()
+    {
+        k.err(
+            "deprecate_at",
+            format!(
+                "deprecate_at is not a valid time: {v:?}. Expect time format: YYYY-MM-DDTHH:MM:SSZ"
+            ),
+        );
+    }
     if let Some(v) = &c.imds_support
         && !v.is_empty()
         && v != "v2.0"

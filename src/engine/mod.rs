@@ -68,8 +68,10 @@ enum Step {
     DeregisterAmi,
     CreateAmi,
     CopyAmi,
+    Deprecate,
     AmiAttributes,
     Tags,
+    Protect,
 }
 
 const STEPS: &[Step] = &[
@@ -86,8 +88,12 @@ const STEPS: &[Step] = &[
     Step::DeregisterAmi,
     Step::CreateAmi,
     Step::CopyAmi,
+    Step::Deprecate,
     Step::AmiAttributes,
     Step::Tags,
+    // After the AMIs are committed: a protected AMI cannot be deregistered, so it must never
+    // be one a failed build's cleanup still has to remove.
+    Step::Protect,
 ];
 
 impl Step {
@@ -107,8 +113,10 @@ impl Step {
             Step::DeregisterAmi => "deregister AMI",
             Step::CreateAmi => "create AMI",
             Step::CopyAmi => "copy AMI",
+            Step::Deprecate => "deprecation",
             Step::AmiAttributes => "AMI attributes",
             Step::Tags => "tags",
+            Step::Protect => "deregistration protection",
         }
     }
 
@@ -128,8 +136,10 @@ impl Step {
             Step::DeregisterAmi => image::force_deregister(cx, st).await,
             Step::CreateAmi => image::create(cx, st).await,
             Step::CopyAmi => image::copy(cx, st).await,
+            Step::Deprecate => image::deprecate(cx, st).await,
             Step::AmiAttributes => image::attributes(cx, st).await,
             Step::Tags => image::tags(cx, st).await,
+            Step::Protect => image::protect(cx, st).await,
         }
     }
 }

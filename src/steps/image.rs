@@ -541,6 +541,57 @@ pub async fn tags(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `deprecate_at`: every AMI of the build (the copies too) is deprecated at that time.
+pub async fn deprecate(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
+    let out = &cx.plan.decided.image;
+    let Some(at) = out.deprecate_at.filter(|_| out.create) else {
+        return Ok(());
+    };
+    let when = aws_smithy_types::DateTime::from_secs(at.as_second());
+    for (region, ami) in &st.amis {
+        cx.check_cancel()?;
+        cx.ui.say(&format!(
+            "Enabling deprecation on AMI ({ami}) in region \"{region}\" ..."
+        ));
+        cx.ec2_in(region)
+            .enable_image_deprecation()
+            .image_id(ami)
+            .deprecate_at(when)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:EnableImageDeprecation", region, e))?;
+    }
+    Ok(())
+}
+
+/// `deregistration_protection`: run after the AMIs are committed, so cleanup never meets a
+/// protected AMI it would have to remove.
+pub async fn protect(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
+    let out = &cx.plan.decided.image;
+    let Some(cooldown) = out.protect.filter(|_| out.create) else {
+        return Ok(());
+    };
+    for (region, ami) in &st.committed {
+        cx.check_cancel()?;
+        cx.ui.say(&format!(
+            "Enabling deregistration protection on AMI ({ami}) in region \"{region}\"{} ...",
+            if cooldown {
+                ", with a 24-hour cooldown"
+            } else {
+                ""
+            }
+        ));
+        cx.ec2_in(region)
+            .enable_image_deregistration_protection()
+            .image_id(ami)
+            .with_cooldown(cooldown)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:EnableImageDeregistrationProtection", region, e))?;
+    }
+    Ok(())
+}
+
 /// IAM actions of the image steps (`ambake iam-policy`).
 pub fn iam(p: &BuildPlan, n: &mut Needs) {
     let c = &p.config;
@@ -587,6 +638,15 @@ pub fn iam(p: &BuildPlan, n: &mut Needs) {
         n.add(
             "ec2:ModifyImageAttribute",
             "launch permissions / imds_support / product codes",
+        );
+    }
+    if out.deprecate_at.is_some() {
+        n.add("ec2:EnableImageDeprecation", "deprecate_at");
+    }
+    if out.protect.is_some() {
+        n.add(
+            "ec2:EnableImageDeregistrationProtection",
+            "deregistration_protection",
         );
     }
     if out.share_snapshots {

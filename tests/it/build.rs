@@ -1435,3 +1435,62 @@ fn live_status_on_a_terminal_only() {
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains('\x1b') && !out.contains('\r'), "{out:?}");
 }
+
+/// deprecate_at and deregistration_protection reach every AMI of the build (the copy too).
+/// moto lacks both actions, so the proxy answers them and keeps the requests (emulator-
+/// limited). Protection comes last, after the AMIs are committed: a protected AMI can never be
+/// one that a failed build's cleanup must deregister.
+#[test]
+fn deprecation_and_deregistration_protection_cover_every_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let dep = dir.path().join("dep.xml");
+    std::fs::write(&dep, r#"<EnableImageDeprecationResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>proxy-dep</requestId><return>true</return></EnableImageDeprecationResponse>"#).unwrap();
+    let prot = dir.path().join("prot.xml");
+    std::fs::write(&prot, r#"<EnableImageDeregistrationProtectionResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>proxy-prot</requestId><return>true</return></EnableImageDeregistrationProtectionResponse>"#).unwrap();
+    let b = Bench::new(&[
+        "--answer",
+        &format!("EnableImageDeprecation:{}", dep.display()),
+        "--answer",
+        &format!("EnableImageDeregistrationProtection:{}", prot.display()),
+    ]);
+    let t = b.template(
+        "  deprecate_at = \"2031-01-02T03:04:05Z\"\n  deregistration_protection {\n    with_cooldown = true\n  }",
+        "",
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let asked = std::fs::read_to_string(b.dir.path().join("answered.log")).unwrap();
+    let lines = |action: &str| -> Vec<String> {
+        asked
+            .lines()
+            .filter(|l| l.contains(&format!("Action={action}&")))
+            .map(String::from)
+            .collect()
+    };
+    let dep = lines("EnableImageDeprecation");
+    assert_eq!(dep.len(), 2, "both regions: {asked}");
+    assert!(
+        dep.iter()
+            .all(|l| l.contains("DeprecateAt=2031-01-02T03%3A04%3A05Z")),
+        "{dep:?}"
+    );
+    let prot = lines("EnableImageDeregistrationProtection");
+    assert_eq!(prot.len(), 2, "both regions: {asked}");
+    assert!(
+        prot.iter().all(|l| l.contains("WithCooldown=true")),
+        "{prot:?}"
+    );
+    let regions: std::collections::BTreeSet<&str> =
+        prot.iter().map(|l| l.split_once(' ').unwrap().0).collect();
+    assert_eq!(regions.len(), 2, "{prot:?}");
+    let calls = b.calls();
+    let last_tag = calls
+        .iter()
+        .rposition(|c| c.starts_with("CreateTags"))
+        .unwrap();
+    let first_prot = calls
+        .iter()
+        .position(|c| c.starts_with("EnableImageDeregistrationProtection"))
+        .unwrap();
+    assert!(first_prot > last_tag, "protection after commit: {calls:?}");
+}

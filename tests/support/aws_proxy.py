@@ -9,7 +9,8 @@ Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
                       DIR/release exists; DIR/held is written while it is held
   --fail ACTION:CODE:N[:MESSAGE]  answer the first N calls of ACTION with an EC2 error CODE
                       (HTTP 400) and MESSAGE
-  --answer ACTION:FILE  answer every call of ACTION with FILE's content (HTTP 200), for actions
+  --answer ACTION:FILE  answer every call of ACTION with FILE's content (HTTP 200; the request
+                      goes to answered.log), for actions
                       moto does not implement (the feature is then "emulator-limited")
   --chaos SEED:THROTTLE:SERVER:RESET  answer a random share of all calls (seeded, so a run can
                       be repeated) with RequestLimitExceeded (HTTP 503), InternalError (HTTP
@@ -153,6 +154,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return
         if action in answers:
+            # What was asked of an answered action, for the test to check (moto never sees it).
+            with lock:
+                with open(os.path.join(args.dir, "answered.log"), "a") as f:
+                    f.write(f"{region} {body.decode('utf-8', 'replace')}\n")
             data = answers[action]
             self.send_response_only(200)
             self.send_header("Content-Type", "text/xml")
