@@ -38,6 +38,84 @@ pub struct SshConfig {
     /// The instance's host key, pinned at the first handshake: every later connection of the
     /// build (reconnects after `expect_disconnect`, retries) must present the same key.
     pub host_key: HostKeyPin,
+    /// `ssh_ciphers`, `ssh_key_exchange_algorithms`: what the session offers, in order (empty:
+    /// libssh2's defaults).
+    pub ciphers: Vec<String>,
+    pub kex: Vec<String>,
+    /// `ssh_proxy_*`: the connection goes through this SOCKS5 proxy.
+    pub proxy: Option<Socks5>,
+}
+
+#[derive(Clone)]
+pub struct Socks5 {
+    pub host: String,
+    pub port: u16,
+    /// Username and password, when the proxy asks for them.
+    pub login: Option<(String, String)>,
+}
+
+/// The algorithms of one kind that libssh2 implements.
+pub fn supported_algorithms(kind: ssh2::MethodType) -> Vec<String> {
+    Session::new()
+        .ok()
+        .and_then(|s| s.supported_algs(kind).ok())
+        .map(|v| v.into_iter().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// Offers only the chosen algorithms (those libssh2 knows; validate warned about the rest).
+fn prefer(sess: &Session, c: &SshConfig) -> Result<(), String> {
+    use ssh2::MethodType as M;
+    for (list, kinds) in [
+        (&c.ciphers, &[M::CryptCs, M::CryptSc][..]),
+        (&c.kex, &[M::Kex][..]),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        for &kind in kinds {
+            let known = sess.supported_algs(kind).unwrap_or_default();
+            let pref: Vec<&str> = list
+                .iter()
+                .map(String::as_str)
+                .filter(|a| known.contains(a))
+                .collect();
+            sess.method_pref(kind, &pref.join(","))
+                .map_err(|e| format!("cannot offer {list:?}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A TCP connection to `host:port`, through the SOCKS5 proxy when there is one.
+fn dial(c: &SshConfig, host: &str, port: u16) -> Result<TcpStream, String> {
+    let tcp = match &c.proxy {
+        None => {
+            let addr = (host, port)
+                .to_socket_addrs()
+                .map_err(|e| format!("cannot resolve {host}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("{host} has no address"))?;
+            TcpStream::connect_timeout(&addr, Duration::from_secs(15)).map_err(|e| e.to_string())?
+        }
+        Some(p) => {
+            // The proxy resolves the target's name, as Packer's proxy dialer lets it.
+            let target = (host, port);
+            let s = match &p.login {
+                None => socks::Socks5Stream::connect((p.host.as_str(), p.port), target),
+                Some((u, pw)) => socks::Socks5Stream::connect_with_password(
+                    (p.host.as_str(), p.port),
+                    target,
+                    u,
+                    pw,
+                ),
+            }
+            .map_err(|e| format!("through SOCKS5 proxy {}:{}: {e}", p.host, p.port))?;
+            s.into_inner()
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
 }
 
 /// The machine answering is not the one the build first reached: never retried.
@@ -91,18 +169,9 @@ fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
         Some(b) => {
             sess.set_tcp_stream(super::bastion::tunnel(b, &c.host, c.port).map_err(Attempt::Tcp)?)
         }
-        None => {
-            let addr = (c.host.as_str(), c.port)
-                .to_socket_addrs()
-                .map_err(|e| Attempt::Tcp(format!("cannot resolve {}: {e}", c.host)))?
-                .next()
-                .ok_or_else(|| Attempt::Tcp(format!("{} has no address", c.host)))?;
-            let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(15))
-                .map_err(|e| Attempt::Tcp(e.to_string()))?;
-            let _ = tcp.set_nodelay(true);
-            sess.set_tcp_stream(tcp);
-        }
+        None => sess.set_tcp_stream(dial(c, &c.host, c.port).map_err(Attempt::Tcp)?),
     }
+    prefer(&sess, c).map_err(Attempt::Handshake)?;
     sess.set_timeout(15_000);
     sess.handshake()
         .map_err(|e| Attempt::Handshake(e.to_string()))?;

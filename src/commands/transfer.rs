@@ -31,6 +31,9 @@ pub fn run(a: &TransferArgs) -> anyhow::Result<Exit> {
         first_retry: Duration::from_secs(1),
         bastion: None,
         host_key: Default::default(),
+        ciphers: vec![],
+        kex: vec![],
+        proxy: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

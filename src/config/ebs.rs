@@ -219,6 +219,12 @@ pub struct AmazonEbs {
     pub ssh_bastion_private_key_file: Option<String>,
     pub ssh_bastion_agent_auth: bool,
     pub ssh_pty: bool,
+    pub ssh_proxy_host: Option<String>,
+    pub ssh_proxy_port: Option<i64>,
+    pub ssh_proxy_username: Option<String>,
+    pub ssh_proxy_password: Option<String>,
+    pub ssh_ciphers: Vec<String>,
+    pub ssh_key_exchange_algorithms: Vec<String>,
     pub ssh_file_transfer_method: Option<String>,
     pub ssh_keep_alive_interval: Option<String>,
     pub ssh_read_write_timeout: Option<String>,
@@ -245,6 +251,7 @@ impl AmazonEbs {
             &self.mfa_code,
             &self.ssh_password,
             &self.ssh_bastion_password,
+            &self.ssh_proxy_password,
         ]
         .into_iter()
         .flatten()

@@ -27,6 +27,10 @@ impl Checker<'_> {
         let span = self.at(key);
         self.diags.push(Diagnostic::error(msg, Some(span)));
     }
+    fn warn(&mut self, key: &str, msg: impl Into<String>) {
+        let span = self.at(key);
+        self.diags.warning(msg, Some(span));
+    }
     fn err_help(&mut self, key: &str, msg: impl Into<String>, help: impl Into<String>) {
         let span = self.at(key);
         self.diags
@@ -537,9 +541,37 @@ fn communicator(c: &AmazonEbs, k: &mut Checker) {
             k.err("ssh_bastion_host", "ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth must be specified when ssh_bastion_host is set");
         }
     }
+    for (key, list, method) in [
+        ("ssh_ciphers", &c.ssh_ciphers, ssh2::MethodType::CryptCs),
+        (
+            "ssh_key_exchange_algorithms",
+            &c.ssh_key_exchange_algorithms,
+            ssh2::MethodType::Kex,
+        ),
+    ] {
+        if !list.is_empty() {
+            let known = crate::comm::connect::supported_algorithms(method);
+            let unknown: Vec<&String> = list.iter().filter(|a| !known.contains(a)).collect();
+            if unknown.len() == list.len() {
+                k.err(
+                    key,
+                    format!(
+                        "{key}: none of {list:?} is supported by libssh2, ambake's SSH library (it supports: {})",
+                        known.join(", ")
+                    ),
+                );
+            } else if !unknown.is_empty() {
+                k.warn(
+                    key,
+                    format!("{key}: {unknown:?} not supported by libssh2; the others are offered"),
+                );
+            }
+        }
+    }
     for (key, v) in [
         ("ssh_port", c.ssh_port),
         ("ssh_bastion_port", c.ssh_bastion_port),
+        ("ssh_proxy_port", c.ssh_proxy_port),
     ] {
         if let Some(p) = v
             && !(1..=65535).contains(&p)

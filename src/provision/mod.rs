@@ -188,6 +188,21 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
         },
         first_retry: Duration::from_secs(1),
         host_key: Default::default(),
+        ciphers: c.ssh_ciphers.clone(),
+        kex: c.ssh_key_exchange_algorithms.clone(),
+        // Packer dials through the proxy only without a bastion (the bastion wins).
+        proxy: c
+            .ssh_proxy_host
+            .clone()
+            .filter(|_| c.ssh_bastion_host.is_none())
+            .map(|host| comm::connect::Socks5 {
+                host,
+                port: c.ssh_proxy_port.unwrap_or(1080) as u16,
+                login: c
+                    .ssh_proxy_username
+                    .clone()
+                    .map(|u| (u, c.ssh_proxy_password.clone().unwrap_or_default())),
+            }),
         bastion: match &c.ssh_bastion_host {
             None => None,
             Some(h) => Some(comm::bastion::Bastion {
