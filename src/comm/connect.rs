@@ -16,6 +16,11 @@ use tokio_util::sync::CancellationToken;
 pub enum Auth {
     /// A private key in PEM (RSA PKCS#1, OpenSSH ed25519, …).
     Key(String),
+    /// A private key and the OpenSSH certificate signed for it (`ssh_certificate_file`).
+    Cert {
+        key: String,
+        cert: String,
+    },
     Agent,
     Password(String),
 }
@@ -143,6 +148,7 @@ fn fingerprint(sess: &Session) -> String {
 pub fn authenticate(sess: &Session, user: &str, auth: &Auth) -> Result<(), String> {
     let r = match auth {
         Auth::Key(pem) => sess.userauth_pubkey_memory(user, None, pem, None),
+        Auth::Cert { key, cert } => sess.userauth_pubkey_memory(user, Some(cert), key, None),
         Auth::Agent => sess.userauth_agent(user),
         Auth::Password(p) => sess.userauth_password(user, p),
     };

@@ -220,6 +220,16 @@ fn supported(field: &Field, span: &Span, diags: &mut Diagnostics) -> bool {
             diags.warning(why, Some(span.clone()));
             false
         }
+        Support::Refused(why) => {
+            diags.push(
+                Diagnostic::error(
+                    format!("recognised, not supported: {}", field.name),
+                    Some(span.clone()),
+                )
+                .with_help(why),
+            );
+            false
+        }
         Support::NotYet => {
             diags.push(
                 Diagnostic::error(format!("recognised, not supported yet: {}", field.name), Some(span.clone()))

@@ -27,6 +27,8 @@ pub enum Support {
     NotYet,
     /// Accepted and ignored on purpose, with a warning (Packer ignores it too).
     Ignored(&'static str),
+    /// Known Packer option that ambake refuses, with the reason.
+    Refused(&'static str),
 }
 
 /// Options whose zero value Packer does not treat as "not set": durations, where `""` fails to
@@ -77,6 +79,13 @@ const fn later(name: &'static str, kind: Kind) -> Field {
         name,
         kind,
         support: Support::NotYet,
+    }
+}
+const fn refused(name: &'static str, kind: Kind, why: &'static str) -> Field {
+    Field {
+        name,
+        kind,
+        support: Support::Refused(why),
     }
 }
 const fn ignored(name: &'static str, kind: Kind, why: &'static str) -> Field {
@@ -317,8 +326,12 @@ pub const AMAZON_EBS: &[Field] = &[
     f("ssh_bastion_password", Str),
     f("ssh_bastion_private_key_file", Str),
     f("ssh_bastion_agent_auth", Bool),
-    later("ssh_bastion_interactive", Bool),
-    later("ssh_bastion_certificate_file", Str),
+    refused(
+        "ssh_bastion_interactive",
+        Bool,
+        "keyboard-interactive bastion logins (one-time codes typed at a prompt) are not offered: a build also runs unattended and in parallel; use ssh_bastion_private_key_file, ssh_bastion_certificate_file or ssh_bastion_agent_auth",
+    ),
+    f("ssh_bastion_certificate_file", Str),
     f("ssh_proxy_host", Str),
     f("ssh_proxy_port", Int),
     f("ssh_proxy_username", Str),
@@ -330,10 +343,10 @@ pub const AMAZON_EBS: &[Field] = &[
     f("ssh_clear_authorized_keys", Bool),
     f("ssh_ciphers", StrList),
     f("ssh_key_exchange_algorithms", StrList),
-    later("ssh_certificate_file", Str),
+    f("ssh_certificate_file", Str),
     f("ssh_disable_agent_forwarding", Bool),
-    later("ssh_local_tunnels", StrList),
-    later("ssh_remote_tunnels", StrList),
+    refused("ssh_local_tunnels", StrList, TUNNELS),
+    refused("ssh_remote_tunnels", StrList, TUNNELS),
     f("pause_before_connecting", Str),
     later("ssh_private_key", NumList),
     later("ssh_public_key", NumList),
@@ -444,6 +457,7 @@ pub const ANSIBLE: &[Field] = with_common![
         "ansible_winrm_use_http is ignored: ambake builds over SSH only"
     ),
 ];
+const TUNNELS: &str = "SSH tunnels are not offered yet: ambake drives the build's SSH session (libssh2, blocking) from one thread at a time, and a tunnel needs that session to carry data while provisioners run commands on it; start the forward from a shell-local provisioner (`ssh -f -N -L …` with the build's key) instead";
 const ADAPTER: &str = "ignored: this option configures Packer's SSH proxy adapter; ambake gives Ansible a port forward to the instance's own sshd instead";
 
 /// Packer's `ansible-local` provisioner: runs ansible-playbook on the instance.

@@ -527,6 +527,18 @@ fn communicator(c: &AmazonEbs, k: &mut Checker) {
             format!("ssh_bastion_private_key_file is invalid: {f}: {e}"),
         );
     }
+    for key in ["ssh_certificate_file", "ssh_bastion_certificate_file"] {
+        let v = if key == "ssh_certificate_file" {
+            &c.ssh_certificate_file
+        } else {
+            &c.ssh_bastion_certificate_file
+        };
+        if let Some(f) = v
+            && let Err(e) = std::fs::read(expand_home(f))
+        {
+            k.err(key, format!("{key} is invalid: {f}: {e}"));
+        }
+    }
     if c.ssh_bastion_host.is_some() {
         if c.ssh_bastion_username.is_none() {
             k.err(

@@ -138,20 +138,22 @@ fn target(cx: &Cx, cfg: &SshConfig, dir: &Path) -> anyhow::Result<Target> {
     let (key_file, password) = match &cfg.auth {
         Auth::Password(p) => (None, Some(p.clone())),
         Auth::Agent => (None, None),
-        Auth::Key(pem) => match &cx.plan.config.ssh_private_key_file {
-            Some(f) => (Some(crate::paths::expand_home(f)), None),
-            None => {
-                use std::os::unix::fs::OpenOptionsExt as _;
-                let path = dir.join("ansible-key");
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)?;
-                f.write_all(pem.as_bytes())?;
-                (Some(path), None)
+        Auth::Key(pem) | Auth::Cert { key: pem, .. } => {
+            match &cx.plan.config.ssh_private_key_file {
+                Some(f) => (Some(crate::paths::expand_home(f)), None),
+                None => {
+                    use std::os::unix::fs::OpenOptionsExt as _;
+                    let path = dir.join("ansible-key");
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&path)?;
+                    f.write_all(pem.as_bytes())?;
+                    (Some(path), None)
+                }
             }
-        },
+        }
     };
     Ok(Target {
         host: cfg.host.clone(),

@@ -154,9 +154,14 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
     } else if c.ssh_agent_auth {
         comm::connect::Auth::Agent
     } else {
-        comm::connect::Auth::Key(st.key.private_key_pem.clone().ok_or_else(|| {
-            anyhow::anyhow!("no SSH key: set ssh_private_key_file, ssh_agent_auth or ssh_password")
-        })?)
+        with_cert(
+            st.key.private_key_pem.clone().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no SSH key: set ssh_private_key_file, ssh_agent_auth or ssh_password"
+                )
+            })?,
+            &c.ssh_certificate_file,
+        )?
     };
     let dur = |v: &Option<String>| {
         v.as_deref()
@@ -226,10 +231,23 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
                         )
                     })?;
                     cx.ui.add_secret(&pem);
-                    comm::connect::Auth::Key(pem)
+                    with_cert(pem, &c.ssh_bastion_certificate_file)?
                 },
             }),
         },
+    })
+}
+
+/// A key, with its OpenSSH certificate when one is configured.
+fn with_cert(pem: String, cert_file: &Option<String>) -> anyhow::Result<comm::connect::Auth> {
+    Ok(match cert_file {
+        None => comm::connect::Auth::Key(pem),
+        Some(f) => {
+            let f = crate::paths::expand_home(f);
+            let cert = std::fs::read_to_string(&f)
+                .map_err(|e| anyhow::anyhow!("cannot read certificate {}: {e}", f.display()))?;
+            comm::connect::Auth::Cert { key: pem, cert }
+        }
     })
 }
 

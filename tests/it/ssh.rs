@@ -883,3 +883,47 @@ fn ssh_ciphers_and_key_exchange_are_what_the_session_offers() {
         "{out}"
     );
 }
+
+/// ssh_certificate_file: a key that is in no authorized_keys logs in with the certificate the
+/// server's user CA signed for it; without the certificate it is refused.
+#[test]
+fn ssh_certificate_file_logs_in_with_a_signed_key() {
+    let b = Bench::new(&[]);
+    let sshd = Sshd::start(None);
+    let d = sshd.dir.path();
+    let key = d.join("cert_user");
+    let source = |cert: &str| format!("  ssh_private_key_file = \"{}\"{cert}", key.display());
+    let rd = remote_dir();
+    let prov = format!(
+        "  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo with-cert > {rd}/proof\"]\n  }}"
+    );
+    let with_cert = source(&format!(
+        "\n  ssh_certificate_file = \"{}\"",
+        d.join("cert_user-cert.pub").display()
+    ));
+    let t = template(&b, sshd.port, &with_cert, &prov);
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}\n--- sshd:\n{}", sshd.log());
+    assert_eq!(
+        std::fs::read_to_string(format!("{rd}/proof"))
+            .unwrap()
+            .trim(),
+        "with-cert"
+    );
+    assert!(
+        sshd.log().contains("Accepted publickey") && sshd.log().contains("CA ED25519"),
+        "{}",
+        sshd.log()
+    );
+    let _ = std::fs::remove_dir_all(&rd);
+
+    let t = template(&b, sshd.port, &source(""), &prov);
+    let text = std::fs::read_to_string(&t).unwrap();
+    std::fs::write(
+        &t,
+        text.replace("ssh_timeout   = \"20s\"", "ssh_timeout   = \"3s\""),
+    )
+    .unwrap();
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "without the certificate the key is refused: {out}");
+}

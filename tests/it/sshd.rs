@@ -89,6 +89,10 @@ impl Sshd {
             ("rsa", "ssh_host_rsa_key"),
             ("ed25519", "id_ed25519"),
             ("rsa", "id_rsa"),
+            // A user CA the server trusts, and a key it has signed (cert_user-cert.pub) that
+            // is in no authorized_keys: it logs in only with its certificate.
+            ("ed25519", "user_ca"),
+            ("ed25519", "cert_user"),
         ] {
             sh(&format!(
                 "ssh-keygen -q -t {t} -N '' -f {}/{f}",
@@ -96,7 +100,7 @@ impl Sshd {
             ));
         }
         sh(&format!(
-            "cat {0}/id_ed25519.pub {0}/id_rsa.pub > {0}/authorized_keys && chmod 644 {0}/authorized_keys",
+            "cat {0}/id_ed25519.pub {0}/id_rsa.pub > {0}/authorized_keys && chmod 644 {0}/authorized_keys && ssh-keygen -q -s {0}/user_ca -I ambake-test -n {USER} {0}/cert_user.pub",
             d.display()
         ));
         // Run as root: the venv's interpreter lives under a home directory other users cannot
@@ -110,7 +114,7 @@ impl Sshd {
             None => String::new(),
         };
         let cfg = format!(
-            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_rsa_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n{authcmd}StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\nAllowUsers {USER}\nLogLevel VERBOSE\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
+            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_rsa_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nTrustedUserCAKeys {d}/user_ca.pub\n{authcmd}StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\nAllowUsers {USER}\nLogLevel VERBOSE\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), cfg).unwrap();
