@@ -18,6 +18,7 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         only: a.select.only.clone(),
         except: a.select.except.clone(),
         force: a.force,
+        others_are_errors: true,
     };
     let plans = if diags.has_errors() {
         vec![]

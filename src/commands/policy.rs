@@ -12,6 +12,7 @@ pub fn run(a: &PolicyArgs) -> anyhow::Result<Exit> {
         only: a.select.only.clone(),
         except: a.select.except.clone(),
         force: false,
+        others_are_errors: false,
     };
     let plans = if diags.has_errors() {
         vec![]

@@ -28,6 +28,7 @@ pub fn run(a: &ValidateArgs) -> anyhow::Result<Exit> {
         only: a.select.only.clone(),
         except: a.select.except.clone(),
         force: false,
+        others_are_errors: false,
     };
     let plans = if diags.has_errors() {
         vec![]

@@ -29,6 +29,10 @@ pub struct PlanOptions {
     pub only: Vec<String>,
     pub except: Vec<String>,
     pub force: bool,
+    /// `build`: builds of other builders (and post-processors ambake does not run) that are
+    /// not excluded are errors, so nothing is created for a run that cannot finish. `validate`
+    /// and `iam-policy` check the amazon-ebs builds and warn about the rest.
+    pub others_are_errors: bool,
 }
 
 /// Everything one build needs, typed and validated.
@@ -162,18 +166,21 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
                 continue;
             }
             if r.kind != "amazon-ebs" {
-                diags.push(
-                    Diagnostic::error(
-                        format!(
-                            "source type \"{}\" (build {full}) is not supported by ambake",
-                            r.kind
-                        ),
+                let msg = format!(
+                    "source type \"{}\" (build {full}) is not supported by ambake",
+                    r.kind
+                );
+                let d = if opts.others_are_errors {
+                    Diagnostic::error(msg, Some(src.span.clone()))
+                } else {
+                    Diagnostic::warning(
+                        format!("{msg}: only the amazon-ebs builds were checked"),
                         Some(src.span.clone()),
                     )
-                    .with_help(format!(
-                        "ambake builds amazon-ebs sources; skip this one with -except='{full}'"
-                    )),
-                );
+                };
+                diags.push(d.with_help(format!(
+                    "ambake builds amazon-ebs sources; skip this one with -except='{full}' (run it with Packer)"
+                )));
                 continue;
             }
             let mut local = Diagnostics::default();
@@ -239,6 +246,28 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
                 for p in chain {
                     let mut body = eval_body(&p.body, p.file, &pctx, &mut local);
                     render_body(&mut body, &lctx, &mut local);
+                    if !plugins::POST_PROCESSOR_TYPES.contains(&p.kind.as_str()) {
+                        // Another builder's post-processor (docker-push after a docker
+                        // source, …): nothing to do for a build it does not apply to.
+                        if !raw_applies(&body, &applies) {
+                            continue;
+                        }
+                        if !opts.others_are_errors {
+                            local.push(
+                                Diagnostic::warning(
+                                    format!(
+                                        "post-processor type \"{}\" is not supported by ambake: `build` stops before creating anything while it applies to {full}",
+                                        p.kind
+                                    ),
+                                    Some(p.span.clone()),
+                                )
+                                .with_help(
+                                    "limit it with only = [...] to the builds of the builder it belongs to",
+                                ),
+                            );
+                            continue;
+                        }
+                    }
                     if let Some(pp) = plugins::post_processor(&p.kind, &body, &p.span, &mut local)
                         && pp.common.applies_to(&applies)
                     {
@@ -301,6 +330,22 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
         }
     }
     plans
+}
+
+/// A block's `only`/`except` before it is typed (for post-processors ambake cannot type).
+fn raw_applies(body: &EBody, names: &[String]) -> bool {
+    let list = |k: &str| -> Vec<String> {
+        match body.attr(k).map(|a| &a.value) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let (only, except) = (list("only"), list("except"));
+    let hit = |l: &[String]| l.iter().any(|n| names.contains(n));
+    (only.is_empty() || hit(&only)) && !hit(&except)
 }
 
 fn typed_provisioner(

@@ -210,7 +210,7 @@ const PROVISIONER_TYPES: &[&str] = &[
     "ansible",
     "ansible-local",
 ];
-const POST_PROCESSOR_TYPES: &[&str] = &["manifest", "shell-local"];
+pub const POST_PROCESSOR_TYPES: &[&str] = &["manifest", "shell-local"];
 
 fn typed<T: serde::de::DeserializeOwned + Default>(
     json: &serde_json::Value,

@@ -1494,3 +1494,42 @@ fn deprecation_and_deregistration_protection_cover_every_copy() {
         .unwrap();
     assert!(first_prot > last_tag, "protection after commit: {calls:?}");
 }
+
+/// A template that also holds another builder's source: `validate` checks the amazon-ebs build
+/// and warns; `build` stops before creating anything and names the flag; with the flag, the
+/// amazon-ebs build runs.
+#[test]
+fn mixed_builders_need_except_to_build() {
+    let b = Bench::new(&[]);
+    let t = b.template("", "");
+    let text = std::fs::read_to_string(&t).unwrap().replace(
+        "sources = [\"source.amazon-ebs.demo\"]",
+        "sources = [\"source.amazon-ebs.demo\", \"source.docker.app\"]",
+    );
+    std::fs::write(
+        &t,
+        format!("source \"docker\" \"app\" {{\n  image = \"debian\"\n}}\n{text}"),
+    )
+    .unwrap();
+    let (code, out) = run(b.cmd(&["validate", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "Warning: source type \"docker\" (build docker.app) is not supported by ambake"
+        ),
+        "{out}"
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("-except='docker.app'"), "{out}");
+    let bodies = b.moto.recorded_bodies();
+    assert!(
+        !bodies
+            .iter()
+            .any(|b| b.contains("Action=Create") || b.contains("Action=RunInstances")),
+        "nothing was created: {bodies:?}"
+    );
+    let (code, out) = run(b.cmd(&["build", "-except=docker.app", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("AMIs were created"), "{out}");
+}
