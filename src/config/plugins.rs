@@ -482,6 +482,7 @@ pub fn data_source(
         "amazon-ami" => schema::DATA_AMAZON_AMI,
         "amazon-parameterstore" => schema::DATA_PARAMETERSTORE,
         "http" => schema::DATA_HTTP,
+        "amazon-secretsmanager" => schema::DATA_SECRETSMANAGER,
         _ => return None,
     };
     let mut spans = Spans::new();
@@ -517,6 +518,9 @@ pub fn data_source(
                 Some(span.clone()),
             );
         }
+    }
+    if kind == "amazon-secretsmanager" && json.get("name").is_none() {
+        diags.error("a 'name' must be provided", Some(span.clone()));
     }
     if kind == "amazon-parameterstore" && json.get("name").is_none() {
         diags.error(

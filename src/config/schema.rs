@@ -540,6 +540,25 @@ pub const DATA_PARAMETERSTORE: &[Field] = &[
     f("with_decryption", Bool),
 ];
 
+pub const DATA_SECRETSMANAGER: &[Field] = &[
+    ACCESS[0],
+    ACCESS[1],
+    ACCESS[2],
+    ACCESS[3],
+    ACCESS[4],
+    ACCESS[5],
+    ACCESS[6],
+    ACCESS[7],
+    ACCESS[8],
+    ACCESS[9],
+    ACCESS[10],
+    ACCESS[11],
+    f("name", Str),
+    f("key", Str),
+    f("version_id", Str),
+    f("version_stage", Str),
+];
+
 /// Packer's built-in `data "http"`.
 pub const DATA_HTTP: &[Field] = &[
     f("url", Str),

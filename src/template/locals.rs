@@ -35,9 +35,10 @@ impl DataResolver for UnknownData {
             "amazon-ami" => &["id", "name", "creation_date", "owner", "owner_name"],
             "amazon-parameterstore" => &["value", "version", "arn"],
             "http" => &["url", "body"],
+            "amazon-secretsmanager" => &["value", "secret_string", "secret_binary", "version_id"],
             other => {
                 return Err(format!(
-                    "data source type \"{other}\" is not supported by ambake (supported: amazon-ami, amazon-parameterstore, http)"
+                    "data source type \"{other}\" is not supported by ambake (supported: amazon-ami, amazon-parameterstore, amazon-secretsmanager, http)"
                 ));
             }
         };

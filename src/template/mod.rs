@@ -329,6 +329,12 @@ impl Configuration {
         for l in self.locals.iter().filter(|l| l.sensitive) {
             collect_strings(&l.value, &mut out);
         }
+        // What a secrets store returned is secret wherever it is used.
+        for (k, v) in &self.data_values {
+            if k.starts_with("amazon-secretsmanager.") {
+                collect_strings(v, &mut out);
+            }
+        }
         out.retain(|s| !s.is_empty());
         out
     }

@@ -1533,3 +1533,63 @@ fn mixed_builders_need_except_to_build() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("AMIs were created"), "{out}");
 }
+
+/// `data "amazon-parameterstore"` and `data "amazon-secretsmanager"` read moto's SSM and
+/// Secrets Manager in a build; the secret's value reaches the build (a shell-local sees it)
+/// and is masked in everything printed.
+#[test]
+fn parameter_store_and_secrets_manager_feed_the_build() {
+    let b = Bench::new(&[]);
+    let rt = emu::rt();
+    rt.block_on(async {
+        let sdk = b.moto.sdk().await;
+        aws_sdk_ssm::Client::new(&sdk)
+            .put_parameter()
+            .name("/team/base-ami")
+            .value("ami-760aaa0f")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name("build/token")
+            .secret_string(r#"{"token":"tok-9f8e7d","user":"builder"}"#)
+            .send()
+            .await
+            .unwrap();
+    });
+    let seen = b.dir.path().join("seen");
+    let t = b.template(
+        "",
+        &format!(
+            "  provisioner \"shell-local\" {{\n    inline = [\"echo ${{data.amazon-secretsmanager.token.value}} > {}\", \"echo printed ${{data.amazon-secretsmanager.token.value}}\"]\n  }}",
+            seen.display()
+        ),
+    );
+    let text = std::fs::read_to_string(&t).unwrap().replace(
+        "  source_ami      = \"ami-760aaa0f\"\n",
+        "  source_ami      = data.amazon-parameterstore.base.value\n",
+    );
+    let text = format!(
+        "data \"amazon-parameterstore\" \"base\" {{\n  name   = \"/team/base-ami\"\n  region = \"{REGION}\"\n}}\ndata \"amazon-secretsmanager\" \"token\" {{\n  name   = \"build/token\"\n  key    = \"token\"\n  region = \"{REGION}\"\n}}\n{text}"
+    );
+    std::fs::write(&t, text).unwrap();
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Found Image ID: ami-760aaa0f"), "{out}");
+    assert_eq!(std::fs::read_to_string(&seen).unwrap().trim(), "tok-9f8e7d");
+    assert!(out.contains("printed <sensitive>"), "{out}");
+    assert!(!out.contains("tok-9f8e7d"), "{out}");
+
+    let text = std::fs::read_to_string(&t)
+        .unwrap()
+        .replace("build/token", "build/missing");
+    std::fs::write(&t, text).unwrap();
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Secrets Manager Secret \"build/missing\" Version \"AWSCURRENT\" not found"),
+        "{out}"
+    );
+}
