@@ -5,6 +5,7 @@
 pub mod bastion;
 pub mod connect;
 pub mod ssh;
+pub mod ssm;
 
 pub use connect::{SshConfig, connect};
 pub use ssh::Ssh;

@@ -9,6 +9,9 @@ use super::ebs::AmazonEbs;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decided {
     pub communicator: Communicator,
+    /// `ssh_interface = "session_manager"`: SSH goes through an SSM port-forwarding session
+    /// (and the temporary security group opens no port).
+    pub session_manager: bool,
     pub launch: Launch,
     pub key: KeySource,
     pub image: ImageOutput,
@@ -195,6 +198,8 @@ impl Decided {
                 .map(|p| p.with_cooldown),
         };
         Decided {
+            session_manager: communicator == Communicator::Ssh
+                && c.ssh_interface.as_deref() == Some("session_manager"),
             communicator,
             launch,
             key,

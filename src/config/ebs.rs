@@ -219,6 +219,8 @@ pub struct AmazonEbs {
     pub ssh_bastion_private_key_file: Option<String>,
     pub ssh_bastion_agent_auth: bool,
     pub ssh_pty: bool,
+    pub session_manager_port: Option<i64>,
+    pub pause_before_ssm: Option<String>,
     pub ssh_proxy_host: Option<String>,
     pub ssh_proxy_port: Option<i64>,
     pub ssh_proxy_username: Option<String>,

@@ -299,8 +299,8 @@ pub const AMAZON_EBS: &[Field] = &[
     f("skip_profile_validation", Bool),
     later("windows_password_timeout", Str),
     f("ssh_interface", Str),
-    later("pause_before_ssm", Str),
-    later("session_manager_port", Int),
+    f("pause_before_ssm", Str),
+    f("session_manager_port", Int),
     // Communicator
     f("communicator", Str),
     f("ssh_username", Str),

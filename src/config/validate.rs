@@ -376,12 +376,24 @@ fn run(c: &AmazonEbs, d: &Decided, k: &mut Checker) {
     {
         k.err("ssh_interface", format!("Unknown interface type: {i}"));
     }
-    if c.ssh_interface.as_deref() == Some("session_manager") {
+    if c.ssh_interface.as_deref() == Some("session_manager")
+        && c.iam_instance_profile.is_none()
+        && c.temporary_iam_instance_profile_policy_document.is_none()
+    {
         k.err(
             "ssh_interface",
-            "recognised, not supported yet: ssh_interface = \"session_manager\"",
+            "no iam_instance_profile defined; session_manager connectivity requires a valid instance profile with AmazonSSMManagedInstanceCore permissions. Alternatively a temporary_iam_instance_profile_policy_document can be used.",
         );
     }
+    if let Some(p) = c.session_manager_port
+        && !(0..=65535).contains(&p)
+    {
+        k.err(
+            "session_manager_port",
+            "session_manager_port must be between 0 and 65535",
+        );
+    }
+    k.duration("pause_before_ssm", &c.pause_before_ssm, false);
     for cidr in &c.temporary_security_group_source_cidrs {
         if !valid_cidr(cidr) {
             k.err(

@@ -135,6 +135,8 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
         (None, Some("public_dns")) => inst.public_dns.clone(),
         (None, Some("private_dns")) => inst.private_dns.clone(),
         (None, Some("ipv6")) => inst.ipv6.clone(),
+        // The SSM plugin's local end of the tunnel (its port is set when it opens).
+        (None, Some("session_manager")) => Some("localhost".to_string()),
         // Packer's automatic choice: the public address, else the private one.
         (None, _) => inst
             .public_ip
@@ -254,9 +256,56 @@ fn with_cert(pem: String, cert_file: &Option<String>) -> anyhow::Result<comm::co
 /// Connects (for SSH builds) and runs the build's provisioners in order; on failure, the
 /// error-cleanup provisioner first.
 pub async fn run_all(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
+    let mut tunnel = None;
+    let r = connect_and_run(cx, st, &mut tunnel).await;
+    if let Some(t) = tunnel {
+        t.close().await;
+    }
+    r
+}
+
+/// `session_manager`: after `pause_before_ssm`, the SSM tunnel SSH goes through.
+async fn open_tunnel(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::ssm::Tunnel> {
+    let c = &cx.plan.config;
+    if let Some(p) = c
+        .pause_before_ssm
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .filter(|p| !p.is_zero())
+    {
+        cx.ui.say(&format!(
+            "Waiting {} before establishing the SSM session...",
+            crate::duration::format_duration(p)
+        ));
+        sleep_cancellable(cx, p).await?;
+    }
+    comm::ssm::open(
+        cx.session.ssm(),
+        cx.region(),
+        &st.instance()?.id,
+        c.ssh_port.unwrap_or(22) as u16,
+        c.session_manager_port.map(|p| p as u16),
+        &cx.ui,
+        &cx.cancel,
+    )
+    .await
+}
+
+async fn connect_and_run(
+    cx: &Cx,
+    st: &mut BuildState,
+    tunnel: &mut Option<comm::ssm::Tunnel>,
+) -> anyhow::Result<()> {
     let mut comm = None;
     if cx.plan.config.communicator() == "ssh" {
-        let cfg = ssh_config(cx, st)?;
+        let mut cfg = ssh_config(cx, st)?;
+        if cx.plan.decided.session_manager {
+            let t = open_tunnel(cx, st).await?;
+            cfg.port = t.port;
+            *tunnel = Some(t);
+        }
         st.host = Some(cfg.host.clone());
         let mut ssh = comm::connect(&cfg, &cx.cancel, &cx.ui).await?;
         if let Some(p) = cx

@@ -9,6 +9,10 @@ use aws_sdk_ec2::types::Filter;
 
 pub async fn run(cx: &Cx) -> anyhow::Result<()> {
     let c = &cx.plan.config;
+    if cx.plan.decided.session_manager {
+        // Before anything is created: without the plugin the build could never connect.
+        crate::comm::ssm::plugin()?;
+    }
     // The engine checked the identity already (it is written into the journal).
     if !c.skip_credential_validation && cx.account.is_none() {
         cx.session

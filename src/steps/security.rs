@@ -238,6 +238,10 @@ pub async fn security_group(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> 
         Lifetime::Temporary,
     )?;
     st.security_group_ids = vec![id.clone()];
+    if cx.plan.decided.session_manager {
+        // SSH arrives through Session Manager: no port is opened (as Packer skips the rule).
+        return Ok(());
+    }
     let cidrs = if let Some(ip) = public_ip {
         vec![ip]
     } else if c.temporary_security_group_source_cidrs.is_empty() {
@@ -389,11 +393,20 @@ pub fn iam(p: &BuildPlan, n: &mut Needs) {
             "ec2:CreateSecurityGroup",
             "temporary security group for SSH",
         );
-        n.add(
-            "ec2:AuthorizeSecurityGroupIngress",
-            "open ssh_port in the temporary group",
-        );
+        if !p.decided.session_manager {
+            n.add(
+                "ec2:AuthorizeSecurityGroupIngress",
+                "open ssh_port in the temporary group",
+            );
+        }
         n.add("ec2:DeleteSecurityGroup", "remove the temporary group");
+    }
+    if p.decided.session_manager {
+        n.add(
+            "ssm:StartSession",
+            "session_manager: the port-forwarding session",
+        );
+        n.add("ssm:TerminateSession", "session_manager: end the session");
     }
     if p.uses_build_variable("SSHPublicKey") {
         n.add(

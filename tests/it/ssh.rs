@@ -927,3 +927,123 @@ fn ssh_certificate_file_logs_in_with_a_signed_key() {
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 1, "without the certificate the key is refused: {out}");
 }
+
+/// ssh_interface = "session_manager": ssm:StartSession (answered by the proxy: moto has no
+/// Session Manager), then the plugin — a stand-in on PATH that forwards its local port to the
+/// sshd playing the instance — and SSH through it; the session is terminated at the end and
+/// the temporary group opens no port. Without the plugin, the build stops before creating
+/// anything and says what to install.
+#[test]
+fn session_manager_tunnels_ssh_through_the_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = dir.path().join("start.json");
+    std::fs::write(&start, r#"{"SessionId":"ambake-test-session-1","StreamUrl":"wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/ambake-test-session-1","TokenValue":"token-1"}"#).unwrap();
+    let term = dir.path().join("term.json");
+    std::fs::write(&term, r#"{"SessionId":"ambake-test-session-1"}"#).unwrap();
+    let b = Bench::new(&[
+        "--answer",
+        &format!("StartSession:{}", start.display()),
+        "--answer",
+        &format!("TerminateSession:{}", term.display()),
+    ]);
+    let sshd = Sshd::start(Some(&b.moto));
+    let bin = b.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let plugin = bin.join("session-manager-plugin");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\nexec {} {} \"$@\"\n",
+            emu::python().display(),
+            super::support::repo()
+                .join("tests/support/ssm_plugin.py")
+                .display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["755", plugin.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let log = b.dir.path().join("plugin.log");
+    let rd = remote_dir();
+    let extra = "  ssh_interface = \"session_manager\"\n  temporary_iam_instance_profile_policy_document {\n    Version = \"2012-10-17\"\n    Statement {\n      Effect   = \"Allow\"\n      Action   = [\"ssm:UpdateInstanceInformation\"]\n      Resource = [\"*\"]\n    }\n  }";
+    let t = template(
+        &b,
+        sshd.port,
+        extra,
+        &format!(
+            "  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo via-ssm > {rd}/proof\"]\n  }}"
+        ),
+    );
+    // ssh_host would bypass the tunnel: session_manager sets the host itself.
+    let text = std::fs::read_to_string(&t)
+        .unwrap()
+        .replace("  ssh_host      = \"127.0.0.1\"\n", "");
+    std::fs::write(&t, text).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = b.cmd(&["build", t.to_str().unwrap()]);
+    cmd.env("PATH", &path).env("AMBAKE_TEST_SSM_LOG", &log);
+    let (code, out) = run(cmd);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Starting portForwarding session"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(format!("{rd}/proof"))
+            .unwrap()
+            .trim(),
+        "via-ssm"
+    );
+    let argv: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(argv.len(), 1, "{argv:?}");
+    assert_eq!(argv[0][1], emu::REGION);
+    assert_eq!(argv[0][2], "StartSession");
+    let params: serde_json::Value = serde_json::from_str(argv[0][4].as_str().unwrap()).unwrap();
+    assert_eq!(params["DocumentName"], "AWS-StartPortForwardingSession");
+    assert_eq!(params["Parameters"]["portNumber"][0], sshd.port.to_string());
+    assert!(params["Target"].as_str().unwrap().starts_with("i-"));
+    let asked = std::fs::read_to_string(b.dir.path().join("answered.log")).unwrap();
+    assert!(
+        asked.contains("\"DocumentName\":\"AWS-StartPortForwardingSession\""),
+        "{asked}"
+    );
+    assert!(
+        asked.contains("\"SessionId\":\"ambake-test-session-1\""),
+        "terminated: {asked}"
+    );
+    assert!(
+        !b.moto
+            .recorded_bodies()
+            .iter()
+            .any(|body| body.contains("Action=AuthorizeSecurityGroupIngress")),
+        "no port is opened"
+    );
+    let rt = emu::rt();
+    assert!(rt.block_on(leftovers(&b.moto, true)).is_empty());
+    let _ = std::fs::remove_dir_all(&rd);
+
+    // No plugin on PATH: refused before anything is created.
+    let mut cmd = b.cmd(&["build", t.to_str().unwrap()]);
+    cmd.env("PATH", "/usr/bin:/bin");
+    let before = b.calls().len();
+    let (code, out) = run(cmd);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("needs AWS's session-manager-plugin on PATH"),
+        "{out}"
+    );
+    assert!(
+        !b.calls()[before..]
+            .iter()
+            .any(|c| c.starts_with("Create") || c.starts_with("RunInstances")),
+        "{:?}",
+        &b.calls()[before..]
+    );
+}

@@ -76,6 +76,9 @@ BACK = {"running": "pending", "stopped": "stopping", "terminated": "shutting-dow
 def action_of(body, headers):
     q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
     a = q.get("Action", [""])[0]
+    if not a:
+        # JSON protocols (SSM, Secrets Manager): the action is the target's last part.
+        a = headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
     auth = headers.get("Authorization", "")
     m = re.search(r"Credential=[^/]+/\d+/([^/]+)/([^/]+)/", auth)
     return a, (m.group(1) if m else "?")
@@ -160,7 +163,7 @@ class Handler(BaseHTTPRequestHandler):
                     f.write(f"{region} {body.decode('utf-8', 'replace')}\n")
             data = answers[action]
             self.send_response_only(200)
-            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Type", "application/x-amz-json-1.1" if data.startswith(b"{") else "text/xml")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
