@@ -33,6 +33,15 @@ fn s(args: &serde_json::Value, k: &str) -> Option<String> {
 
 impl DataResolver for AwsData {
     fn resolve(&self, block: &DataBlock, body: &EBody) -> Result<Value, String> {
+        if crate::template::locals::HCP_DATA
+            .iter()
+            .any(|(k, _)| *k == block.kind)
+        {
+            return Err(format!(
+                "data \"{}\" \"{}\": ambake cannot evaluate HCP Packer data sources (it does not talk to HCP); give the value as a variable instead, e.g. -var source_ami=ami-…",
+                block.kind, block.name
+            ));
+        }
         let mut diags = crate::diag::Diagnostics::default();
         let args = crate::config::plugins::data_source(&block.kind, body, &block.span, &mut diags)
             .ok_or_else(|| {

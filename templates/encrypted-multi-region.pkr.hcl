@@ -47,7 +47,9 @@ source "amazon-ebs" "encrypted" {
   ssh_username       = "ec2-user"
   encrypt_boot       = true
   kms_key_id         = var.kms_keys[var.region]
-  ami_regions        = var.copy_regions
+  # Packer wants every region_kms_key_ids region in ami_regions, the build region included
+  # (it is not copied to itself).
+  ami_regions        = concat([var.region], var.copy_regions)
   region_kms_key_ids = var.kms_keys
   ami_users          = var.share_with
   snapshot_users     = var.share_with

@@ -193,8 +193,18 @@ fn ami(c: &AmazonEbs, d: &Decided, k: &mut Checker) {
         }
     }
     if !c.region_kms_key_ids.is_empty() {
-        for r in c.copy_regions() {
-            if !c.region_kms_key_ids.contains_key(&r) {
+        // Packer's two checks, on the ami_regions as written (the build region included).
+        for r in c.region_kms_key_ids.keys() {
+            if !c.ami_regions.contains(r) {
+                k.err(
+                    "region_kms_key_ids",
+                    format!("Region {r} is in region_kms_key_ids but not in ami_regions"),
+                );
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for r in c.ami_regions.iter().filter(|r| seen.insert(r.as_str())) {
+            if !c.region_kms_key_ids.contains_key(r) {
                 k.err(
                     "region_kms_key_ids",
                     format!("Region {r} is in ami_regions but not in region_kms_key_ids"),
@@ -202,14 +212,34 @@ fn ami(c: &AmazonEbs, d: &Decided, k: &mut Checker) {
             }
         }
     }
-    if encrypt
-        && d.image.share_launch
-        && (c.kms_key_id.is_none() || c.region_kms_key_ids.values().any(|v| v.is_empty()))
-    {
-        k.err(
-            "ami_users",
-            "Cannot share AMI encrypted with default KMS key",
-        );
+    // Sharing what the account's default key encrypted: Packer's conditions exactly (ami_groups
+    // is not part of them).
+    let default_key = c.kms_key_id.is_none() && c.region_kms_key_ids.is_empty() && encrypt;
+    let empty_region_key = c.region_kms_key_ids.values().any(|v| v.is_empty());
+    if !(c.ami_users.is_empty() && c.ami_org_arns.is_empty() && c.ami_ou_arns.is_empty()) {
+        if default_key {
+            k.err(
+                "ami_users",
+                "Cannot share AMI encrypted with default KMS key",
+            );
+        }
+        if empty_region_key {
+            k.err(
+                "ami_users",
+                "Cannot share AMI encrypted with default KMS key for other regions",
+            );
+        }
+    }
+    if !c.snapshot_users.is_empty() {
+        if default_key {
+            k.err("snapshot_users", "Cannot share snapshot encrypted with default KMS key, see https://www.packer.io/docs/builders/amazon-ebs#region_kms_key_ids for more information");
+        }
+        if empty_region_key {
+            k.err(
+                "snapshot_users",
+                "Cannot share snapshot encrypted with default KMS key",
+            );
+        }
     }
     if let Some(v) = &c.deprecate_at
         && v.parse::<jiff::Timestamp>().is_err()

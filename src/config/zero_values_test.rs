@@ -100,15 +100,30 @@ fn every_plugin_option_at_its_zero_value_is_as_if_absent() {
     let pb = playbook.display();
     // (block, type, its options, what the base block must set)
     let cases: Vec<(&str, &str, &[schema::Field], String)> = vec![
-        ("provisioner", "shell", schema::SHELL, "inline = [\"true\"]".into()),
+        (
+            "provisioner",
+            "shell",
+            schema::SHELL,
+            "inline = [\"true\"]".into(),
+        ),
         (
             "provisioner",
             "file",
             schema::FILE,
             "content = \"x\"\n destination = \"/tmp/x\"".into(),
         ),
-        ("provisioner", "shell-local", schema::SHELL_LOCAL, "inline = [\"true\"]".into()),
-        ("provisioner", "breakpoint", schema::BREAKPOINT, String::new()),
+        (
+            "provisioner",
+            "shell-local",
+            schema::SHELL_LOCAL,
+            "inline = [\"true\"]".into(),
+        ),
+        (
+            "provisioner",
+            "breakpoint",
+            schema::BREAKPOINT,
+            String::new(),
+        ),
         (
             "provisioner",
             "ansible",
@@ -121,7 +136,12 @@ fn every_plugin_option_at_its_zero_value_is_as_if_absent() {
             schema::ANSIBLE_LOCAL,
             format!("playbook_file = \"{pb}\""),
         ),
-        ("post-processor", "manifest", schema::MANIFEST, String::new()),
+        (
+            "post-processor",
+            "manifest",
+            schema::MANIFEST,
+            String::new(),
+        ),
     ];
     let typed = |block: &str, kind: &str, body: &str| -> (Diagnostics, Option<serde_json::Value>) {
         let text = base("").replace(
@@ -166,7 +186,11 @@ fn every_plugin_option_at_its_zero_value_is_as_if_absent() {
             };
             let (d, v) = typed(block, kind, &format!("{required}\n {} = {zero}", f.name));
             if ZERO_IS_INVALID.contains(&f.name) {
-                assert!(d.has_errors(), "{kind}.{} = {zero}: Packer rejects it", f.name);
+                assert!(
+                    d.has_errors(),
+                    "{kind}.{} = {zero}: Packer rejects it",
+                    f.name
+                );
             } else if FALSE_IS_SET.contains(&f.name) {
                 assert!(!d.has_errors(), "{kind}.{} = {zero}: {:?}", f.name, d.items);
             } else {

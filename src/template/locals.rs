@@ -23,7 +23,75 @@ pub struct Local {
 /// Supplies data source values. Without AWS (`validate`), [`UnknownData`] gives placeholders.
 pub trait DataResolver {
     fn resolve(&self, block: &DataBlock, args: &EBody) -> Result<Value, String>;
+    /// A warning to show about this data source (its values are placeholders, …).
+    fn note(&self, _block: &DataBlock) -> Option<String> {
+        None
+    }
 }
+
+/// Data sources of HCP Packer, which ambake does not talk to: their outputs, so a template
+/// that reads them validates (with unknown values) and a build can say what to do instead.
+pub const HCP_DATA: &[(&str, &[&str])] = &[
+    (
+        "hcp-packer-version",
+        &[
+            "id",
+            "bucket_name",
+            "channel_name",
+            "fingerprint",
+            "name",
+            "author_id",
+            "status",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "hcp-packer-artifact",
+        &[
+            "id",
+            "external_identifier",
+            "platform",
+            "region",
+            "type",
+            "component_type",
+            "build_id",
+            "version_id",
+            "channel_id",
+            "packer_run_uuid",
+            "created_at",
+        ],
+    ),
+    (
+        "hcp-packer-iteration",
+        &[
+            "id",
+            "bucket_name",
+            "channel_id",
+            "channel_name",
+            "fingerprint",
+            "incremental_version",
+            "author_id",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "hcp-packer-image",
+        &[
+            "id",
+            "cloud_image_id",
+            "region",
+            "cloud_provider",
+            "component_type",
+            "build_id",
+            "iteration_id",
+            "channel_id",
+            "packer_run_uuid",
+            "created_at",
+        ],
+    ),
+];
 
 /// Data sources whose value is not known: the attributes exist so references type-check, with
 /// placeholder strings, as `packer validate` treats them as unknown.
@@ -36,6 +104,13 @@ impl DataResolver for UnknownData {
             "amazon-parameterstore" => &["value", "version", "arn"],
             "http" => &["url", "body"],
             "amazon-secretsmanager" => &["value", "secret_string", "secret_binary", "version_id"],
+            other if HCP_DATA.iter().any(|(k, _)| *k == other) => {
+                HCP_DATA
+                    .iter()
+                    .find(|(k, _)| *k == other)
+                    .expect("just found")
+                    .1
+            }
             other => {
                 return Err(format!(
                     "data source type \"{other}\" is not supported by ambake (supported: amazon-ami, amazon-parameterstore, amazon-secretsmanager, http)"
@@ -60,7 +135,18 @@ impl DataResolver for UnknownData {
             }
             _ => {}
         }
+        if block.kind == "hcp-packer-artifact" || block.kind == "hcp-packer-image" {
+            m.insert("labels".into(), Value::Object(hcl::Map::new()));
+        }
         Ok(Value::Object(m))
+    }
+    fn note(&self, block: &DataBlock) -> Option<String> {
+        HCP_DATA.iter().any(|(k, _)| *k == block.kind).then(|| {
+            format!(
+                "data \"{}\" \"{}\" reads HCP Packer, which ambake does not talk to: its values are unknown here, and `ambake build` cannot run this template (pass the value as a variable instead)",
+                block.kind, block.name
+            )
+        })
     }
 }
 
@@ -275,6 +361,9 @@ pub fn evaluate(
             },
             Node::Data(d) => {
                 let args = eval_body(&d.body, d.file, &ctx, diags);
+                if let Some(w) = resolver.note(d) {
+                    diags.warning(w, Some(d.span.clone()));
+                }
                 match resolver.resolve(d, &args) {
                     Ok(v) => {
                         data.insert(format!("{}.{}", d.kind, d.name), v);

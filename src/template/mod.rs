@@ -307,6 +307,14 @@ impl Configuration {
         ctx.declare_var("path", Value::Object(path));
         let mut packer = hcl::Map::new();
         packer.insert("version".to_string(), Value::from(PACKER_COMPAT_VERSION));
+        // HCP Packer's build fingerprint: ambake publishes nothing to HCP, so it is what the
+        // environment says (as Packer reads HCP_PACKER_BUILD_FINGERPRINT), else empty.
+        let fingerprint = std::env::var("HCP_PACKER_BUILD_FINGERPRINT").unwrap_or_default();
+        packer.insert(
+            "versionFingerprint".to_string(),
+            Value::from(fingerprint.clone()),
+        );
+        packer.insert("iterationID".to_string(), Value::from(fingerprint));
         ctx.declare_var("packer", Value::Object(packer));
         if let Some((kind, name)) = source {
             let mut s = hcl::Map::new();
