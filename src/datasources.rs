@@ -291,3 +291,18 @@ async fn http(args: &serde_json::Value) -> Result<Value, String> {
     );
     Ok(Value::Object(m))
 }
+
+/// IAM actions the template's data sources call (`ambake iam-policy`).
+pub fn iam(kinds: &[String], n: &mut crate::job::needs::Needs) {
+    for k in kinds {
+        match k.as_str() {
+            "amazon-ami" => n.add("ec2:DescribeImages", "data \"amazon-ami\""),
+            "amazon-parameterstore" => n.add("ssm:GetParameter", "data \"amazon-parameterstore\""),
+            "amazon-secretsmanager" => n.add(
+                "secretsmanager:GetSecretValue",
+                "data \"amazon-secretsmanager\"",
+            ),
+            _ => {}
+        }
+    }
+}

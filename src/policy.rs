@@ -9,8 +9,9 @@ pub use crate::job::needs::{Need, Needs};
 
 /// Every action the builds of these plans may call, with the reason: each step declares its
 /// own, next to the code that makes the calls.
-pub fn actions(plans: &[BuildPlan]) -> BTreeMap<String, Need> {
+pub fn actions(plans: &[BuildPlan], data: &[String]) -> BTreeMap<String, Need> {
     let mut n = Needs::default();
+    crate::datasources::iam(data, &mut n);
     for p in plans {
         crate::steps::prevalidate::iam(p, &mut n);
         crate::steps::source_ami::iam(p, &mut n);
@@ -51,8 +52,8 @@ pub fn caller_document(plans: &[BuildPlan]) -> Option<serde_json::Value> {
 
 /// The policy document: one statement, every action, any resource (scoping resources by tag is
 /// not possible for several of these calls, e.g. RunInstances' images and subnets).
-pub fn document(plans: &[BuildPlan]) -> serde_json::Value {
-    let actions: Vec<String> = actions(plans).into_keys().collect();
+pub fn document(plans: &[BuildPlan], data: &[String]) -> serde_json::Value {
+    let actions: Vec<String> = actions(plans, data).into_keys().collect();
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{ "Sid": "AmbakeBuild", "Effect": "Allow", "Action": actions, "Resource": "*" }]

@@ -24,6 +24,7 @@ pub fn run(a: &PolicyArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Failed);
     }
     let caller = crate::policy::caller_document(&plans);
+    let data: Vec<String> = cfg.data.iter().map(|d| d.kind.clone()).collect();
     if a.explain {
         if let Some(c) = &caller {
             crate::output::line(
@@ -32,7 +33,7 @@ pub fn run(a: &PolicyArgs) -> anyhow::Result<Exit> {
             crate::output::line(&serde_json::to_string_pretty(c)?);
             crate::output::line("The assumed role needs:");
         }
-        for (action, need) in crate::policy::actions(&plans) {
+        for (action, need) in crate::policy::actions(&plans, &data) {
             let when = if need.only_on_failure {
                 " (only when a build fails)"
             } else {
@@ -42,7 +43,7 @@ pub fn run(a: &PolicyArgs) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Ok);
     }
-    let role = crate::policy::document(&plans);
+    let role = crate::policy::document(&plans, &data);
     // One principal, one document (ready for `aws iam put-*-policy`); with assume_role there
     // are two principals: both documents, by principal, or the one --for names.
     let out = match (&caller, a.principal) {

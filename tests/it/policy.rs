@@ -152,3 +152,31 @@ fn assume_role_templates_get_a_caller_and_a_role_policy() {
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(doc["Statement"][0]["Action"].is_array(), "{doc}");
 }
+
+/// Data sources and Session Manager add what they call: ssm:GetParameter,
+/// secretsmanager:GetSecretValue, ssm:StartSession/TerminateSession — and with Session Manager
+/// no ingress rule is needed.
+#[test]
+fn data_sources_and_session_manager_are_in_the_policy() {
+    let r = run_cli(ambake(&[
+        "iam-policy",
+        "tests/fixtures/valid_real_secrets_and_parameters.pkr.hcl",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for a in ["ssm:GetParameter", "secretsmanager:GetSecretValue"] {
+        assert!(r.stdout.contains(a), "{a}: {}", r.stdout);
+    }
+    let r = run_cli(ambake(&[
+        "iam-policy",
+        "tests/fixtures/valid_real_session_manager.pkr.hcl",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for a in ["ssm:StartSession", "ssm:TerminateSession"] {
+        assert!(r.stdout.contains(a), "{a}: {}", r.stdout);
+    }
+    assert!(
+        !r.stdout.contains("ec2:AuthorizeSecurityGroupIngress"),
+        "{}",
+        r.stdout
+    );
+}
