@@ -181,6 +181,9 @@ pub struct AmazonEbs {
     pub spot_price: Option<String>,
     pub spot_instance_types: Vec<String>,
     pub spot_allocation_strategy: Option<String>,
+    /// ambake's own option (Packer refuses it): launch on demand when no spot pool has
+    /// capacity.
+    pub spot_fallback_on_demand: bool,
     pub spot_tags: Tags,
     pub fleet_tags: Tags,
     pub shutdown_behavior: Option<String>,

@@ -269,6 +269,8 @@ pub const AMAZON_EBS: &[Field] = &[
     f("spot_price", Str),
     f("spot_instance_types", StrList),
     f("spot_allocation_strategy", Str),
+    // An ambake extension, not Packer's.
+    f("spot_fallback_on_demand", Bool),
     f("spot_tags", StrMap),
     f("spot_tag", Blocks(KEY_VALUE)),
     f("fleet_tags", StrMap),

@@ -41,6 +41,9 @@ pub struct BuildState {
     pub vpc_id: Option<String>,
     pub subnet_id: Option<String>,
     pub availability_zone: Option<String>,
+    /// The other subnets the configuration allows, for a launch that finds no capacity in the
+    /// chosen one (most free first).
+    pub alternate_subnets: Vec<crate::steps::capacity::Pool>,
     pub key: KeyMaterial,
     pub security_group_ids: Vec<String>,
     pub instance_profile: Option<String>,

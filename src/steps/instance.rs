@@ -141,66 +141,76 @@ pub async fn wait_state(
 }
 
 pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
+    use super::capacity::{NoCapacity, Pool};
     let c = &cx.plan.config;
     let spot = cx.plan.decided.launch.is_spot();
     let run_tags = super::security::run_tags(cx, st)?;
     let volume_tags = cx.render_map(&c.run_volume_tags, st)?;
-    let source = st.source()?.clone();
-    let id = if spot {
-        run_spot(cx, st, &run_tags, &volume_tags).await?
-    } else {
-        cx.ui.say("Launching a source AWS instance...");
-        let launch = super::launch::decide(c, st, &source.id, user_data(c)?, false);
-        let req = super::launch::run_instances(&launch, cx.ec2.run_instances())
-            .min_count(1)
-            .max_count(1)
-            .tag_specifications(spec(ResourceType::Instance, &cx.build_id, &run_tags))
-            .tag_specifications(spec(ResourceType::Volume, &cx.build_id, &volume_tags))
-            // Idempotent: a retried RunInstances with the same token launches nothing new.
-            .client_token(format!("{}-run", cx.build_id));
-        let pending = Resource::PendingInstances {
-            region: cx.region().to_string(),
-            build_id: cx.build_id.clone(),
-        };
-        cx.record(pending.clone(), Lifetime::Temporary)?;
-        // A fresh temporary instance profile may not be usable yet (IAM is eventually
-        // consistent): retry that one error, briefly.
-        let profile_not_visible = |e: &SdkError<RunInstancesError, HttpResponse>| {
-            let yes = is_code(e, &["InvalidParameterValue"])
-                && crate::aws::errors::explain(e)
-                    .to_string()
-                    .contains("iamInstanceProfile");
-            if yes {
-                cx.ui
-                    .message("The instance profile is not visible to EC2 yet; retrying...");
-            }
-            yes
-        };
-        let out = retry(
-            "the instance profile to be visible to EC2",
-            Duration::from_secs(60),
-            &cx.cancel,
-            &profile_not_visible,
-            || req.clone().send(),
-        )
-        .await
-        .map_err(|e| e.into_anyhow(|e| aws_err("ec2:RunInstances", cx.region(), e)))?;
-        let id = crate::aws::errors::required(
-            out.instances().first().and_then(|i| i.instance_id()),
-            "ec2:RunInstances",
-            "an instance id",
-            cx.region(),
-        )?;
-        cx.fulfil(
-            pending,
-            Resource::Instance {
-                region: cx.region().to_string(),
-                id: id.clone(),
-            },
-            Lifetime::Temporary,
-        )?;
-        id
+    // Pools in order: the subnet the network step chose, then the others the configuration
+    // allows (looked up on the first capacity failure); then, with spot_fallback_on_demand,
+    // all of them again on demand.
+    let first = Pool {
+        subnet: st.subnet_id.clone(),
+        az: st.availability_zone.clone(),
     };
+    let mut all = vec![first.clone()];
+    let mut pools = std::collections::VecDeque::from([first]);
+    let mut looked_further = false;
+    let mut on_demand = !spot;
+    let mut failures: Vec<String> = Vec::new();
+    let mut attempt = 0;
+    let (id, launched_spot) = loop {
+        let Some(pool) = pools.pop_front() else {
+            if !looked_further {
+                looked_further = true;
+                let more = super::capacity::more_pools(cx, st).await?;
+                all.extend(more.iter().cloned());
+                pools.extend(more);
+                if !pools.is_empty() {
+                    continue;
+                }
+            }
+            if !on_demand && c.spot_fallback_on_demand {
+                on_demand = true;
+                cx.ui.say(
+                    "No spot capacity in any pool; launching on demand (spot_fallback_on_demand)...",
+                );
+                pools.extend(all.iter().cloned());
+                continue;
+            }
+            anyhow::bail!(
+                "no capacity for the build instance in {}: tried {}",
+                cx.region(),
+                failures.join("; ")
+            );
+        };
+        st.subnet_id = pool.subnet.clone();
+        st.availability_zone = pool.az.clone();
+        let r = if on_demand {
+            run_on_demand(cx, st, &run_tags, &volume_tags, attempt, &pool).await
+        } else {
+            run_spot(cx, st, &run_tags, &volume_tags, attempt, &pool).await
+        };
+        attempt += 1;
+        match r {
+            Ok(id) => break (id, !on_demand),
+            Err(e) => match e.downcast::<NoCapacity>() {
+                Ok(NoCapacity(tried)) => {
+                    for t in &tried {
+                        cx.ui.message(&format!("No capacity: {t}"));
+                    }
+                    failures.extend(tried);
+                }
+                Err(e) => return Err(e),
+            },
+        }
+    };
+    if !failures.is_empty() {
+        cx.ui.message(&format!(
+            "Launched after {} pool(s) without capacity",
+            failures.len()
+        ));
+    }
     // Volumes that outlive the instance (Packer's StepCleanupVolumes) are journaled now, before
     // the wait, as "whatever this instance has attached, but the devices the user listed".
     cx.record(
@@ -219,9 +229,109 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     cx.ui
         .say(&format!("Waiting for instance ({id}) to become ready..."));
     let inst = wait_state(cx, &cx.ec2, &id, "running", cx.region()).await?;
-    st.spot = spot;
+    st.spot = launched_spot;
     st.instance = Some(info(&inst));
     Ok(())
+}
+
+/// RunInstances in one subnet, for each instance type in turn (one, unless this is the
+/// on-demand fallback of a spot build with several types).
+async fn run_on_demand(
+    cx: &Cx,
+    st: &BuildState,
+    run_tags: &std::collections::BTreeMap<String, String>,
+    volume_tags: &std::collections::BTreeMap<String, String>,
+    attempt: usize,
+    pool: &super::capacity::Pool,
+) -> anyhow::Result<String> {
+    let c = &cx.plan.config;
+    let source = st.source()?.clone();
+    let types: Vec<String> = match &cx.plan.decided.launch {
+        crate::config::decided::Launch::Spot { instance_types, .. } => instance_types.clone(),
+        crate::config::decided::Launch::OnDemand => c.instance_type.iter().cloned().collect(),
+    };
+    let pending = Resource::PendingInstances {
+        region: cx.region().to_string(),
+        build_id: cx.build_id.clone(),
+    };
+    cx.record(pending.clone(), Lifetime::Temporary)?;
+    let mut no_capacity = Vec::new();
+    for (n, t) in types.iter().enumerate() {
+        cx.ui.say("Launching a source AWS instance...");
+        let mut launch = super::launch::decide(c, st, &source.id, user_data(c)?, false);
+        launch.instance_type = Some(t.clone());
+        let req = super::launch::run_instances(&launch, cx.ec2.run_instances())
+            .min_count(1)
+            .max_count(1)
+            .tag_specifications(spec(ResourceType::Instance, &cx.build_id, run_tags))
+            .tag_specifications(spec(ResourceType::Volume, &cx.build_id, volume_tags))
+            // Idempotent: a retried RunInstances with the same token launches nothing new;
+            // each pool has its own.
+            .client_token(if attempt == 0 && n == 0 {
+                format!("{}-run", cx.build_id)
+            } else {
+                format!("{}-run-{attempt}-{n}", cx.build_id)
+            });
+        // A fresh temporary instance profile may not be usable yet (IAM is eventually
+        // consistent): retry that one error, briefly.
+        let profile_not_visible = |e: &SdkError<RunInstancesError, HttpResponse>| {
+            let yes = is_code(e, &["InvalidParameterValue"])
+                && crate::aws::errors::explain(e)
+                    .to_string()
+                    .contains("iamInstanceProfile");
+            if yes {
+                cx.ui
+                    .message("The instance profile is not visible to EC2 yet; retrying...");
+            }
+            yes
+        };
+        let out = match retry(
+            "the instance profile to be visible to EC2",
+            Duration::from_secs(60),
+            &cx.cancel,
+            &profile_not_visible,
+            || req.clone().send(),
+        )
+        .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let e = e.into_anyhow(|e| {
+                    if is_code(&e, super::capacity::CODES) {
+                        anyhow::Error::new(super::capacity::NoCapacity(vec![format!(
+                            "{t} on demand in {pool}: {}",
+                            crate::aws::errors::explain(&e)
+                        )]))
+                    } else {
+                        aws_err("ec2:RunInstances", cx.region(), e)
+                    }
+                });
+                match e.downcast::<super::capacity::NoCapacity>() {
+                    Ok(nc) => {
+                        no_capacity.extend(nc.0);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let id = crate::aws::errors::required(
+            out.instances().first().and_then(|i| i.instance_id()),
+            "ec2:RunInstances",
+            "an instance id",
+            cx.region(),
+        )?;
+        cx.fulfil(
+            pending,
+            Resource::Instance {
+                region: cx.region().to_string(),
+                id: id.clone(),
+            },
+            Lifetime::Temporary,
+        )?;
+        return Ok(id);
+    }
+    Err(super::capacity::NoCapacity(no_capacity).into())
 }
 
 async fn run_spot(
@@ -229,10 +339,17 @@ async fn run_spot(
     st: &BuildState,
     run_tags: &std::collections::BTreeMap<String, String>,
     volume_tags: &std::collections::BTreeMap<String, String>,
+    attempt: usize,
+    pool: &super::capacity::Pool,
 ) -> anyhow::Result<String> {
     let c = &cx.plan.config;
     let source = st.source()?;
-    let name = format!("ambake-fleet-launch-template-{}", cx.build_id);
+    // One launch template per pool: the subnet can be part of its network interface.
+    let name = if attempt == 0 {
+        format!("ambake-fleet-launch-template-{}", cx.build_id)
+    } else {
+        format!("ambake-fleet-launch-template-{}-{attempt}", cx.build_id)
+    };
     cx.ui.say(&format!(
         "Launching a spot AWS instance (spot_price {})...",
         c.spot_price.as_deref().unwrap_or_default()
@@ -327,81 +444,88 @@ async fn run_spot(
         build_id: cx.build_id.clone(),
     };
     cx.record(pending.clone(), Lifetime::Temporary)?;
-    let mut tries = 0;
-    let out = loop {
-        let r = cx
-            .ec2
-            .create_fleet()
-            .r#type(FleetType::Instant)
-            .launch_template_configs(cfg.clone().build())
-            .target_capacity_specification(
-                TargetCapacitySpecificationRequest::builder()
-                    .total_target_capacity(1)
-                    .default_target_capacity_type(DefaultTargetCapacityType::Spot)
-                    .build(),
-            )
-            .spot_options(spot_opts.clone().build())
-            .replace_unhealthy_instances(false)
-            .set_tag_specifications(
-                (!c.fleet_tags.is_empty())
-                    .then(|| vec![spec(ResourceType::Fleet, &cx.build_id, &c.fleet_tags)]),
-            )
-            .client_token(format!("{}-fleet-{tries}", cx.build_id))
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:CreateFleet", cx.region(), e))?;
-        let ids: Vec<String> = r
-            .instances()
-            .iter()
-            .flat_map(|i| i.instance_ids().iter().cloned())
-            .filter(|id| !id.is_empty())
-            .collect();
-        // Journal whatever came back, even alongside errors.
-        for id in &ids {
-            cx.record(
-                Resource::Instance {
-                    region: cx.region().to_string(),
-                    id: id.clone(),
-                },
-                Lifetime::Temporary,
-            )?;
+    let r = cx
+        .ec2
+        .create_fleet()
+        .r#type(FleetType::Instant)
+        .launch_template_configs(cfg.build())
+        .target_capacity_specification(
+            TargetCapacitySpecificationRequest::builder()
+                .total_target_capacity(1)
+                .default_target_capacity_type(DefaultTargetCapacityType::Spot)
+                .build(),
+        )
+        .spot_options(spot_opts.build())
+        .replace_unhealthy_instances(false)
+        .set_tag_specifications(
+            (!c.fleet_tags.is_empty())
+                .then(|| vec![spec(ResourceType::Fleet, &cx.build_id, &c.fleet_tags)]),
+        )
+        .client_token(format!("{}-fleet-{attempt}", cx.build_id))
+        .send()
+        .await;
+    let r = match r {
+        Ok(r) => r,
+        Err(e) if is_code(&e, super::capacity::CODES) => {
+            return Err(super::capacity::NoCapacity(vec![format!(
+                "spot {} in {pool}: {}",
+                types.join(", "),
+                crate::aws::errors::explain(&e)
+            )])
+            .into());
         }
-        if let Some(id) = ids.first() {
-            cx.journal
-                .append(crate::job::journal::Event::Deleted {
-                    resource: pending.clone(),
-                })
-                .map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))?;
-            break id.clone();
-        }
-        let errors: Vec<String> = r
-            .errors()
-            .iter()
-            .map(|e| {
-                format!(
-                    "{}: {}",
-                    e.error_code().unwrap_or_default(),
-                    e.error_message().unwrap_or_default()
-                )
-            })
-            .collect();
-        let capacity = r
-            .errors()
-            .iter()
-            .any(|e| e.error_code() == Some("InsufficientInstanceCapacity"));
-        if !capacity || tries >= 10 {
-            anyhow::bail!(
-                "ec2:CreateFleet in {} launched no spot instance: {}",
-                cx.region(),
-                errors.join("; ")
-            );
-        }
-        tries += 1;
-        cx.ui.message("No spot capacity yet; retrying...");
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        cx.check_cancel()?;
+        Err(e) => return Err(aws_err("ec2:CreateFleet", cx.region(), e)),
     };
-    Ok(out)
+    let ids: Vec<String> = r
+        .instances()
+        .iter()
+        .flat_map(|i| i.instance_ids().iter().cloned())
+        .filter(|id| !id.is_empty())
+        .collect();
+    // Journal whatever came back, even alongside errors.
+    for id in &ids {
+        cx.record(
+            Resource::Instance {
+                region: cx.region().to_string(),
+                id: id.clone(),
+            },
+            Lifetime::Temporary,
+        )?;
+    }
+    if let Some(id) = ids.first() {
+        cx.journal
+            .append(crate::job::journal::Event::Deleted {
+                resource: pending.clone(),
+            })
+            .map_err(|e| anyhow::anyhow!("cannot write the build journal: {e}"))?;
+        return Ok(id.clone());
+    }
+    let describe = |e: &CreateFleetError| {
+        let t = e
+            .launch_template_and_overrides()
+            .and_then(|l| l.overrides())
+            .and_then(|o| o.instance_type())
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_else(|| types.join(", "));
+        format!(
+            "spot {t} in {pool}: {}: {}",
+            e.error_code().unwrap_or_default(),
+            e.error_message().unwrap_or_default()
+        )
+    };
+    let errors: Vec<String> = r.errors().iter().map(describe).collect();
+    let all_capacity = !r.errors().is_empty()
+        && r.errors()
+            .iter()
+            .all(|e| super::capacity::is_capacity(e.error_code().unwrap_or_default()));
+    if all_capacity {
+        return Err(super::capacity::NoCapacity(errors).into());
+    }
+    anyhow::bail!(
+        "ec2:CreateFleet in {} launched no spot instance: {}",
+        cx.region(),
+        errors.join("; ")
+    )
 }
 
 pub async fn stop(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {

@@ -139,6 +139,18 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         .iter()
         .find(|s| s.subnet_id() == Some(chosen.as_str()))
         .expect("picked from the list");
+    let mut others: Vec<&Subnet> = subnets
+        .iter()
+        .filter(|s| s.subnet_id() != Some(chosen.as_str()))
+        .collect();
+    others.sort_by_key(|s| std::cmp::Reverse(s.available_ip_address_count().unwrap_or(0)));
+    st.alternate_subnets = others
+        .into_iter()
+        .map(|s| crate::steps::capacity::Pool {
+            subnet: s.subnet_id().map(String::from),
+            az: s.availability_zone().map(String::from),
+        })
+        .collect();
     st.subnet_id = Some(chosen.clone());
     st.vpc_id = s.vpc_id().map(String::from);
     st.availability_zone = s.availability_zone().map(String::from);

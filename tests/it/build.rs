@@ -1593,3 +1593,90 @@ fn parameter_store_and_secrets_manager_feed_the_build() {
         "{out}"
     );
 }
+
+fn count(calls: &[String], action: &str) -> usize {
+    calls
+        .iter()
+        .filter(|c| c.split_whitespace().next() == Some(action))
+        .count()
+}
+
+/// Issue #13: a launch that finds no capacity moves to the next pool (the default subnets of the
+/// other AZs here), on demand and for spot; every attempt is cleaned up.
+#[test]
+fn no_capacity_moves_to_the_next_pool() {
+    // On demand: the first RunInstances has no capacity, the second pool launches.
+    let b = Bench::new(&["--fail", "RunInstances:InsufficientInstanceCapacity:1"]);
+    let t = b.template("", "");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "No capacity: t2.micro on demand in the default subnet: InsufficientInstanceCapacity"
+        ),
+        "{out}"
+    );
+    let calls = b.calls();
+    assert_eq!(count(&calls, "RunInstances"), 2, "{calls:?}");
+    assert_eq!(count(&calls, "DescribeSubnets"), 1, "{calls:?}");
+    assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
+
+    // Spot: the first fleet has no capacity; the next pool's fleet launches, and both launch
+    // templates are removed.
+    let b = Bench::new(&["--fail", "CreateFleet:InsufficientInstanceCapacity:1"]);
+    let t = b.template("  spot_price = \"auto\"", "");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("No capacity: spot t2.micro in the default subnet"),
+        "{out}"
+    );
+    let calls = b.calls();
+    assert_eq!(count(&calls, "CreateFleet"), 2, "{calls:?}");
+    assert_eq!(count(&calls, "CreateLaunchTemplate"), 2, "{calls:?}");
+    assert_eq!(count(&calls, "DeleteLaunchTemplate"), 2, "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| c.starts_with("RunInstances")),
+        "{calls:?}"
+    );
+    assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
+}
+
+/// Issue #13: no spot pool has capacity. Without spot_fallback_on_demand the build fails and
+/// names every pool it tried and why; with it, the build launches on demand. Nothing is left
+/// either way.
+#[test]
+fn spot_fallback_on_demand_after_every_pool_failed() {
+    let b = Bench::new(&["--fail", "CreateFleet:InsufficientInstanceCapacity:1000"]);
+    let t = b.template("  spot_price = \"auto\"", "");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("no capacity for the build instance in us-east-1: tried spot t2.micro in the default subnet: InsufficientInstanceCapacity"),
+        "{out}"
+    );
+    let calls = b.calls();
+    let fleets = count(&calls, "CreateFleet");
+    assert!(fleets >= 2, "the default subnets were tried too: {calls:?}");
+    assert_eq!(count(&calls, "DeleteLaunchTemplate"), fleets, "{calls:?}");
+    assert!(emu::rt().block_on(leftovers(&b.moto, false)).is_empty());
+
+    let b = Bench::new(&["--fail", "CreateFleet:InsufficientInstanceCapacity:1000"]);
+    let t = b.template(
+        "  spot_price = \"auto\"\n  spot_fallback_on_demand = true",
+        "",
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("launching on demand (spot_fallback_on_demand)"),
+        "{out}"
+    );
+    let calls = b.calls();
+    assert_eq!(count(&calls, "RunInstances"), 1, "{calls:?}");
+    assert!(
+        calls.iter().any(|c| c.starts_with("StopInstances")),
+        "an on-demand instance is stopped before imaging: {calls:?}"
+    );
+    assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
+}
