@@ -30,6 +30,9 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Show which AWS credentials, account and region would be used, and check the clock
     Whoami(WhoamiArgs),
+    /// Continue a build kept by -on-error=abort: its provisioners from the one that failed,
+    /// then the image (an ambake extension)
+    Resume(ResumeArgs),
     /// Remove resources left behind by interrupted or crashed builds
     Cleanup(CleanupArgs),
     /// Print the minimal IAM policy a template's builds need
@@ -179,6 +182,17 @@ pub struct BuildArgs {
     #[arg(long)]
     pub debug: bool,
     pub template: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Start with this provisioner (1 is the first) instead of the one that failed
+    #[arg(long)]
+    pub from: Option<usize>,
+    /// The build id the failed build printed (its journal)
+    pub build_id: String,
+    #[command(flatten)]
+    pub build: BuildArgs,
 }
 
 #[derive(Debug, Args)]

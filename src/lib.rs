@@ -74,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Build(a) => commands::build::run(&a),
+        Command::Resume(a) => commands::build::resume(&a),
         Command::Whoami(a) => commands::whoami::run(&a),
         Command::Cleanup(a) => commands::cleanup::run(&a),
         Command::Transfer(a) => commands::transfer::run(&a),

@@ -1,7 +1,7 @@
 //! `ambake build`: every selected build, in parallel up to -parallel-builds, then Packer's
 //! artifact summary. Exit 0 all built, 1 any failed, 130 interrupted.
 
-use crate::cli::BuildArgs;
+use crate::cli::{BuildArgs, ResumeArgs};
 use crate::config::{self, PlanOptions};
 use crate::diag::Diagnostics;
 use crate::engine::{self, Outcome, RunOptions};
@@ -12,10 +12,42 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
+    run_with(a, None)
+}
+
+/// `ambake resume BUILD_ID TEMPLATE`: the kept build's own source, from its kept state.
+pub fn resume(r: &ResumeArgs) -> anyhow::Result<Exit> {
+    let path = crate::job::journal::path_for(&r.build_id);
+    let records = crate::job::journal::read(&path).map_err(|e| {
+        anyhow::anyhow!(
+            "no journal for build {} ({}): {e}",
+            r.build_id,
+            path.display()
+        )
+    })?;
+    let Some(crate::job::journal::Event::Start { build, .. }) = records.first().map(|r| &r.event)
+    else {
+        anyhow::bail!("the journal of build {} has no start record", r.build_id);
+    };
+    let from = match r.from {
+        Some(0) => anyhow::bail!("--from counts provisioners from 1"),
+        n => n.map(|n| n - 1),
+    };
+    run_with(&r.build, Some((r.build_id.clone(), build.clone(), from)))
+}
+
+fn run_with(
+    a: &BuildArgs,
+    resume: Option<(String, String, Option<usize>)>,
+) -> anyhow::Result<Exit> {
     let mut diags = Diagnostics::default();
     let cfg = super::load_with_aws(&a.template, &a.vars, &mut diags)?;
     let opts = PlanOptions {
-        only: a.select.only.clone(),
+        // A resume runs exactly the kept build.
+        only: match &resume {
+            Some((_, build, _)) => vec![build.clone()],
+            None => a.select.only.clone(),
+        },
         except: a.select.except.clone(),
         force: a.force,
         others_are_errors: true,
@@ -53,6 +85,18 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
             ui
         }
     };
+    let resume = match resume {
+        None => None,
+        Some((id, build, from)) => {
+            let Some(plan) = plans.iter().find(|p| p.name == build) else {
+                anyhow::bail!(
+                    "build {id} ran build \"{build}\", which {} does not have",
+                    a.template
+                );
+            };
+            Some(Arc::new(engine::resume::load(&id, plan, from)?))
+        }
+    };
     let run_opts = RunOptions {
         on_error: a.on_error,
         debug: a.debug,
@@ -60,6 +104,8 @@ pub fn run(a: &BuildArgs) -> anyhow::Result<Exit> {
         run_uuid: std::env::var("PACKER_RUN_UUID")
             .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string()),
         now: cfg.now,
+        template: a.template.clone(),
+        resume,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

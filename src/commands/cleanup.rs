@@ -137,7 +137,7 @@ async fn from_journal(path: &Path, a: &CleanupArgs) -> anyhow::Result<Replayed> 
     if todo.is_empty() {
         ui.say(&format!("Build {id}: nothing left to clean up"));
         if replay.corrupt.is_empty() && !a.dry_run {
-            let _ = std::fs::remove_file(path);
+            crate::job::journal::discard(path);
         }
         return Ok(if replay.corrupt.is_empty() {
             Replayed::Clean
@@ -169,7 +169,7 @@ async fn from_journal(path: &Path, a: &CleanupArgs) -> anyhow::Result<Replayed> 
         return Ok(Replayed::Clean);
     }
     if failed.is_empty() && replay.corrupt.is_empty() {
-        let _ = std::fs::remove_file(path);
+        crate::job::journal::discard(path);
         ui.say(&format!("Build {id}: cleaned up"));
         return Ok(Replayed::Clean);
     }
@@ -297,7 +297,7 @@ async fn by_tag(a: &CleanupArgs) -> anyhow::Result<Exit> {
     j.record_all(found.iter().rev().cloned(), Lifetime::Temporary)?;
     let failed = unwind::run(&j, &session, &ui, Scope::Unfinished, false).await;
     if failed.is_empty() {
-        let _ = std::fs::remove_file(j.path());
+        crate::job::journal::discard(j.path());
     }
     problems.extend(
         failed

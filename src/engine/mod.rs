@@ -2,6 +2,7 @@
 //! success (temporaries), on failure and on interrupt (everything the build made).
 
 pub mod artifact;
+pub mod resume;
 pub mod signals;
 pub mod unwind;
 
@@ -27,6 +28,10 @@ pub struct RunOptions {
     /// Packer's PACKER_RUN_UUID: one per `ambake build` run.
     pub run_uuid: String,
     pub now: jiff::Timestamp,
+    /// The template as given on the command line (for the resume command a kept build prints).
+    pub template: String,
+    /// `ambake resume`: the kept build to take over (one build per run).
+    pub resume: Option<Arc<resume::ResumeFrom>>,
 }
 
 /// How one build ended.
@@ -211,6 +216,9 @@ pub async fn run_one(
             }
         }
     };
+    if let Some(r) = opts.resume.clone() {
+        return resume::run(plan, ui, cancel, opts, journals, session, account, r).await;
+    }
     let build_id = new_build_id();
     let journal = match Journal::create(&build_id) {
         Ok(j) => Arc::new(j),
@@ -251,25 +259,46 @@ pub async fn run_one(
             "credentials": session.source.to_string(),
         }),
     );
+    let cx = context(plan, session, ui, journal, cancel, build_id, account, &opts);
+    drive(&cx, BuildState::default(), 0, &opts).await
+}
+
+/// The context of one build (a new one, or a resumed one with its own id and journal).
+#[allow(clippy::too_many_arguments)]
+fn context(
+    plan: BuildPlan,
+    session: clients::Session,
+    ui: Ui,
+    journal: Arc<Journal>,
+    cancel: CancellationToken,
+    build_id: String,
+    account: Option<String>,
+    opts: &RunOptions,
+) -> Cx {
     let mut legacy = LegacyContext::new(opts.now);
     legacy.uuid = opts.run_uuid.clone();
-    let cx = Cx {
+    Cx {
         polling: crate::aws::polling::resolve(plan.config.aws_polling.as_ref()),
         ec2: session.ec2(),
         plan,
         session,
-        ui: ui.clone(),
-        journal: journal.clone(),
+        ui,
+        journal,
         cancel,
         build_id,
         legacy,
         debug: opts.debug,
         account,
         run_uuid: opts.run_uuid.clone(),
-    };
-    let mut st = BuildState::default();
+    }
+}
+
+/// Runs the steps from `first` on, then cleans up (or keeps, with -on-error=abort).
+async fn drive(cx: &Cx, mut st: BuildState, first: usize, opts: &RunOptions) -> Outcome {
+    let ui = cx.ui.clone();
     let mut failure: Option<anyhow::Error> = None;
-    let mut i = 0;
+    let mut failed_at = None;
+    let mut i = first;
     while i < STEPS.len() {
         let step = STEPS[i];
         let name = step.name();
@@ -277,7 +306,7 @@ pub async fn run_one(
         ui.event("step_started", serde_json::json!({ "step": name }));
         ui.status(name);
         let r = match cx.check_cancel() {
-            Ok(()) => step.run(&cx, &mut st).await,
+            Ok(()) => step.run(cx, &mut st).await,
             Err(e) => Err(e),
         };
         ui.event(
@@ -305,13 +334,13 @@ pub async fn run_one(
                     match ask(&ui, &format!("{e:#}"), name).await {
                         'r' => continue,
                         'a' => {
-                            failure = Some(e);
-                            return finish(&cx, &st, failure, OnError::Abort, &opts).await;
+                            return finish(cx, &st, Some(e), Some(i), OnError::Abort, opts).await;
                         }
                         _ => {}
                     }
                 }
                 failure = Some(e);
+                failed_at = Some(i);
                 break;
             }
         }
@@ -320,13 +349,22 @@ pub async fn run_one(
     if failure.is_none() && cx.cancel.is_cancelled() {
         failure = Some(Interrupted.into());
     }
-    finish(&cx, &st, failure, opts.on_error, &opts).await
+    finish(cx, &st, failure, failed_at, opts.on_error, opts).await
+}
+
+/// The index of the provisioning step: a failure there or later can be resumed.
+fn provision_step() -> usize {
+    STEPS
+        .iter()
+        .position(|s| matches!(s, Step::Provision))
+        .expect("provisioning is a step")
 }
 
 async fn finish(
     cx: &Cx,
     st: &BuildState,
     failure: Option<anyhow::Error>,
+    failed_at: Option<usize>,
     on_error: OnError,
     opts: &RunOptions,
 ) -> Outcome {
@@ -366,6 +404,14 @@ async fn finish(
             cx.ui
                 .message(&format!("Remove them with: ambake cleanup {}", cx.build_id));
         }
+        if let Some(at) = failed_at.filter(|at| *at >= provision_step() && !interrupted) {
+            match resume::keep(cx, st, STEPS[at].name(), &opts.template) {
+                Ok(cmd) => cx
+                    .ui
+                    .message(&format!("Fix what failed, then continue with: {cmd}")),
+                Err(e) => cx.ui.error(&format!("This build cannot be resumed: {e:#}")),
+            }
+        }
         kept.len()
     } else {
         // Not after a Ctrl-C: the user asked to stop, not to be asked again.
@@ -376,6 +422,11 @@ async fn finish(
                 &CancellationToken::new(),
             )
             .await;
+        }
+        if !ok && !interrupted && failed_at.is_some_and(|at| at >= provision_step()) {
+            cx.ui.message(
+                "To keep the instance and continue from the failed provisioner once it is fixed, run the build with -on-error=abort, then `ambake resume`",
+            );
         }
         cx.ui.say(if ok {
             "Cleaning up temporary resources..."
@@ -416,8 +467,8 @@ async fn finish(
         outcome: outcome.to_string(),
     });
     if left == 0 && !keep_everything {
-        // Nothing left to clean: the journal has done its job.
-        let _ = std::fs::remove_file(cx.journal.path());
+        // Nothing left to clean: the journal has done its job (and a resumed build's key).
+        journal::discard(cx.journal.path());
     }
     match failure {
         Some(_) if interrupted => Outcome::Interrupted,

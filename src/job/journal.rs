@@ -153,6 +153,12 @@ pub enum Event {
     Finished {
         outcome: String,
     },
+    /// `-on-error=abort` kept the build for `ambake resume`: where it stood.
+    Kept {
+        state: Box<super::kept::KeptState>,
+    },
+    /// `ambake resume` took the build over again.
+    Resumed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +180,12 @@ pub fn dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
         .join("ambake")
         .join("builds")
+}
+
+/// Removes a journal whose work is done, with the private key a kept build had beside it.
+pub fn discard(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(path.with_extension("key"));
 }
 
 pub fn path_for(build_id: &str) -> PathBuf {

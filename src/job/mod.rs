@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod journal;
+pub mod kept;
 pub mod needs;
 pub mod state;
 pub mod tags;

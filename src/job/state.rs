@@ -58,6 +58,10 @@ pub struct BuildState {
     pub naming: Option<(String, Option<String>)>,
     /// The SSH address the communicator used, for `build.Host`.
     pub host: Option<String>,
+    /// `ambake resume`: the provisioners before this index already ran.
+    pub provision_from: usize,
+    /// How many provisioners have finished (for a resume after a failure).
+    pub provisioned: usize,
 }
 
 impl BuildState {

@@ -327,32 +327,56 @@ async fn connect_and_run(
         }
         comm = Some(remote::Comm::new(cfg, ssh));
     }
-    let st: &BuildState = st;
-    for p in &cx.plan.provisioners {
-        cx.check_cancel()?;
-        if let Err(e) = run_one(cx, st, &mut comm, p).await {
+    let from = st.provision_from;
+    if from > 0 {
+        cx.ui.say(&format!(
+            "Resuming: provisioners 1 to {from} already ran; starting with provisioner {}",
+            from + 1
+        ));
+    }
+    st.provisioned = from;
+    let r = run_from(cx, st, &mut comm, from).await;
+    st.provisioned = from + r.as_ref().map_or_else(|(done, _)| *done, |done| *done);
+    r.map(|_| ()).map_err(|(_, e)| e)
+}
+
+/// Runs the provisioners from index `from`; says how many finished, with the error if one
+/// failed.
+async fn run_from(
+    cx: &Cx,
+    st: &BuildState,
+    comm: &mut Option<remote::Comm>,
+    from: usize,
+) -> Result<usize, (usize, anyhow::Error)> {
+    let mut done = 0;
+    for p in cx.plan.provisioners.iter().skip(from) {
+        cx.check_cancel().map_err(|e| (done, e))?;
+        if let Err(e) = run_one(cx, st, comm, p).await {
             if !e.is::<Interrupted>()
                 && let Some(cleanup) = &cx.plan.error_cleanup
             {
                 cx.ui.say(
                     "Provisioning step had errors: Running the cleanup provisioner, if present...",
                 );
-                if let Err(ce) = run_one(cx, st, &mut comm, cleanup).await {
+                if let Err(ce) = run_one(cx, st, comm, cleanup).await {
                     cx.ui
                         .error(&format!("The error-cleanup provisioner failed too: {ce:#}"));
                 }
             }
-            return Err(e);
+            return Err((done, e));
         }
+        done += 1;
     }
     if let (Some(c), true, true) = (
         comm.as_mut(),
         cx.plan.config.ssh_clear_authorized_keys,
         st.key.temporary,
     ) {
-        clear_authorized_keys(cx, st, c).await?;
+        clear_authorized_keys(cx, st, c)
+            .await
+            .map_err(|e| (done, e))?;
     }
-    Ok(())
+    Ok(done)
 }
 
 /// `ssh_clear_authorized_keys`: removes the temporary key from the user's and root's files.

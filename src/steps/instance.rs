@@ -78,7 +78,7 @@ pub fn user_data(c: &crate::config::ebs::AmazonEbs) -> anyhow::Result<Option<Str
     ))
 }
 
-fn info(i: &Instance) -> InstanceInfo {
+pub fn info(i: &Instance) -> InstanceInfo {
     InstanceInfo {
         id: i.instance_id().unwrap_or_default().to_string(),
         public_ip: i.public_ip_address().map(String::from),

@@ -1047,3 +1047,146 @@ fn session_manager_tunnels_ssh_through_the_plugin() {
         &b.calls()[before..]
     );
 }
+
+/// The build id in "ambake resume <id> …" of a kept build's output.
+fn resume_id(out: &str) -> String {
+    out.split("ambake resume ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no resume command in:\n{out}"))
+        .to_string()
+}
+
+fn resume_template(b: &Bench, port: u16, rd: &str) -> PathBuf {
+    template(
+        b,
+        port,
+        "",
+        &format!(
+            r#"  provisioner "shell" {{
+    inline = ["mkdir -p {rd}", "echo once >> {rd}/first"]
+  }}
+  provisioner "shell" {{
+    inline = ["test -f {rd}/fixed", "echo second > {rd}/second"]
+  }}"#
+        ),
+    )
+}
+
+/// Issue #13: a provisioner fails under -on-error=abort; the failure prints the resume
+/// command; the script's problem is fixed; `ambake resume` continues from the failed
+/// provisioner on the kept instance (the first provisioner does not run again) and finishes the
+/// AMI, leaving nothing behind (snapshots included), the kept private key neither.
+#[test]
+fn resume_finishes_a_kept_build_from_the_failed_provisioner() {
+    let b = Bench::new(&[]);
+    let sshd = Sshd::start(Some(&b.moto));
+    let rd = remote_dir();
+    let t = resume_template(&b, sshd.port, &rd);
+    let (code, out) = run(b.cmd(&["build", "-on-error=abort", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    let id = resume_id(&out);
+    assert!(
+        b.state_dir().join(format!("{id}.key")).exists(),
+        "the temporary key is kept for the resume"
+    );
+    // The fix.
+    std::fs::write(format!("{rd}/fixed"), "").unwrap();
+    let (code, out) = run(b.cmd(&["resume", &id, t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("starting with provisioner 2"), "{out}");
+    assert!(out.contains("AMIs were created"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(format!("{rd}/first")).unwrap(),
+        "once\n",
+        "the first provisioner did not run again"
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{rd}/second"))
+            .unwrap()
+            .trim(),
+        "second"
+    );
+    let rt = emu::rt();
+    assert!(rt.block_on(leftovers(&b.moto, true)).is_empty());
+    assert!(
+        super::build::journals(&b).is_empty(),
+        "journal and key removed: {:?}",
+        super::build::journals(&b)
+    );
+    // A finished build is not resumed again.
+    let (code, out) = run(b.cmd(&["resume", &id, t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    let _ = std::fs::remove_dir_all(&rd);
+}
+
+/// Issue #13: resume refuses, with the reason, when the launch options changed and when the
+/// kept instance is gone; `ambake cleanup` then removes the kept build, key included.
+#[test]
+fn resume_refuses_changed_sources_and_gone_instances() {
+    let b = Bench::new(&[]);
+    let sshd = Sshd::start(Some(&b.moto));
+    let rd = remote_dir();
+    let t = resume_template(&b, sshd.port, &rd);
+    let (code, out) = run(b.cmd(&["build", "-on-error=abort", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    let id = resume_id(&out);
+    std::fs::write(format!("{rd}/fixed"), "").unwrap();
+
+    let original = std::fs::read_to_string(&t).unwrap();
+    std::fs::write(&t, original.replace("t2.micro", "t3.large")).unwrap();
+    let (code, out) = run(b.cmd(&["resume", &id, t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("source options changed") && out.contains("instance_type"),
+        "{out}"
+    );
+    std::fs::write(&t, &original).unwrap();
+
+    let rt = emu::rt();
+    rt.block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
+        let out = ec2
+            .describe_instances()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:ambake:build-id")
+                    .values(&id)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let ids: Vec<String> = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter_map(|i| i.instance_id().map(String::from))
+            .collect();
+        assert_eq!(ids.len(), 1);
+        ec2.terminate_instances()
+            .set_instance_ids(Some(ids))
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, out) = run(b.cmd(&["resume", &id, t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("is terminated") || out.contains("is gone"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read_to_string(format!("{rd}/second")).is_err(),
+        "nothing ran"
+    );
+
+    let (code, out) = run(b.cmd(&["cleanup", &id]));
+    assert_eq!(code, 0, "{out}");
+    assert!(rt.block_on(leftovers(&b.moto, false)).is_empty());
+    assert!(
+        super::build::journals(&b).is_empty(),
+        "journal and key removed"
+    );
+    let _ = std::fs::remove_dir_all(&rd);
+}
