@@ -425,7 +425,7 @@ async fn finish(
         }
         if !ok && !interrupted && failed_at.is_some_and(|at| at >= provision_step()) {
             cx.ui.message(
-                "To keep the instance and continue from the failed provisioner once it is fixed, run the build with -on-error=abort, then `ambake resume`",
+                "To keep the instance and continue from this point once the cause is fixed, run the build with -on-error=abort, then `ambake resume`",
             );
         }
         cx.ui.say(if ok {

@@ -17,6 +17,11 @@ Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
                       500) or a dropped connection; the three are fractions, e.g. 1:0.2:0.05:0
   --fail-from K:CODE  answer every call from the K-th on (1-based, counting the program's calls)
                       with CODE (HTTP 400): everything after a point fails
+  --slow-seconds RUN:IMAGE:COPY  state changes take real time (benchmarks): an instance
+                      launched, stopped or terminated shows its old state for RUN seconds, a
+                      new AMI stays pending for IMAGE seconds, a copy for COPY seconds. Each
+                      change's first answer showing the new state is logged to DIR/slow.log as
+                      "kind id late_by_seconds" (how long after the change the tool noticed it)
   --dir DIR           where held/release/log files live
 Every request is logged to DIR/proxy.log as "seq action region".
 CopyImage's TagSpecifications are applied (moto accepts and drops them; AWS tags the new AMI
@@ -44,6 +49,7 @@ ap.add_argument("--fail", action="append", default=[])
 ap.add_argument("--answer", action="append", default=[])
 ap.add_argument("--chaos", default="")
 ap.add_argument("--fail-from", default="")
+ap.add_argument("--slow-seconds", default="")
 ap.add_argument("--dir", default=".")
 args = ap.parse_args()
 
@@ -71,6 +77,68 @@ for a in args.answer:
 CHANGES = {"RunInstances": "DescribeInstances", "StopInstances": "DescribeInstances", "TerminateInstances": "DescribeInstances",
            "CreateImage": "DescribeImages", "CopyImage": "DescribeImages", "CreateFleet": "DescribeInstances"}
 BACK = {"running": "pending", "stopped": "stopping", "terminated": "shutting-down"}
+
+# --slow-seconds: resource id -> [changed_at, delay, kind, noticed]
+timed = {}
+slow_secs = None
+if args.slow_seconds:
+    slow_secs = [float(x) for x in args.slow_seconds.split(":")]
+
+
+def note_change(action, body, data):
+    """Starts the clock of each resource the call changed."""
+    run, image, copy = slow_secs
+    now = time.monotonic()
+    text = data.decode("utf-8", "replace")
+    if action in ("RunInstances", "CreateFleet"):
+        ids = re.findall(r"<instanceId>(i-[0-9a-f]+)</instanceId>", text) or re.findall(r"<item>(i-[0-9a-f]+)</item>", text)
+        kind = "instance-running"
+    elif action in ("StopInstances", "TerminateInstances"):
+        q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        ids = [v[0] for k, v in q.items() if k.startswith("InstanceId")]
+        kind = "instance-stopped" if action == "StopInstances" else "instance-terminated"
+    elif action in ("CreateImage", "CopyImage"):
+        ids = re.findall(r"<imageId>(ami-[0-9a-f]+)</imageId>", text)
+        kind = "image-available" if action == "CreateImage" else "copy-available"
+    else:
+        return
+    delay = image if kind == "image-available" else copy if kind == "copy-available" else run
+    with lock:
+        for i in ids:
+            timed[i] = [now, delay, kind, False]
+
+
+def hold_back(action, data):
+    """Shows the old state of every resource whose change has not had its time yet; logs the
+    first answer that shows a change done."""
+    text = data.decode("utf-8", "replace")
+    now = time.monotonic()
+    id_tag, state_re = (("instanceId", r"(<instanceState>\s*<code>\d+</code>\s*<name>)([a-z-]+)(</name>)")
+                        if action == "DescribeInstances" else
+                        ("imageId", r"(<imageState>)([a-z]+)(</imageState>)"))
+    out, pos = [], 0
+    for m in re.finditer(r"<%s>([^<]+)</%s>" % (id_tag, id_tag), text):
+        rid = m.group(1)
+        with lock:
+            t = timed.get(rid)
+        if not t:
+            continue
+        s = re.compile(state_re).search(text, m.end())
+        if not s:
+            continue
+        new = s.group(2)
+        if now < t[0] + t[1]:
+            old = BACK.get(new) if action == "DescribeInstances" else ("pending" if new == "available" else None)
+            if old:
+                out.append(text[pos:s.start(2)] + old)
+                pos = s.end(2)
+        elif not t[3]:
+            with lock:
+                t[3] = True
+            with open(os.path.join(args.dir, "slow.log"), "a") as f:
+                f.write(f"{t[2]} {rid} {now - (t[0] + t[1]):.3f}\n")
+    out.append(text[pos:])
+    return "".join(out).encode()
 
 
 def action_of(body, headers):
@@ -190,6 +258,11 @@ class Handler(BaseHTTPRequestHandler):
         conn.close()
         if action == "CopyImage" and resp.status == 200:
             tag_copy(body, data, headers)
+        if slow_secs and resp.status == 200:
+            if action in ("DescribeInstances", "DescribeImages"):
+                data = hold_back(action, data)
+            else:
+                note_change(action, body, data)
         if args.slow:
             with lock:
                 if action in CHANGES and resp.status == 200:
