@@ -350,35 +350,11 @@ impl Unwinder<'_> {
                     }
                     Err(e) => return Err(aws_err("ec2:TerminateInstances", region, e).to_string()),
                 }
-                let spec = WaitSpec::new(
-                    format!("instance {id} to terminate"),
-                    Duration::from_secs(600),
-                );
-                wait(&spec, deadline, || async {
-                    match ec2.describe_instances().instance_ids(id).send().await {
-                        Ok(o) => {
-                            let state = o
-                                .reservations()
-                                .iter()
-                                .flat_map(|r| r.instances())
-                                .next()
-                                .and_then(|i| i.state())
-                                .and_then(|s| s.name())
-                                .map(|n| n.as_str().to_string());
-                            match state.as_deref() {
-                                Some("terminated") | None => Ok(Poll::Done(())),
-                                Some(s) => Ok(Poll::Pending(s.to_string())),
-                            }
-                        }
-                        Err(e) if is_code(&e, &["InvalidInstanceID.NotFound"]) => {
-                            Ok(Poll::Done(()))
-                        }
-                        Err(e) => Err(aws_err("ec2:DescribeInstances", region, e).to_string()),
-                    }
-                })
-                .await
-                .map(|()| Done::Deleted)
-                .map_err(|e| e.to_string())
+                // Terminating cannot be undone: no wait here. What the instance still holds
+                // while it shuts down (its volumes, the security group) is retried on
+                // VolumeInUse / DependencyViolation when its turn comes, so instant clouds
+                // spend no polls and slow ones spend them where the dependency is.
+                Ok(Done::Deleted)
             }
             Resource::Image { region, id } => {
                 self.delete_image(region, id, lifetime, deadline).await
