@@ -81,6 +81,11 @@ pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()>
         let ext = s.tempfile_extension.clone().unwrap_or_else(|| ".sh".into());
         let path = dir.path().join(format!("inline{ext}"));
         std::fs::write(&path, format!("#!{shebang}\n{}\n", lines.join("\n")))?;
+        // Executable, as Packer makes it: execute_command's `{{.Script}}` runs it directly.
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+        }
         scripts.push(path);
     }
     scripts.extend(
@@ -107,16 +112,16 @@ pub async fn run(cx: &Cx, st: &BuildState, s: &ShellLocal) -> anyhow::Result<()>
         let mut cmd = if s.execute_command.is_empty() {
             direct(&script, dir.path())?
         } else {
-            let vars: String = env
-                .iter()
-                .map(|(k, v)| format!("{k}='{}' ", v.replace('\'', "'\"'\"'")))
-                .collect();
+            // `{{.Vars}}` would put every value (secrets too) on the command line, where any
+            // user sees it in `ps`: the variables reach the command through its environment
+            // instead, which is what the assignments `{{.Vars}}` stands for do in a shell.
             let argv: Vec<String> = s
                 .execute_command
                 .iter()
+                .filter(|a| !matches!(a.trim(), "{{.Vars}}" | "{{ .Vars }}"))
                 .map(|a| {
-                    a.replace("{{.Vars}}", &vars)
-                        .replace("{{ .Vars }}", &vars)
+                    a.replace("{{.Vars}}", "")
+                        .replace("{{ .Vars }}", "")
                         .replace("{{.Script}}", &script.to_string_lossy())
                         .replace("{{ .Script }}", &script.to_string_lossy())
                 })

@@ -1680,3 +1680,34 @@ fn spot_fallback_on_demand_after_every_pool_failed() {
     );
     assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
 }
+
+/// Issue #11: a custom shell-local `execute_command` with `{{.Vars}}` gets the variables in its
+/// environment, not on its command line, where every user of the machine could read them in
+/// `ps` (/proc/PID/cmdline); the script still sees them.
+#[test]
+fn shell_local_vars_stay_off_the_command_line() {
+    let b = Bench::new(&[]);
+    let seen = b.dir.path().join("seen");
+    let cmdline = b.dir.path().join("cmdline");
+    let t = b.template(
+        "",
+        &format!(
+            r#"  provisioner "shell-local" {{
+    environment_vars = ["TOKEN=tok-secret-123"]
+    execute_command  = ["/bin/sh", "-c", "{{{{.Vars}}}} {{{{.Script}}}}"]
+    inline           = ["echo \"$TOKEN\" > {seen}", "tr '\\000' ' ' < /proc/$PPID/cmdline > {cmdline}"]
+  }}"#,
+            seen = seen.display(),
+            cmdline = cmdline.display()
+        ),
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap().trim(),
+        "tok-secret-123"
+    );
+    let argv = std::fs::read_to_string(&cmdline).unwrap();
+    assert!(argv.starts_with("/bin/sh -c"), "{argv}");
+    assert!(!argv.contains("tok-secret-123"), "{argv}");
+}
