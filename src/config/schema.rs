@@ -373,6 +373,16 @@ const COMMON: [Field; 7] = [
     f("override", Any),
 ];
 
+/// A data source's options: the access options every AWS data source takes, then its own.
+macro_rules! with_access {
+    ($($field:expr),* $(,)?) => {
+        &[
+            ACCESS[0], ACCESS[1], ACCESS[2], ACCESS[3], ACCESS[4], ACCESS[5], ACCESS[6],
+            ACCESS[7], ACCESS[8], ACCESS[9], ACCESS[10], ACCESS[11], $($field),*
+        ]
+    };
+}
+
 macro_rules! with_common {
     ($($field:expr),* $(,)?) => {
         &[COMMON[0], COMMON[1], COMMON[2], COMMON[3], COMMON[4], COMMON[5], COMMON[6], $($field),*]
@@ -507,54 +517,15 @@ const ACCESS: [Field; 12] = [
     f("max_retries", Int),
     f("skip_credential_validation", Bool),
 ];
-pub const DATA_AMAZON_AMI: &[Field] = &[
-    ACCESS[0],
-    ACCESS[1],
-    ACCESS[2],
-    ACCESS[3],
-    ACCESS[4],
-    ACCESS[5],
-    ACCESS[6],
-    ACCESS[7],
-    ACCESS[8],
-    ACCESS[9],
-    ACCESS[10],
-    ACCESS[11],
+pub const DATA_AMAZON_AMI: &[Field] = with_access![
     f("filters", StrMap),
     f("owners", StrList),
     f("most_recent", Bool),
     f("include_deprecated", Bool),
 ];
-pub const DATA_PARAMETERSTORE: &[Field] = &[
-    ACCESS[0],
-    ACCESS[1],
-    ACCESS[2],
-    ACCESS[3],
-    ACCESS[4],
-    ACCESS[5],
-    ACCESS[6],
-    ACCESS[7],
-    ACCESS[8],
-    ACCESS[9],
-    ACCESS[10],
-    ACCESS[11],
-    f("name", Str),
-    f("with_decryption", Bool),
-];
+pub const DATA_PARAMETERSTORE: &[Field] = with_access![f("name", Str), f("with_decryption", Bool),];
 
-pub const DATA_SECRETSMANAGER: &[Field] = &[
-    ACCESS[0],
-    ACCESS[1],
-    ACCESS[2],
-    ACCESS[3],
-    ACCESS[4],
-    ACCESS[5],
-    ACCESS[6],
-    ACCESS[7],
-    ACCESS[8],
-    ACCESS[9],
-    ACCESS[10],
-    ACCESS[11],
+pub const DATA_SECRETSMANAGER: &[Field] = with_access![
     f("name", Str),
     f("key", Str),
     f("version_id", Str),

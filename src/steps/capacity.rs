@@ -6,7 +6,6 @@
 
 use crate::job::context::{Cx, aws_err};
 use crate::job::state::BuildState;
-use aws_sdk_ec2::types::Filter;
 
 /// The error codes that mean "not here, maybe elsewhere".
 pub const CODES: &[&str] = &[
@@ -56,20 +55,7 @@ pub async fn more_pools(cx: &Cx, st: &BuildState) -> anyhow::Result<Vec<Pool>> {
     if c.subnet_filter.is_some() || c.vpc_id.is_some() || c.vpc_filter.is_some() {
         return Ok(vec![]);
     }
-    let mut fs = vec![
-        Filter::builder()
-            .name("default-for-az")
-            .values("true")
-            .build(),
-    ];
-    if let Some(az) = &c.availability_zone {
-        fs.push(
-            Filter::builder()
-                .name("availability-zone")
-                .values(az)
-                .build(),
-        );
-    }
+    let fs = super::network::default_subnets(c.availability_zone.as_deref());
     let out = cx
         .ec2
         .describe_subnets()

@@ -234,6 +234,17 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Journals the intent to launch, before the call: instances it makes are found by the
+/// build's tag even if the answer never arrives.
+fn record_pending(cx: &Cx) -> anyhow::Result<Resource> {
+    let pending = Resource::PendingInstances {
+        region: cx.region().to_string(),
+        build_id: cx.build_id.clone(),
+    };
+    cx.record(pending.clone(), Lifetime::Temporary)?;
+    Ok(pending)
+}
+
 /// RunInstances in one subnet, for each instance type in turn (one, unless this is the
 /// on-demand fallback of a spot build with several types).
 async fn run_on_demand(
@@ -250,11 +261,7 @@ async fn run_on_demand(
         crate::config::decided::Launch::Spot { instance_types, .. } => instance_types.clone(),
         crate::config::decided::Launch::OnDemand => c.instance_type.iter().cloned().collect(),
     };
-    let pending = Resource::PendingInstances {
-        region: cx.region().to_string(),
-        build_id: cx.build_id.clone(),
-    };
-    cx.record(pending.clone(), Lifetime::Temporary)?;
+    let pending = record_pending(cx)?;
     let mut no_capacity = Vec::new();
     for (n, t) in types.iter().enumerate() {
         cx.ui.say("Launching a source AWS instance...");
@@ -439,11 +446,7 @@ async fn run_spot(
     if let Some(a) = &c.spot_allocation_strategy {
         spot_opts = spot_opts.allocation_strategy(SpotAllocationStrategy::from(a.as_str()));
     }
-    let pending = Resource::PendingInstances {
-        region: cx.region().to_string(),
-        build_id: cx.build_id.clone(),
-    };
-    cx.record(pending.clone(), Lifetime::Temporary)?;
+    let pending = record_pending(cx)?;
     let r = cx
         .ec2
         .create_fleet()

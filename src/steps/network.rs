@@ -15,6 +15,25 @@ fn filters(m: &std::collections::BTreeMap<String, String>) -> Vec<Filter> {
 }
 
 /// Packer's pick among several subnets: the most free addresses, or random, else an error.
+/// The filters for the default VPC's subnets (one per AZ), in `availability_zone` if set.
+pub fn default_subnets(availability_zone: Option<&str>) -> Vec<Filter> {
+    let mut fs = vec![
+        Filter::builder()
+            .name("default-for-az")
+            .values("true")
+            .build(),
+    ];
+    if let Some(az) = availability_zone {
+        fs.push(
+            Filter::builder()
+                .name("availability-zone")
+                .values(az)
+                .build(),
+        );
+    }
+    fs
+}
+
 pub fn pick(
     mut subnets: Vec<(String, i32)>,
     most_free: bool,
@@ -92,20 +111,7 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     } else if c.associate_public_ip_address.is_some() {
         // Packer infers the default VPC's subnet with the most free addresses, so that the
         // public-IP setting can go on a network interface.
-        let mut fs = vec![
-            Filter::builder()
-                .name("default-for-az")
-                .values("true")
-                .build(),
-        ];
-        if let Some(az) = &c.availability_zone {
-            fs.push(
-                Filter::builder()
-                    .name("availability-zone")
-                    .values(az)
-                    .build(),
-            );
-        }
+        let fs = default_subnets(c.availability_zone.as_deref());
         cx.ec2
             .describe_subnets()
             .set_filters(Some(fs))

@@ -9,6 +9,8 @@ import struct
 import sys
 import threading
 
+from relay import pump
+
 port_file, log_dir = sys.argv[1], sys.argv[2]
 login = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else None
 
@@ -21,22 +23,6 @@ def read(conn, n):
             raise EOFError
         data += chunk
     return data
-
-
-def pump(a, b):
-    try:
-        while True:
-            data = a.recv(65536)
-            if not data:
-                break
-            b.sendall(data)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def serve(conn):

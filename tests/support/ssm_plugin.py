@@ -12,6 +12,8 @@ import socket
 import sys
 import threading
 
+from relay import pump
+
 args = sys.argv[1:]
 with open(os.environ["AMBAKE_TEST_SSM_LOG"], "a") as f:
     f.write(json.dumps(args) + "\n")
@@ -21,22 +23,6 @@ if len(args) != 6 or args[2] != "StartSession":
 session = json.loads(args[0])
 params = json.loads(args[4])["Parameters"]
 local, remote = int(params["localPortNumber"][0]), int(params["portNumber"][0])
-
-
-def pump(a, b):
-    try:
-        while True:
-            data = a.recv(65536)
-            if not data:
-                break
-            b.sendall(data)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 srv = socket.socket()
