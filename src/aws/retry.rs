@@ -66,7 +66,7 @@ where
             return Err(RetryError::Failed(e));
         }
         tokio::select! {
-            _ = tokio::time::sleep(backoff.next(budget - elapsed)) => {}
+            _ = tokio::time::sleep(backoff.next(elapsed, budget - elapsed)) => {}
             _ = cancel.cancelled() => return Err(RetryError::Interrupted),
         }
     }

@@ -154,7 +154,7 @@ where
                 last,
             });
         }
-        let sleep = backoff.next(spec.max_wait - elapsed);
+        let sleep = backoff.next(elapsed, spec.max_wait - elapsed);
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = cancel.cancelled() => return Err(WaitError::Cancelled(spec.what.clone())),
@@ -162,11 +162,14 @@ where
     }
 }
 
-/// The pauses between polls (or tries): from `first_delay`, ×1.6 up to `max_delay`, or the
-/// fixed `aws_polling` delay; jittered ±20% so parallel builds do not poll in lock step.
+/// The pauses between polls (or tries). After `elapsed` of waiting the next pause is at most
+/// a fifth of it plus a second (`first_delay` the first time, `max_delay` at most): whatever a
+/// change takes, it is noticed within 20 % of its time + 1 s, and long waits cost one call per
+/// `max_delay`. Jitter only shortens a pause (down to 85 %), so parallel builds do not poll in
+/// lock step and the bound holds. With `aws_polling`, the fixed delay, jittered ±20 %.
 pub struct Backoff {
-    delay: Duration,
-    fixed: bool,
+    first: Duration,
+    fixed: Option<Duration>,
     max_delay: Duration,
     rng: fastrand::Rng,
 }
@@ -174,20 +177,27 @@ pub struct Backoff {
 impl Backoff {
     pub fn new(spec: &WaitSpec) -> Backoff {
         Backoff {
-            delay: spec.fixed_delay.unwrap_or(spec.first_delay),
-            fixed: spec.fixed_delay.is_some(),
+            first: spec.first_delay,
+            fixed: spec.fixed_delay,
             max_delay: spec.max_delay,
             rng: fastrand::Rng::new(),
         }
     }
 
-    /// The next pause, never longer than `remaining`.
-    pub fn next(&mut self, remaining: Duration) -> Duration {
-        let jittered = self.delay.mul_f64(0.8 + self.rng.f64() * 0.4);
-        if !self.fixed {
-            self.delay = self.delay.mul_f64(1.6).min(self.max_delay);
-        }
-        jittered.min(remaining)
+    /// The next pause after `elapsed` of waiting, never longer than `remaining`.
+    pub fn next(&mut self, elapsed: Duration, remaining: Duration) -> Duration {
+        let pause = match self.fixed {
+            Some(d) => d.mul_f64(0.8 + self.rng.f64() * 0.4),
+            None => {
+                let bound = if elapsed.is_zero() {
+                    self.first
+                } else {
+                    (elapsed / 5 + Duration::from_secs(1)).clamp(self.first, self.max_delay)
+                };
+                bound.mul_f64(0.85 + self.rng.f64() * 0.15)
+            }
+        };
+        pause.min(remaining)
     }
 }
 
@@ -264,6 +274,29 @@ mod tests {
         );
     }
 
+    /// The promise of the schedule, for changes from a fraction of a second to an hour: each
+    /// is seen by a poll within 20 % of the time it took + 1 s.
+    #[test]
+    fn every_change_is_noticed_within_a_fifth_of_its_time_plus_a_second() {
+        let spec = WaitSpec::new("x", Duration::from_secs(7200));
+        for took in [0.2, 0.9, 3.0, 10.0, 33.0, 47.0, 95.0, 600.0, 3600.0] {
+            for _ in 0..50 {
+                let mut b = Backoff::new(&spec);
+                let mut t = 0.0f64;
+                while t < took {
+                    t += b
+                        .next(Duration::from_secs_f64(t), Duration::from_secs(7200))
+                        .as_secs_f64();
+                }
+                let late = t - took;
+                assert!(
+                    late <= took * 0.2 + 1.0,
+                    "{took} s noticed {late:.2} s late"
+                );
+            }
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn budget_is_wall_clock_and_message_is_useful() {
         let (n, f) = scripted(vec![]);
@@ -283,9 +316,10 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("timed out after 2m0s waiting for image ami-1 to be available (last state seen: pending)"), "{msg}");
         assert!(msg.contains("aws_polling"));
-        // Backoff capped at 15 s: roughly 0.5, 0.8, 1.3, 2, 3.3, 5.2, 8.4, 13.4, then 15 s steps.
+        // Pauses of a fifth of the time waited + 1 s, capped at 15 s (reached at 70 s): about
+        // 15 polls to 70 s, then 15 s steps.
         let polls = n.load(Ordering::SeqCst);
-        assert!((12..=20).contains(&polls), "{polls} polls");
+        assert!((17..=24).contains(&polls), "{polls} polls");
     }
 
     #[tokio::test(start_paused = true)]
