@@ -222,9 +222,17 @@ def tree_rss_kb(pid):
     return total
 
 
-def measure(cmd, env, cwd):
-    """Runs a command; returns (exit code, wall seconds, peak tree RSS in MiB, output)."""
+def measure(cmd, env, cwd, sample=True):
+    """Runs a command; returns (exit code, wall seconds, peak tree RSS in MiB, output). Without
+    `sample` nothing else runs meanwhile (the RSS sampler costs milliseconds, which would blur
+    a validate that takes a few)."""
     out = tempfile.TemporaryFile()
+    if not sample:
+        start = time.monotonic()
+        code = subprocess.run(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+        wall = time.monotonic() - start
+        out.seek(0)
+        return code, wall, 0.0, out.read().decode("utf-8", "replace")
     start = time.monotonic()
     p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     peak = 0
@@ -313,7 +321,7 @@ def main():
             res = {k: [] for k in tools}
             for _ in range(a.runs):
                 for tool in tools:
-                    code, wall, _, out = measure(tool_cmd(tool, a.binary, "validate", t), env, work)
+                    code, wall, _, out = measure(tool_cmd(tool, a.binary, "validate", t), env, work, sample=False)
                     if code != 0:
                         sys.exit(f"{tool} validate {t} failed:\n{out}")
                     res[tool].append(wall)
@@ -362,6 +370,10 @@ def main():
                 rss[tool].append(peak)
                 pcalls[tool] = sum(by_action(stack.calls()[before:]).values())
             am_p, pk_p = row("build, 16 sources × 3 regions", "s", res)
+            # The emulator answers one call at a time (moto is one Python process): its rate
+            # bounds the parallel run, whatever the tool.
+            rows.append(("  AWS calls per second sustained", "calls/s", pcalls["ambake"] / am_p, "",
+                         pcalls["packer"] / pk_p, "", (pcalls["ambake"] / am_p) / (pcalls["packer"] / pk_p)))
             ram, rpk = row("  peak RSS, 16 × 3 (process tree)", "MiB", rss)
             rows.append(("  AWS calls, 16 × 3", "calls", pcalls["ambake"], "", pcalls["packer"], "", pcalls["ambake"] / pcalls["packer"]))
             goals.append(("16 × 3: wall ≤ 1.5× one build", am_p <= 1.5 * one_build, f"{am_p / one_build:.2f}× one build"))
@@ -395,7 +407,9 @@ def main():
                 am_l, pk_l = med(by_tool["ambake"][1].get(kind, [])), med(by_tool["packer"][1].get(kind, []))
                 rows.append((f"  noticed {kind} after", "s late", am_l, "", pk_l, "", am_l / pk_l if pk_l else float("nan")))
                 base = durations["copy" if kind.startswith("copy") else "image" if kind.startswith("image") else "instance"]
-                ok_all &= am_l <= 0.2 * base + 1
+                if kind in by_tool["ambake"][1]:
+                    # (a change ambake does not wait for — termination — has no row of its own)
+                    ok_all &= am_l <= 0.2 * base + 1
             rows.append(("  Describe* calls spent waiting", "calls", by_tool["ambake"][2], "", by_tool["packer"][2], "", by_tool["ambake"][2] / by_tool["packer"][2]))
             goals.append(("slow AWS: each change noticed within 20 % of its duration + 1 s", ok_all, "see 'noticed' rows"))
             goals.append(("slow AWS: no more wait calls than Packer", by_tool["ambake"][2] <= by_tool["packer"][2],

@@ -222,6 +222,9 @@ async fn volumes_of(
         .flat_map(|r| r.instances())
         .flat_map(|i| i.block_device_mappings())
         .filter(|m| !m.device_name().is_some_and(|d| keep.iter().any(|k| k == d)))
+        // EC2 deletes these itself when the instance terminates: deleting them too only races
+        // it and costs a call.
+        .filter(|m| m.ebs().and_then(|e| e.delete_on_termination()) != Some(true))
         .filter_map(|m| m.ebs().and_then(|e| e.volume_id()).map(String::from))
         .collect())
 }
