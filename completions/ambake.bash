@@ -40,6 +40,9 @@ _ambake() {
             ambake,man)
                 cmd="ambake__subcmd__man"
                 ;;
+            ambake,resume)
+                cmd="ambake__subcmd__resume"
+                ;;
             ambake,transfer)
                 cmd="ambake__subcmd__transfer"
                 ;;
@@ -76,6 +79,9 @@ _ambake() {
             ambake__subcmd__help,man)
                 cmd="ambake__subcmd__help__subcmd__man"
                 ;;
+            ambake__subcmd__help,resume)
+                cmd="ambake__subcmd__help__subcmd__resume"
+                ;;
             ambake__subcmd__help,transfer)
                 cmd="ambake__subcmd__help__subcmd__transfer"
                 ;;
@@ -95,7 +101,7 @@ _ambake() {
 
     case "${cmd}" in
         ambake)
-            opts="-h -V --help --version build validate inspect fmt whoami cleanup iam-policy version completions man transfer help"
+            opts="-h -V --help --version build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,7 +211,7 @@ _ambake() {
             return 0
             ;;
         ambake__subcmd__help)
-            opts="build validate inspect fmt whoami cleanup iam-policy version completions man transfer help"
+            opts="build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -317,6 +323,20 @@ _ambake() {
             return 0
             ;;
         ambake__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ambake__subcmd__help__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -449,6 +469,52 @@ _ambake() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ambake__subcmd__resume)
+            opts="-h --from --var --var-file --only --except --force --on-error --parallel-builds --machine-readable --timestamp-ui --color --json --debug --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --except)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-error)
+                    COMPREPLY=($(compgen -W "cleanup abort ask run-cleanup-provisioner" -- "${cur}"))
+                    return 0
+                    ;;
+                --parallel-builds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

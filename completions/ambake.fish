@@ -31,6 +31,7 @@ complete -c ambake -n "__fish_ambake_needs_command" -f -a "validate" -d 'Check t
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "fmt" -d 'Rewrite templates in the canonical format'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "whoami" -d 'Show which AWS credentials, account and region would be used, and check the clock'
+complete -c ambake -n "__fish_ambake_needs_command" -f -a "resume" -d 'Continue a build kept by -on-error=abort: its provisioners from the one that failed, then the image (an ambake extension)'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "cleanup" -d 'Remove resources left behind by interrupted or crashed builds'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "iam-policy" -d 'Print the minimal IAM policy a template\'s builds need'
 complete -c ambake -n "__fish_ambake_needs_command" -f -a "version" -d 'Print the version'
@@ -80,6 +81,24 @@ complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l profile -d 'Use
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l region -d 'Use this region (wins over AWS_REGION and the template)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -l json -d 'Print one JSON object'
 complete -c ambake -n "__fish_ambake_using_subcommand whoami" -s h -l help -d 'Print help'
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l from -d 'Start with this provisioner (1 is the first) instead of the one that failed' -r
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l var -d 'Set a variable: -var name=value (repeatable; wins over every other source)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l var-file -d 'Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l only -d 'Only these builds (comma-separated globs on `amazon-ebs.<name>` or `<build>.amazon-ebs.<name>`)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l except -d 'All builds except these (comma-separated globs)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l on-error -d 'What to do when a build fails' -r -f -a "cleanup\t''
+abort\t''
+ask\t''
+run-cleanup-provisioner\t''"
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l parallel-builds -d 'How many builds run at once (0: all)' -r
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l color -r -f -a "true\t''
+false\t''"
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l force -d 'Deregister an existing AMI of the same name (sets force_deregister)'
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l machine-readable
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l timestamp-ui
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l json -d 'One JSON object per line on stdout: the events of docs/json-events.md (an ambake extension, beside Packer\'s -machine-readable)'
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -l debug -d 'Pause between steps and keep the temporary private key'
+complete -c ambake -n "__fish_ambake_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l region -d 'Regions to search with --orphans (repeatable; default: the current region)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l older-than -d 'With --orphans: only builds whose newest resource is older than this (default 6h; 0 for any age — a build that is still running elsewhere is then at risk)' -r
 complete -c ambake -n "__fish_ambake_using_subcommand cleanup" -l all -d 'Replay every journal left in the state directory'
@@ -105,15 +124,16 @@ complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l user -r
 complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l key -d 'Private key file' -r
 complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l sftp -d 'Use SFTP instead of scp'
 complete -c ambake -n "__fish_ambake_using_subcommand transfer" -s h -l help -d 'Print help'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "build" -d 'Build the AMIs of a template'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "fmt" -d 'Rewrite templates in the canonical format'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "whoami" -d 'Show which AWS credentials, account and region would be used, and check the clock'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "cleanup" -d 'Remove resources left behind by interrupted or crashed builds'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "iam-policy" -d 'Print the minimal IAM policy a template\'s builds need'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "version" -d 'Print the version'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "completions" -d 'Print a shell completion script'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "man" -d 'Print the man page'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "transfer" -d 'Copy one file over SSH with ambake\'s communicator (benchmarks, debugging)'
-complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami cleanup iam-policy version completions man transfer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "build" -d 'Build the AMIs of a template'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "validate" -d 'Check that a template is valid, reporting every error with file:line:col'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "inspect" -d 'Show a template\'s variables, locals, sources and builds'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "fmt" -d 'Rewrite templates in the canonical format'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "whoami" -d 'Show which AWS credentials, account and region would be used, and check the clock'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "resume" -d 'Continue a build kept by -on-error=abort: its provisioners from the one that failed, then the image (an ambake extension)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "cleanup" -d 'Remove resources left behind by interrupted or crashed builds'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "iam-policy" -d 'Print the minimal IAM policy a template\'s builds need'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "version" -d 'Print the version'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "completions" -d 'Print a shell completion script'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "man" -d 'Print the man page'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "transfer" -d 'Copy one file over SSH with ambake\'s communicator (benchmarks, debugging)'
+complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

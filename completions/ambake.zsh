@@ -95,6 +95,27 @@ _arguments "${_arguments_options[@]}" : \
 '::template -- A template\: show the identity each amazon-ebs source would use:_default' \
 && ret=0
 ;;
+(resume)
+_arguments "${_arguments_options[@]}" : \
+'--from=[Start with this provisioner (1 is the first) instead of the one that failed]:FROM:_default' \
+'*--var=[Set a variable\: -var name=value (repeatable; wins over every other source)]:NAME=VALUE:_default' \
+'*--var-file=[Load variables from a .pkrvars.hcl or .json file (repeatable, later files win)]:FILE:_default' \
+'*--only=[Only these builds (comma-separated globs on \`amazon-ebs.<name>\` or \`<build>.amazon-ebs.<name>\`)]:NAMES:_default' \
+'*--except=[All builds except these (comma-separated globs)]:NAMES:_default' \
+'--on-error=[What to do when a build fails]:ON_ERROR:(cleanup abort ask run-cleanup-provisioner)' \
+'--parallel-builds=[How many builds run at once (0\: all)]:PARALLEL_BUILDS:_default' \
+'--color=[]::COLOR:(true false)' \
+'--force[Deregister an existing AMI of the same name (sets force_deregister)]' \
+'--machine-readable[]' \
+'--timestamp-ui[]' \
+'(--machine-readable)--json[One JSON object per line on stdout\: the events of docs/json-events.md (an ambake extension, beside Packer'\''s -machine-readable)]' \
+'--debug[Pause between steps and keep the temporary private key]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':build_id -- The build id the failed build printed (its journal):_default' \
+':template:_default' \
+&& ret=0
+;;
 (cleanup)
 _arguments "${_arguments_options[@]}" : \
 '*--region=[Regions to search with --orphans (repeatable; default\: the current region)]:REGION:_default' \
@@ -189,6 +210,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(resume)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (cleanup)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -234,6 +259,7 @@ _ambake_commands() {
 'inspect:Show a template'\''s variables, locals, sources and builds' \
 'fmt:Rewrite templates in the canonical format' \
 'whoami:Show which AWS credentials, account and region would be used, and check the clock' \
+'resume:Continue a build kept by -on-error=abort\: its provisioners from the one that failed, then the image (an ambake extension)' \
 'cleanup:Remove resources left behind by interrupted or crashed builds' \
 'iam-policy:Print the minimal IAM policy a template'\''s builds need' \
 'version:Print the version' \
@@ -272,6 +298,7 @@ _ambake__subcmd__help_commands() {
 'inspect:Show a template'\''s variables, locals, sources and builds' \
 'fmt:Rewrite templates in the canonical format' \
 'whoami:Show which AWS credentials, account and region would be used, and check the clock' \
+'resume:Continue a build kept by -on-error=abort\: its provisioners from the one that failed, then the image (an ambake extension)' \
 'cleanup:Remove resources left behind by interrupted or crashed builds' \
 'iam-policy:Print the minimal IAM policy a template'\''s builds need' \
 'version:Print the version' \
@@ -322,6 +349,11 @@ _ambake__subcmd__help__subcmd__man_commands() {
     local commands; commands=()
     _describe -t commands 'ambake help man commands' commands "$@"
 }
+(( $+functions[_ambake__subcmd__help__subcmd__resume_commands] )) ||
+_ambake__subcmd__help__subcmd__resume_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake help resume commands' commands "$@"
+}
 (( $+functions[_ambake__subcmd__help__subcmd__transfer_commands] )) ||
 _ambake__subcmd__help__subcmd__transfer_commands() {
     local commands; commands=()
@@ -356,6 +388,11 @@ _ambake__subcmd__inspect_commands() {
 _ambake__subcmd__man_commands() {
     local commands; commands=()
     _describe -t commands 'ambake man commands' commands "$@"
+}
+(( $+functions[_ambake__subcmd__resume_commands] )) ||
+_ambake__subcmd__resume_commands() {
+    local commands; commands=()
+    _describe -t commands 'ambake resume commands' commands "$@"
 }
 (( $+functions[_ambake__subcmd__transfer_commands] )) ||
 _ambake__subcmd__transfer_commands() {

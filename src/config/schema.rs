@@ -559,12 +559,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn amazon_ebs_has_148_unique_user_keys() {
+    /// Packer's 148 amazon-ebs keys, plus ambake's own `spot_fallback_on_demand`.
+    fn amazon_ebs_has_149_unique_user_keys() {
         let mut names: Vec<&str> = AMAZON_EBS.iter().map(|f| f.name).collect();
         let n = names.len();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), n, "duplicate key in the table");
-        assert_eq!(n, 148);
+        assert_eq!(n, 149);
+        assert!(names.contains(&"spot_fallback_on_demand"));
     }
 }

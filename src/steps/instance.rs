@@ -596,9 +596,13 @@ pub fn iam(p: &BuildPlan, n: &mut Needs) {
         "ec2:CreateTags",
         "tag resources at creation (ambake:build-id) and the AMIs",
     );
-    n.add(
+    // Only for volumes that outlive the instance (delete-on-termination off in the source
+    // AMI), which a successful build with the usual AMIs never meets: marked like the undo
+    // actions, so the policy check does not expect a build to fail without it.
+    n.put(
         "ec2:DeleteVolume",
-        "remove volumes the source AMI leaves behind",
+        "remove volumes the source AMI leaves behind (not deleted on termination)",
+        true,
     );
     if p.decided.launch.is_spot() {
         n.add(

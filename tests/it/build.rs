@@ -495,8 +495,9 @@ fn waiters_wait_through_slow_state_changes() {
             .filter(|c| c.starts_with(&format!("{a} ")))
             .count()
     };
-    // running, stopped and terminated: each wait sees two stale answers, then the real one.
-    assert!(n("DescribeInstances") >= 9, "{calls:?}");
+    // running and stopped: each wait sees two stale answers, then the real one (cleanup does
+    // not wait for the termination: what the instance held is retried instead).
+    assert!(n("DescribeInstances") >= 6, "{calls:?}");
     // The build-region AMI and its copy: two stale answers each.
     assert!(n("DescribeImages") >= 6, "{calls:?}");
     // Eight stale answers, each followed by a 1 s (±20%) pause: at least 6.4 s.
@@ -889,7 +890,14 @@ fn skip_create_ami_makes_no_ami() {
 /// `ambake cleanup --all` then replays to zero leaks.
 #[test]
 fn three_interrupts_quit_and_cleanup_resumes() {
-    let b = Bench::new(&["--slow", "3"]);
+    // TerminateInstances is throttled a few times (the SDK backs off and retries), so the
+    // cleanup the first Ctrl-C starts is still running when the next two arrive.
+    let b = Bench::new(&[
+        "--slow",
+        "3",
+        "--fail",
+        "TerminateInstances:RequestLimitExceeded:3",
+    ]);
     let t = b.template("", "");
     let child = b
         .cmd(&["build", t.to_str().unwrap()])
