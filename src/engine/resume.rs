@@ -24,6 +24,8 @@ pub struct ResumeFrom {
     pub kept: KeptState,
     /// `--from N` (1-based on the command line, 0-based here); else the failed provisioner.
     pub from: Option<usize>,
+    /// The account the build ran in, as its journal records it.
+    pub account: Option<String>,
 }
 
 /// What the command checks before anything runs: the journal, its last kept state, and that
@@ -67,11 +69,16 @@ pub fn load(build_id: &str, plan: &BuildPlan, from: Option<usize>) -> anyhow::Re
             plan.provisioners.len()
         );
     }
+    let account = records.iter().find_map(|r| match &r.event {
+        Event::Start { account, .. } => account.clone(),
+        _ => None,
+    });
     Ok(ResumeFrom {
         build_id: build_id.to_string(),
         journal: path,
         kept,
         from,
+        account,
     })
 }
 
@@ -205,6 +212,15 @@ pub async fn run(
     account: Option<String>,
     r: Arc<ResumeFrom>,
 ) -> Outcome {
+    // Other credentials would not see the kept instance (and must not act on the build).
+    if let (Some(then), Some(now)) = (&r.account, &account)
+        && then != now
+    {
+        return Outcome::Failed(format!(
+            "build {} ran in AWS account {then}, and these credentials are for account {now}: resume it with the credentials it ran with",
+            r.build_id
+        ));
+    }
     let key = match key(&r, &plan) {
         Ok(k) => k,
         Err(e) => return Outcome::Failed(format!("{e:#}")),

@@ -1141,6 +1141,21 @@ fn resume_refuses_changed_sources_and_gone_instances() {
         out.contains("source options changed") && out.contains("instance_type"),
         "{out}"
     );
+    // Other credentials (another account, through a role) are refused before anything runs.
+    std::fs::write(
+        &t,
+        original.replace(
+            "  ssh_timeout   = \"20s\"\n",
+            "  ssh_timeout   = \"20s\"\n  assume_role {\n    role_arn = \"arn:aws:iam::111111111111:role/other\"\n  }\n",
+        ),
+    )
+    .unwrap();
+    let (code, out) = run(b.cmd(&["resume", &id, t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("these credentials are for account 111111111111"),
+        "{out}"
+    );
     std::fs::write(&t, &original).unwrap();
 
     let rt = emu::rt();
