@@ -44,7 +44,7 @@ _arguments "${_arguments_options[@]}" : \
 '--debug[Pause between steps and keep the temporary private key]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':template:_default' \
+':template -- The template\: a .pkr.hcl or .pkr.json file, or a directory of them:_default' \
 && ret=0
 ;;
 (validate)
@@ -113,7 +113,7 @@ _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
 ':build_id -- The build id the failed build printed (its journal):_default' \
-':template:_default' \
+':template -- The template\: a .pkr.hcl or .pkr.json file, or a directory of them:_default' \
 && ret=0
 ;;
 (cleanup)

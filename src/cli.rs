@@ -181,6 +181,7 @@ pub struct BuildArgs {
     /// Pause between steps and keep the temporary private key
     #[arg(long)]
     pub debug: bool,
+    /// The template: a .pkr.hcl or .pkr.json file, or a directory of them
     pub template: String,
 }
 
