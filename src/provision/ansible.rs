@@ -30,7 +30,9 @@ struct Target {
     user: String,
     /// Ansible's private key file; `None` with agent or password authentication.
     key_file: Option<PathBuf>,
-    password: Option<String>,
+    /// The build's `ssh_password` as an extra-vars file (`-e @file`, 0600): on the command
+    /// line it would be readable in `ps` by every user of this machine.
+    password_file: Option<PathBuf>,
 }
 
 pub async fn run(cx: &Cx, st: &BuildState, comm: &mut Comm, a: &Ansible) -> anyhow::Result<()> {
@@ -119,7 +121,7 @@ pub async fn run(cx: &Cx, st: &BuildState, comm: &mut Comm, a: &Ansible) -> anyh
     }
     let args = arguments(a, &cx.plan.source_name, &extra, &target, &inventory, &env)?;
     let command = a.command.as_deref().unwrap_or("ansible-playbook");
-    let shown = sanitized(command, &args, &extra, target.password.as_deref());
+    let shown = sanitized(command, &args, &extra);
     cx.ui.say(&format!("Executing Ansible: {shown}"));
     let mut cmd = tokio::process::Command::new(command);
     cmd.args(&args).envs(env.iter().cloned());
@@ -132,26 +134,38 @@ pub async fn run(cx: &Cx, st: &BuildState, comm: &mut Comm, a: &Ansible) -> anyh
     Ok(())
 }
 
-/// The instance as the build's own SSH connection reaches it; the build's key written to a
-/// 0600 file that lives as long as `dir`.
+/// A 0600 file in `dir` (fresh: never an existing path) holding a secret for Ansible.
+fn private_file(dir: &Path, name: &str, content: &[u8]) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(name);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?
+        .write_all(content)?;
+    Ok(path)
+}
+
+/// The instance as the build's own SSH connection reaches it; the build's key (or password)
+/// written to a 0600 file that lives as long as `dir`.
 fn target(cx: &Cx, cfg: &SshConfig, dir: &Path) -> anyhow::Result<Target> {
-    let (key_file, password) = match &cfg.auth {
-        Auth::Password(p) => (None, Some(p.clone())),
+    let (key_file, password_file) = match &cfg.auth {
+        Auth::Password(p) => {
+            let vars = serde_json::json!({ "ansible_password": p }).to_string();
+            (
+                None,
+                Some(private_file(dir, "ansible-password.json", vars.as_bytes())?),
+            )
+        }
         Auth::Agent => (None, None),
         Auth::Key(pem) | Auth::Cert { key: pem, .. } => {
             match &cx.plan.config.ssh_private_key_file {
                 Some(f) => (Some(crate::paths::expand_home(f)), None),
-                None => {
-                    use std::os::unix::fs::OpenOptionsExt as _;
-                    let path = dir.join("ansible-key");
-                    let mut f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&path)?;
-                    f.write_all(pem.as_bytes())?;
-                    (Some(path), None)
-                }
+                None => (
+                    Some(private_file(dir, "ansible-key", pem.as_bytes())?),
+                    None,
+                ),
             }
         }
     };
@@ -160,7 +174,7 @@ fn target(cx: &Cx, cfg: &SshConfig, dir: &Path) -> anyhow::Result<Target> {
         port: cfg.port,
         user: cfg.user.clone(),
         key_file,
-        password,
+        password_file,
     })
 }
 
@@ -220,20 +234,23 @@ fn arguments(
         });
     }
     args.extend(extra.iter().cloned());
+    let user_password = has_arg("ansible_password", &args);
     if let Some(k) = &t.key_file
-        && !has_arg("ansible_password", &args)
+        && !user_password
     {
         args.push("-e".into());
         args.push(format!("ansible_ssh_private_key_file={}", k.display()));
     }
-    if let Some(p) = &t.password
-        && !has_arg("ansible_password", &args)
-    {
+    let build_password = match &t.password_file {
         // The build's ssh_password; Packer's adapter would accept Ansible without one.
-        args.push("-e".into());
-        args.push(format!("ansible_password={p}"));
-    }
-    if has_arg("ansible_password", &args)
+        Some(f) if !user_password => {
+            args.push("-e".into());
+            args.push(format!("@{}", f.display()));
+            true
+        }
+        _ => false,
+    };
+    if (user_password || build_password)
         && !has_arg("ansible_host_key_checking", &args)
         && !env.iter().any(|(k, _)| k == "ANSIBLE_HOST_KEY_CHECKING")
     {
@@ -247,9 +264,9 @@ fn arguments(
     Ok(args)
 }
 
-/// The command line as printed: values of `*password*`/`*secret*` extra arguments and the
-/// SSH password hidden, as Packer does (the UI masks sensitive variables on top).
-fn sanitized(command: &str, args: &[String], extra: &[String], password: Option<&str>) -> String {
+/// The command line as printed: values of `*password*`/`*secret*` extra arguments hidden, as
+/// Packer does (the UI masks sensitive variables on top; the build's password is in a file).
+fn sanitized(command: &str, args: &[String], extra: &[String]) -> String {
     let mut line = std::iter::once(command)
         .chain(args.iter().map(String::as_str))
         .collect::<Vec<_>>()
@@ -261,9 +278,6 @@ fn sanitized(command: &str, args: &[String], extra: &[String], password: Option<
                 line = line.replace(v, "*****");
             }
         }
-    }
-    if let Some(p) = password.filter(|p| !p.is_empty()) {
-        line = line.replace(p, "*****");
     }
     line
 }
@@ -381,13 +395,13 @@ impl Drop for Forward {
 mod tests {
     use super::*;
 
-    fn target(key: Option<&str>, password: Option<&str>) -> Target {
+    fn target(key: Option<&str>, password_file: Option<&str>) -> Target {
         Target {
             host: "10.0.0.5".into(),
             port: 22,
             user: "ubuntu".into(),
             key_file: key.map(PathBuf::from),
-            password: password.map(String::from),
+            password_file: password_file.map(PathBuf::from),
         }
     }
 
@@ -446,8 +460,24 @@ mod tests {
                 .any(|a| a.contains("ansible_ssh_private_key_file"))
         );
         assert!(args.contains(&"ansible_host_key_checking=False".to_string()));
-        let shown = sanitized("ansible-playbook", &args, &extra, None);
+        let shown = sanitized("ansible-playbook", &args, &extra);
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn the_build_password_goes_by_file_never_on_the_command_line() {
+        let args = arguments(
+            &ansible(),
+            "web",
+            &[],
+            &target(None, Some("/tmp/d/ansible-password.json")),
+            Path::new("/tmp/inv"),
+            &[],
+        )
+        .unwrap();
+        assert!(args.contains(&"@/tmp/d/ansible-password.json".to_string()));
+        assert!(!args.iter().any(|a| a.starts_with("ansible_password=")));
+        assert!(args.contains(&"ansible_host_key_checking=False".to_string()));
     }
 
     #[test]

@@ -245,6 +245,17 @@ fn record_pending(cx: &Cx) -> anyhow::Result<Resource> {
     Ok(pending)
 }
 
+/// The instance types a launch may use, as decided: the spot types (or the one type), or
+/// `instance_type` on demand.
+fn launch_types(cx: &Cx) -> Vec<String> {
+    match &cx.plan.decided.launch {
+        crate::config::decided::Launch::Spot { instance_types, .. } => instance_types.clone(),
+        crate::config::decided::Launch::OnDemand => {
+            cx.plan.config.instance_type.iter().cloned().collect()
+        }
+    }
+}
+
 /// RunInstances in one subnet, for each instance type in turn (one, unless this is the
 /// on-demand fallback of a spot build with several types).
 async fn run_on_demand(
@@ -257,10 +268,7 @@ async fn run_on_demand(
 ) -> anyhow::Result<String> {
     let c = &cx.plan.config;
     let source = st.source()?.clone();
-    let types: Vec<String> = match &cx.plan.decided.launch {
-        crate::config::decided::Launch::Spot { instance_types, .. } => instance_types.clone(),
-        crate::config::decided::Launch::OnDemand => c.instance_type.iter().cloned().collect(),
-    };
+    let types = launch_types(cx);
     let pending = record_pending(cx)?;
     let mut no_capacity = Vec::new();
     for (n, t) in types.iter().enumerate() {
@@ -423,11 +431,7 @@ async fn run_spot(
         },
         Lifetime::Temporary,
     )?;
-    let types: Vec<String> = if c.spot_instance_types.is_empty() {
-        c.instance_type.iter().cloned().collect()
-    } else {
-        c.spot_instance_types.clone()
-    };
+    let types = launch_types(cx);
     let mut cfg = FleetLaunchTemplateConfigRequest::builder().launch_template_specification(
         FleetLaunchTemplateSpecificationRequest::builder()
             .launch_template_id(&lt_id)
