@@ -77,7 +77,14 @@ pub async fn request(
 
 /// This machine's public address as Packer gets it: checkip.amazonaws.com answers with it.
 /// `AMBAKE_CHECKIP_URL` points elsewhere (tests, networks that reach only a proxy of their own).
+/// Asked once per run: parallel builds of one template share the answer.
 pub async fn public_ip() -> Result<std::net::IpAddr, String> {
+    static ANSWER: tokio::sync::OnceCell<Result<std::net::IpAddr, String>> =
+        tokio::sync::OnceCell::const_new();
+    ANSWER.get_or_init(lookup_public_ip).await.clone()
+}
+
+async fn lookup_public_ip() -> Result<std::net::IpAddr, String> {
     let url = std::env::var("AMBAKE_CHECKIP_URL")
         .unwrap_or_else(|_| "https://checkip.amazonaws.com".to_string());
     let r = request("GET", &url, &BTreeMap::new(), "", Duration::from_secs(30))
