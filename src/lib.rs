@@ -42,6 +42,7 @@ pub mod job;
 pub mod output;
 pub mod paths;
 pub mod policy;
+pub mod postproc;
 pub mod provision;
 pub mod steps;
 pub mod template;

@@ -190,7 +190,7 @@ fn run_with(
             bui.event("error", serde_json::json!({ "message": e }));
         }
         if let Outcome::Success(a) | Outcome::SuccessWithLeftovers(a, _) = o {
-            bui.event("artifact", serde_json::json!({ "amis": a.amis }));
+            bui.event("artifact", serde_json::json!({ "amis": a.amis.amis }));
         }
         bui.event(
             "build_finished",
@@ -227,7 +227,7 @@ fn run_with(
             }
         }
     }
-    let artifacts: Vec<(&String, &engine::artifact::Artifact)> = outcomes
+    let artifacts: Vec<(&String, &engine::artifact::Built)> = outcomes
         .iter()
         .filter_map(|(_, n, _, o)| match o {
             Outcome::Success(a) | Outcome::SuccessWithLeftovers(a, _) => Some((n, a)),
@@ -238,20 +238,8 @@ fn run_with(
         ui.say("Builds finished but no artifacts were created.");
     } else {
         ui.say("Builds finished. The artifacts of successful builds are:");
-        ui.machine("artifact-count", &[&artifacts.len().to_string()]);
-        for (i, (name, a)) in artifacts.iter().enumerate() {
-            let bui = ui.for_target(name);
-            bui.machine(
-                "artifact",
-                &[&i.to_string(), "builder-id", "mitchellh.amazonebs"],
-            );
-            bui.machine("artifact", &[&i.to_string(), "id", &a.id()]);
-            bui.machine("artifact", &[&i.to_string(), "string", &a.describe()]);
-            bui.machine("artifact", &[&i.to_string(), "files-count", "0"]);
-            bui.machine("artifact", &[&i.to_string(), "end"]);
-            if !ui.is_machine() && !ui.is_json() {
-                crate::output::line(&format!("--> {name}: {}", a.describe().trim_end()));
-            }
+        for (name, built) in &artifacts {
+            print_artifacts(&ui, name, &built.outputs);
         }
     }
     ui.event(
@@ -260,7 +248,7 @@ fn run_with(
             "builds": outcomes.len(),
             "failed": failed,
             "interrupted": interrupted,
-            "artifacts": artifacts.iter().map(|(n, a)| serde_json::json!({ "build": n, "amis": a.amis })).collect::<Vec<_>>(),
+            "artifacts": artifacts.iter().map(|(n, a)| serde_json::json!({ "build": n, "amis": a.amis.amis })).collect::<Vec<_>>(),
         }),
     );
     Ok(if interrupted {
@@ -270,4 +258,26 @@ fn run_with(
     } else {
         Exit::Ok
     })
+}
+
+/// One build's artifact list, as Packer prints it: per artifact a `--> name: …` line, and in
+/// machine-readable mode the build's `artifact-count` and each artifact's fields.
+fn print_artifacts(ui: &Ui, name: &str, outputs: &[engine::artifact::Output]) {
+    let bui = ui.for_target(name);
+    bui.machine("artifact-count", &[&outputs.len().to_string()]);
+    for (i, a) in outputs.iter().enumerate() {
+        let i = i.to_string();
+        let files = a.files();
+        bui.machine("artifact", &[&i, "builder-id", a.builder_id()]);
+        bui.machine("artifact", &[&i, "id", &a.id()]);
+        bui.machine("artifact", &[&i, "string", &a.string()]);
+        bui.machine("artifact", &[&i, "files-count", &files.len().to_string()]);
+        for (j, f) in files.iter().enumerate() {
+            bui.machine("artifact", &[&i, "file", &j.to_string(), f]);
+        }
+        bui.machine("artifact", &[&i, "end"]);
+        if !ui.is_machine() && !ui.is_json() {
+            crate::output::line(&format!("--> {name}: {}", a.string().trim_end()));
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::{load, report};
 use crate::cli::InspectArgs;
-use crate::config::plugins::{PostProcessorKind, ProvisionerKind};
+use crate::config::plugins::ProvisionerKind;
 use crate::config::{self, PlanOptions};
 use crate::diag::Diagnostics;
 use crate::exit::Exit;
@@ -104,11 +104,7 @@ pub fn run(a: &InspectArgs) -> anyhow::Result<Exit> {
             out.push_str("    post-processors:\n");
             for (i, chain) in p.post_processors.iter().enumerate() {
                 for pp in chain {
-                    let kind = match &pp.kind {
-                        PostProcessorKind::Manifest(_) => "manifest",
-                        PostProcessorKind::ShellLocal(_) => "shell-local",
-                    };
-                    out.push_str(&format!("      {i}: {kind}\n"));
+                    out.push_str(&format!("      {i}: {}\n", pp.kind.type_name()));
                 }
             }
         }

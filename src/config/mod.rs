@@ -275,6 +275,7 @@ pub fn plan(cfg: &Configuration, opts: &PlanOptions, diags: &mut Diagnostics) ->
                     }
                 }
                 if !typed.is_empty() {
+                    plugins::warn_fileless(&typed, &mut local);
                     post_processors.push(typed);
                 }
             }

@@ -156,6 +156,33 @@ pub struct Manifest {
     pub keep_input_artifact: Option<bool>,
 }
 
+/// `post-processor "checksum"`: checksum files of the artifact it is given.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Checksum {
+    pub checksum_types: Vec<String>,
+    pub output: Option<String>,
+    pub keep_input_artifact: Option<bool>,
+}
+
+/// `post-processor "compress"`: an archive of the artifact's files.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Compress {
+    pub output: Option<String>,
+    pub format: Option<String>,
+    pub compression_level: Option<i64>,
+    pub keep_input_artifact: Option<bool>,
+}
+
+/// `post-processor "artifice"`: files named in the template become the artifact.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Artifice {
+    pub files: Vec<String>,
+    pub keep_input_artifact: Option<bool>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", content = "config")]
 pub enum ProvisionerKind {
@@ -191,6 +218,36 @@ pub enum PostProcessorKind {
     Manifest(Manifest),
     #[serde(rename = "shell-local")]
     ShellLocal(ShellLocal),
+    #[serde(rename = "checksum")]
+    Checksum(Checksum),
+    #[serde(rename = "compress")]
+    Compress(Compress),
+    #[serde(rename = "artifice")]
+    Artifice(Artifice),
+}
+
+impl PostProcessorKind {
+    /// The type name as the template spells it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Manifest(_) => "manifest",
+            Self::ShellLocal(_) => "shell-local",
+            Self::Checksum(_) => "checksum",
+            Self::Compress(_) => "compress",
+            Self::Artifice(_) => "artifice",
+        }
+    }
+
+    /// The template's `keep_input_artifact`, when it set one.
+    pub fn keep_input_artifact(&self) -> Option<bool> {
+        match self {
+            Self::Manifest(m) => m.keep_input_artifact,
+            Self::ShellLocal(s) => s.keep_input_artifact,
+            Self::Checksum(c) => c.keep_input_artifact,
+            Self::Compress(c) => c.keep_input_artifact,
+            Self::Artifice(a) => a.keep_input_artifact,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -210,7 +267,13 @@ const PROVISIONER_TYPES: &[&str] = &[
     "ansible",
     "ansible-local",
 ];
-pub const POST_PROCESSOR_TYPES: &[&str] = &["manifest", "shell-local"];
+pub const POST_PROCESSOR_TYPES: &[&str] = &[
+    "manifest",
+    "shell-local",
+    "checksum",
+    "compress",
+    "artifice",
+];
 
 fn typed<T: serde::de::DeserializeOwned + Default>(
     json: &serde_json::Value,
@@ -416,6 +479,9 @@ pub fn post_processor(
     let fields: &'static [Field] = match kind {
         "manifest" => schema::MANIFEST,
         "shell-local" => schema::SHELL_LOCAL,
+        "checksum" => schema::CHECKSUM,
+        "compress" => schema::COMPRESS,
+        "artifice" => schema::ARTIFICE,
         other => {
             unsupported(other, "post-processor", POST_PROCESSOR_TYPES, span, diags);
             return None;
@@ -428,6 +494,9 @@ pub fn post_processor(
     check_common(&common, &spans, span, diags);
     let kind = match kind {
         "manifest" => PostProcessorKind::Manifest(typed(&json, &what, span, diags)),
+        "checksum" => PostProcessorKind::Checksum(checksum(&json, &what, &spans, span, diags)),
+        "compress" => PostProcessorKind::Compress(compress(&json, &what, &spans, span, diags)),
+        "artifice" => PostProcessorKind::Artifice(artifice(&json, &what, span, diags)),
         _ => PostProcessorKind::ShellLocal(shell_local(&json, &what, &spans, span, diags)),
     };
     Some(PostProcessor {
@@ -435,6 +504,106 @@ pub fn post_processor(
         common,
         span: span.clone(),
     })
+}
+
+/// Warns about a `checksum` or `compress` that will get the AMI artifact, which has no files:
+/// valid for Packer, but it checksums nothing / archives nothing — and Packer would then
+/// deregister the AMIs a `compress` does not keep.
+pub fn warn_fileless(chain: &[PostProcessor], diags: &mut Diagnostics) {
+    let mut has_files = false;
+    for pp in chain {
+        let what = match &pp.kind {
+            PostProcessorKind::Artifice(_) | PostProcessorKind::Compress(_) if has_files => None,
+            PostProcessorKind::Artifice(_) => {
+                has_files = true;
+                None
+            }
+            PostProcessorKind::Compress(_) => {
+                has_files = true;
+                Some(
+                    "writes an empty archive (Packer would then deregister the AMIs, as compress does not keep its input; ambake keeps them)",
+                )
+            }
+            PostProcessorKind::Checksum(_) if !has_files => Some("writes no checksums"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "post-processor \"{}\" gets the AMI artifact, which has no files: it {what}",
+                        pp.kind.type_name()
+                    ),
+                    Some(pp.span.clone()),
+                )
+                .with_help("name the files with an artifice post-processor before it in the chain"),
+            );
+        }
+    }
+}
+
+/// Packer's checksum Configure: every type must be one it knows.
+fn checksum(
+    json: &serde_json::Value,
+    what: &str,
+    spans: &Spans,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> Checksum {
+    let c: Checksum = typed(json, what, span, diags);
+    for t in &c.checksum_types {
+        if !crate::postproc::checksum::TYPES.contains(&t.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    format!("Unrecognized checksum type: {t}"),
+                    spans.get("checksum_types").cloned().or(Some(span.clone())),
+                )
+                .with_help(format!(
+                    "known types: {}",
+                    crate::postproc::checksum::TYPES.join(", ")
+                )),
+            );
+        }
+    }
+    c
+}
+
+/// Packer's compress Configure; a level its writers refuse is told now rather than after the
+/// AMI is made.
+fn compress(
+    json: &serde_json::Value,
+    what: &str,
+    spans: &Spans,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> Compress {
+    let c: Compress = typed(json, what, span, diags);
+    if c.compression_level.is_some_and(|l| l < -1) {
+        diags.error(
+            "Invalid compression level. Expected an integer from -1 to 9.",
+            spans
+                .get("compression_level")
+                .cloned()
+                .or(Some(span.clone())),
+        );
+    }
+    c
+}
+
+fn artifice(
+    json: &serde_json::Value,
+    what: &str,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> Artifice {
+    let a: Artifice = typed(json, what, span, diags);
+    if a.files.is_empty() {
+        diags.error(
+            "No files specified in artifice configuration",
+            Some(span.clone()),
+        );
+    }
+    a
 }
 
 fn check_common(c: &Common, spans: &Spans, span: &Span, diags: &mut Diagnostics) {

@@ -503,6 +503,22 @@ pub const MANIFEST: &[Field] = with_common![
     f("keep_input_artifact", Bool),
 ];
 
+/// Packer's generic `checksum` post-processor.
+pub const CHECKSUM: &[Field] = with_common![
+    f("checksum_types", StrList),
+    f("output", Str),
+    f("keep_input_artifact", Bool),
+];
+/// Packer's generic `compress` post-processor.
+pub const COMPRESS: &[Field] = with_common![
+    f("output", Str),
+    f("format", Str),
+    f("compression_level", Int),
+    f("keep_input_artifact", Bool),
+];
+/// Packer's generic `artifice` post-processor.
+pub const ARTIFICE: &[Field] = with_common![f("files", StrList), f("keep_input_artifact", Bool),];
+
 const ACCESS: [Field; 12] = [
     f("access_key", Str),
     f("secret_key", Str),

@@ -142,6 +142,24 @@ fn every_plugin_option_at_its_zero_value_is_as_if_absent() {
             schema::MANIFEST,
             String::new(),
         ),
+        (
+            "post-processor",
+            "checksum",
+            schema::CHECKSUM,
+            String::new(),
+        ),
+        (
+            "post-processor",
+            "compress",
+            schema::COMPRESS,
+            String::new(),
+        ),
+        (
+            "post-processor",
+            "artifice",
+            schema::ARTIFICE,
+            "files = [\"x\"]".into(),
+        ),
     ];
     let typed = |block: &str, kind: &str, body: &str| -> (Diagnostics, Option<serde_json::Value>) {
         let text = base("").replace(

@@ -1,5 +1,5 @@
-//! The artifact of a build (Packer's `AMIs were created:` block) and the `manifest`
-//! post-processor's `packer-manifest.json`.
+//! The artifact of a build (Packer's `AMIs were created:` block), the artifacts its
+//! post-processors hand on, and the `manifest` post-processor's `packer-manifest.json`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,12 +27,71 @@ impl Artifact {
     }
 }
 
+/// Files a post-processor made or named (checksum, compress, artifice).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Files {
+    /// Packer's builder id of the post-processor, e.g. `packer.post-processor.compress`.
+    pub builder_id: &'static str,
+    pub files: Vec<String>,
+    /// What the run's artifact list shows for it, in the post-processor's words.
+    pub string: String,
+}
+
+/// One entry of a build's artifact list: its AMIs, or a post-processor's files.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Amis(Artifact),
+    Files(Files),
+}
+
+impl Output {
+    pub fn builder_id(&self) -> &'static str {
+        match self {
+            Self::Amis(_) => "mitchellh.amazonebs",
+            Self::Files(f) => f.builder_id,
+        }
+    }
+    /// Packer's artifact id: the AMIs' pairs; a file artifact has none.
+    pub fn id(&self) -> String {
+        match self {
+            Self::Amis(a) => a.id(),
+            Self::Files(_) => String::new(),
+        }
+    }
+    pub fn string(&self) -> String {
+        match self {
+            Self::Amis(a) => a.describe(),
+            Self::Files(f) => f.string.clone(),
+        }
+    }
+    pub fn files(&self) -> &[String] {
+        match self {
+            Self::Amis(_) => &[],
+            Self::Files(f) => &f.files,
+        }
+    }
+}
+
+/// A build that made its AMIs: them, and the run's artifact list in Packer's order.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub amis: Artifact,
+    pub outputs: Vec<Output>,
+}
+
+/// A manifest entry's `files` item.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManifestFile {
+    pub name: String,
+    pub size: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestBuild {
     pub name: String,
     pub builder_type: String,
     pub build_time: i64,
-    pub files: Option<Vec<serde_json::Value>>,
+    pub files: Option<Vec<ManifestFile>>,
     pub artifact_id: String,
     pub packer_run_uuid: String,
     pub custom_data: BTreeMap<String, String>,

@@ -2,6 +2,7 @@
 //! success (temporaries), on failure and on interrupt (everything the build made).
 
 pub mod artifact;
+mod post_process;
 pub mod resume;
 pub mod signals;
 pub mod unwind;
@@ -10,13 +11,12 @@ use crate::aws::access::AccessOptions;
 use crate::aws::clients;
 use crate::cli::OnError;
 use crate::config::BuildPlan;
-use crate::config::plugins::PostProcessorKind;
 use crate::job::context::{self, Cx, Interrupted};
 use crate::job::journal::{self, Event, Journal};
 use crate::job::state::BuildState;
 use crate::template::legacy::LegacyContext;
 use crate::ui::Ui;
-use artifact::Artifact;
+use artifact::{Artifact, Built};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -37,10 +37,10 @@ pub struct RunOptions {
 /// How one build ended.
 #[derive(Debug)]
 pub enum Outcome {
-    Success(Artifact),
+    Success(Built),
     /// The AMIs were made, but some temporary resources could not be removed: the build's
     /// artifact stands, and the run still exits non-zero so nobody misses the leftovers.
-    SuccessWithLeftovers(Artifact, String),
+    SuccessWithLeftovers(Built, String),
     /// No AMI (skip_create_ami) but nothing failed.
     NoArtifact,
     Failed(String),
@@ -479,12 +479,24 @@ async fn finish(
         )),
         None if st.amis.is_empty() => Outcome::NoArtifact,
         None => {
-            let artifact = Artifact {
+            let amis = Artifact {
                 amis: st.amis.clone(),
             };
-            if let Err(e) = post_process(cx, st, &artifact, opts).await {
-                return Outcome::Failed(format!("post-processor failed: {e:#}"));
+            let (outputs, errors) = post_process::run(cx, st, &amis, opts).await;
+            if !errors.is_empty() {
+                // Packer's multi-error, then what a user must not miss: the AMIs exist.
+                return Outcome::Failed(format!(
+                    "{} error(s) occurred:\n\n{}\n\nThe AMIs were created and are kept: {}",
+                    errors.len(),
+                    errors
+                        .iter()
+                        .map(|e| format!("* {e}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    amis.id()
+                ));
             }
+            let artifact = Built { amis, outputs };
             if left > 0 {
                 return Outcome::SuccessWithLeftovers(
                     artifact,
@@ -497,48 +509,4 @@ async fn finish(
             Outcome::Success(artifact)
         }
     }
-}
-
-async fn post_process(
-    cx: &Cx,
-    st: &BuildState,
-    a: &Artifact,
-    opts: &RunOptions,
-) -> anyhow::Result<()> {
-    for chain in &cx.plan.post_processors {
-        for pp in chain {
-            match &pp.kind {
-                PostProcessorKind::Manifest(m) => {
-                    let path = m
-                        .output
-                        .clone()
-                        .unwrap_or_else(|| "packer-manifest.json".into());
-                    let custom = cx.render_map(&m.custom_data, st)?;
-                    let entry = artifact::ManifestBuild {
-                        name: cx.plan.source_name.clone(),
-                        builder_type: "amazon-ebs".into(),
-                        build_time: if m.strip_time {
-                            0
-                        } else {
-                            jiff::Timestamp::now().as_second()
-                        },
-                        files: None,
-                        artifact_id: a.id(),
-                        packer_run_uuid: opts.run_uuid.clone(),
-                        custom_data: custom,
-                    };
-                    // The manifest lock may wait on a parallel build: off the async workers.
-                    let (p, force) = (path.clone(), opts.force);
-                    tokio::task::spawn_blocking(move || artifact::write_manifest(&p, entry, force))
-                        .await??;
-                    cx.ui.say(&format!("Writing manifest {path}"));
-                }
-                PostProcessorKind::ShellLocal(s) => {
-                    cx.ui.say("Running post-processor: shell-local");
-                    crate::provision::local::run(cx, st, s).await?;
-                }
-            }
-        }
-    }
-    Ok(())
 }

@@ -733,7 +733,8 @@ fn machine_readable_output() {
         "{out}"
     );
     assert!(
-        out.lines().any(|l| l.ends_with(",,artifact-count,1")),
+        out.lines()
+            .any(|l| l.ends_with(",amazon-ebs.demo,artifact-count,1")),
         "{out}"
     );
     assert!(
@@ -1718,4 +1719,219 @@ fn shell_local_vars_stay_off_the_command_line() {
     let argv = std::fs::read_to_string(&cmdline).unwrap();
     assert!(argv.starts_with("/bin/sh -c"), "{argv}");
     assert!(!argv.contains("tok-secret-123"), "{argv}");
+}
+
+/// Issue #10: Packer's generic post-processors after amazon-ebs — artifice names files,
+/// checksum sums them, compress archives them and (as in Packer) removes the input it does not
+/// keep; a compress fed the AMI artifact writes an empty archive, and the AMIs Packer would
+/// deregister there stay. The artifact list is Packer's, chain by chain.
+#[test]
+fn artifice_checksum_and_compress_chains() {
+    let b = Bench::new(&[]);
+    let d = b.dir.path().display().to_string();
+    let t = b.template(
+        "",
+        &format!(
+            r#"  provisioner "shell-local" {{
+    inline = ["mkdir -p {d}/out", "printf alpha > {d}/out/a.txt", "printf beta > {d}/out/b.txt"]
+  }}
+  post-processors {{
+    post-processor "artifice" {{
+      files = ["{d}/out/a.txt", "{d}/out/b.txt"]
+    }}
+    post-processor "checksum" {{
+      checksum_types = ["sha256", "md5"]
+      output         = "{d}/sums/{{{{.BuildName}}}}.{{{{.ChecksumType}}}}"
+    }}
+    post-processor "manifest" {{
+      output     = "{d}/manifest.json"
+      strip_path = true
+    }}
+  }}
+  post-processors {{
+    post-processor "artifice" {{
+      files = ["{d}/out/*.txt"]
+    }}
+    post-processor "compress" {{
+      output = "{d}/{{{{.BuildName}}}}.tar.gz"
+    }}
+  }}
+  post-processor "compress" {{
+    output = "{d}/empty.tar.gz"
+  }}"#
+        ),
+    );
+    let (code, out) = run(b.cmd(&["validate", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("post-processor \"compress\" gets the AMI artifact, which has no files"),
+        "validate warns about the compress fed the AMIs: {out}"
+    );
+    let (code, out) = run(b.cmd(&["build", "-machine-readable", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+
+    // checksum: one file per type, a line per artifact file, Packer's format.
+    let sha = std::fs::read_to_string(b.dir.path().join("sums/demo.sha256")).unwrap();
+    assert_eq!(
+        sha256_hex(b"alpha"),
+        "8ed3f6ad685b959ead7022518e1af76cd816f8e8ec7ccdda1ed4018e8f2223f8",
+        "sha256sum's answer"
+    );
+    assert_eq!(
+        sha,
+        format!(
+            "{}\ta.txt\n{}\tb.txt\n",
+            sha256_hex(b"alpha"),
+            sha256_hex(b"beta")
+        )
+    );
+    let md5 = std::fs::read_to_string(b.dir.path().join("sums/demo.md5")).unwrap();
+    assert_eq!(
+        md5,
+        format!(
+            "{}\ta.txt\n{}\tb.txt\n",
+            md5_hex(b"alpha"),
+            md5_hex(b"beta")
+        )
+    );
+    // manifest after checksum: the files of the artifact it was given, with sizes.
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.dir.path().join("manifest.json")).unwrap())
+            .unwrap();
+    let names: Vec<(&str, i64)> = m["builds"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["size"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("a.txt", 5),
+            ("b.txt", 4),
+            ("demo.sha256", 2 * 71),
+            ("demo.md5", 2 * 39)
+        ]
+    );
+    assert_eq!(
+        m["builds"][0]["artifact_id"], "",
+        "a file artifact has no id"
+    );
+
+    // compress: a gzipped tar of the artifice files; the input it does not keep is removed.
+    let gz = flate2::read::GzDecoder::new(
+        std::fs::File::open(b.dir.path().join("demo.tar.gz")).unwrap(),
+    );
+    let mut entries: Vec<String> = tar::Archive::new(gz)
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, vec!["a.txt", "b.txt"]);
+    assert!(
+        !b.dir.path().join("out/a.txt").exists() && !b.dir.path().join("out/b.txt").exists(),
+        "Packer removes the artifice files compress does not keep"
+    );
+    let gz = flate2::read::GzDecoder::new(
+        std::fs::File::open(b.dir.path().join("empty.tar.gz")).unwrap(),
+    );
+    assert_eq!(tar::Archive::new(gz).entries().unwrap().count(), 0);
+
+    // The artifact list: the AMIs, artifice's files (kept by checksum), the checksum artifact
+    // (kept by manifest, then manifest's own), and the two archives.
+    assert!(
+        out.lines()
+            .any(|l| l.ends_with(",amazon-ebs.demo,artifact-count,6")),
+        "{out}"
+    );
+    let ids: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(",amazon-ebs.demo,artifact,") && l.contains(",builder-id,"))
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "mitchellh.amazonebs",
+            "packer.post-processor.artifice",
+            "packer.post-processor.checksum",
+            "packer.post-processor.checksum",
+            "packer.post-processor.compress",
+            "packer.post-processor.compress",
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(",artifact,4,file,0,{d}/demo.tar.gz")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Packer would deregister"),
+        "an artifice keeps them: {out}"
+    );
+
+    // A template whose only post-processor is a compress: Packer would deregister the AMIs
+    // after it; ambake keeps them and says so.
+    let t = b.template(
+        "",
+        &format!("  post-processor \"compress\" {{\n    output = \"{d}/only.tar.gz\"\n  }}"),
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Packer would deregister the AMIs here"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--> amazon-ebs.demo: AMIs were created:")
+            && out.contains(&format!(
+                "--> amazon-ebs.demo: compressed artifacts in: {d}/only.tar.gz"
+            )),
+        "{out}"
+    );
+    emu::rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
+        let imgs = ec2.describe_images().owners("self").send().await.unwrap();
+        assert_eq!(imgs.images().len(), 2, "both builds' AMIs are kept");
+        assert!(
+            imgs.images()
+                .iter()
+                .all(|i| i.state() == Some(&aws_sdk_ec2::types::ImageState::Available))
+        );
+    });
+
+    // A post-processor that fails fails the build, in Packer's words, and says the AMIs stay.
+    // (ami_name is `ambake-test-{{timestamp}}`: one second on, not to meet the last build's.)
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let t = b.template(
+        "",
+        &format!(
+            "  post-processors {{\n    post-processor \"artifice\" {{\n      files = [\"{d}/sums/*\"]\n    }}\n    post-processor \"compress\" {{\n      output = \"{d}/two.gz\"\n    }}\n  }}"
+        ),
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("1 error(s) occurred:")
+            && out.contains("* Post-processor failed: Can only have 1 input file when not using tar/zip. Found 2 files")
+            && out.contains("The AMIs were created and are kept: us-east-1:ami-"),
+        "{out}"
+    );
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    use md5::Digest as _;
+    md5::Md5::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }

@@ -4,7 +4,8 @@
 //! reason it has no effect here, as in Packer. A new option that nothing reads fails this test.
 
 use ambake::config::schema::{
-    AMAZON_EBS, BREAKPOINT, FILE, Field, Kind, MANIFEST, SHELL, SHELL_LOCAL, Support,
+    AMAZON_EBS, ARTIFICE, BREAKPOINT, CHECKSUM, COMPRESS, FILE, Field, Kind, MANIFEST, SHELL,
+    SHELL_LOCAL, Support,
 };
 
 /// Accepted on purpose without code that reads them, with the reason.
@@ -16,14 +17,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
     (
         "use_linux_pathing",
         "shell-local on Windows only (WSL paths); ambake runs on Linux",
-    ),
-    (
-        "keep_input_artifact",
-        "manifest and shell-local keep the AMI artifact in Packer as well",
-    ),
-    (
-        "strip_path",
-        "manifest: strips paths of artifact files; an AMI artifact has none",
     ),
     ("Version", "policy documents are passed to IAM whole"),
     ("Statement", "policy documents are passed to IAM whole"),
@@ -102,7 +95,17 @@ fn walk(fields: &[Field], out: &mut Vec<&'static str>) {
 fn every_supported_option_is_read_by_the_build() {
     let code = sources();
     let mut names = Vec::new();
-    for table in [AMAZON_EBS, SHELL, FILE, SHELL_LOCAL, BREAKPOINT, MANIFEST] {
+    for table in [
+        AMAZON_EBS,
+        SHELL,
+        FILE,
+        SHELL_LOCAL,
+        BREAKPOINT,
+        MANIFEST,
+        CHECKSUM,
+        COMPRESS,
+        ARTIFICE,
+    ] {
         walk(table, &mut names);
     }
     names.sort();
