@@ -1,11 +1,10 @@
 //! Jump host (`ssh_bastion_*`): the instance's SSH connection is tunnelled through a
 //! direct-tcpip channel on the bastion. libssh2 sessions need a socket, so one end of a Unix
-//! socket pair becomes the instance session's "TCP stream", and a pump thread moves bytes
-//! between the other end and the bastion channel until either side closes.
+//! socket pair becomes the instance session's "TCP stream", and a pump thread (`pump`) moves
+//! bytes between the other end and the bastion channel until either side closes.
 
 use super::connect::{Auth, authenticate};
 use ssh2::Session;
-use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -35,63 +34,8 @@ pub fn tunnel(b: &Bastion, target: &str, port: u16) -> Result<UnixStream, String
         .map_err(|e| format!("bastion handshake: {e}"))?;
     authenticate(&sess, &b.user, &b.auth)
         .map_err(|e| format!("bastion authentication as {:?}: {e}", b.user))?;
-    let mut ch = sess
+    let ch = sess
         .channel_direct_tcpip(target, port, None)
         .map_err(|e| format!("bastion could not open a tunnel to {target}:{port}: {e}"))?;
-    let (local, mut remote) = UnixStream::pair().map_err(|e| e.to_string())?;
-    remote.set_nonblocking(true).map_err(|e| e.to_string())?;
-    sess.set_blocking(false);
-    std::thread::spawn(move || {
-        // The session must live as long as its channel: keep it in this thread.
-        let _sess = sess;
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut pending: Vec<u8> = Vec::new();
-        let mut to_remote: Vec<u8> = Vec::new();
-        loop {
-            let mut idle = true;
-            // Instance session → bastion channel.
-            if pending.is_empty() {
-                match remote.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => pending.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
-            if !pending.is_empty() {
-                match ch.write(&pending) {
-                    Ok(n) => {
-                        pending.drain(..n);
-                        idle = false;
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
-            // Bastion channel → instance session.
-            if to_remote.is_empty() {
-                match ch.read(&mut buf) {
-                    Ok(0) if ch.eof() => break,
-                    Ok(0) => {}
-                    Ok(n) => to_remote.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
-            if !to_remote.is_empty() {
-                match remote.write(&to_remote) {
-                    Ok(n) => {
-                        to_remote.drain(..n);
-                        idle = false;
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
-            if idle {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
-    });
-    Ok(local)
+    super::pump::spawn(sess, ch)
 }

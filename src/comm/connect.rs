@@ -169,6 +169,14 @@ enum Attempt {
     HostKey(String),
 }
 
+/// One more session to the instance, as the build's first one was made (bastion, proxy, pinned
+/// host key, same credentials): for tunnels, which must not share the provisioners' session.
+pub fn open_session(c: &SshConfig) -> Result<Session, String> {
+    try_once(c).map_err(|e| match e {
+        Attempt::Tcp(e) | Attempt::Handshake(e) | Attempt::Auth(e) | Attempt::HostKey(e) => e,
+    })
+}
+
 fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
     let mut sess = Session::new().map_err(|e| Attempt::Handshake(e.to_string()))?;
     match &c.bastion {

@@ -4,8 +4,10 @@
 
 pub mod bastion;
 pub mod connect;
+pub mod pump;
 pub mod ssh;
 pub mod ssm;
+pub mod tunnels;
 
 pub use connect::{SshConfig, connect};
 pub use ssh::Ssh;

@@ -229,6 +229,8 @@ pub struct AmazonEbs {
     pub ssh_proxy_username: Option<String>,
     pub ssh_proxy_password: Option<String>,
     pub ssh_ciphers: Vec<String>,
+    pub ssh_local_tunnels: Vec<String>,
+    pub ssh_remote_tunnels: Vec<String>,
     pub ssh_certificate_file: Option<String>,
     pub ssh_bastion_certificate_file: Option<String>,
     pub ssh_key_exchange_algorithms: Vec<String>,

@@ -347,8 +347,8 @@ pub const AMAZON_EBS: &[Field] = &[
     f("ssh_key_exchange_algorithms", StrList),
     f("ssh_certificate_file", Str),
     f("ssh_disable_agent_forwarding", Bool),
-    refused("ssh_local_tunnels", StrList, TUNNELS),
-    refused("ssh_remote_tunnels", StrList, TUNNELS),
+    f("ssh_local_tunnels", StrList),
+    f("ssh_remote_tunnels", StrList),
     f("pause_before_connecting", Str),
     later("ssh_private_key", NumList),
     later("ssh_public_key", NumList),
@@ -469,7 +469,6 @@ pub const ANSIBLE: &[Field] = with_common![
         "ansible_winrm_use_http is ignored: ambake builds over SSH only"
     ),
 ];
-const TUNNELS: &str = "SSH tunnels are not offered yet: ambake drives the build's SSH session (libssh2, blocking) from one thread at a time, and a tunnel needs that session to carry data while provisioners run commands on it; start the forward from a shell-local provisioner (`ssh -f -N -L …` with the build's key) instead";
 const ADAPTER: &str = "ignored: this option configures Packer's SSH proxy adapter; ambake gives Ansible a port forward to the instance's own sshd instead";
 
 /// Packer's `ansible-local` provisioner: runs ansible-playbook on the instance.

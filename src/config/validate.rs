@@ -595,6 +595,16 @@ fn communicator(c: &AmazonEbs, k: &mut Checker) {
             k.err("ssh_bastion_host", "ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth must be specified when ssh_bastion_host is set");
         }
     }
+    for (key, list) in [
+        ("ssh_local_tunnels", &c.ssh_local_tunnels),
+        ("ssh_remote_tunnels", &c.ssh_remote_tunnels),
+    ] {
+        for t in list {
+            if let Err(e) = crate::comm::tunnels::parse(t) {
+                k.err(key, e);
+            }
+        }
+    }
     for (key, list, method) in [
         ("ssh_ciphers", &c.ssh_ciphers, ssh2::MethodType::CryptCs),
         (

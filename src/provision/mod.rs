@@ -299,6 +299,8 @@ async fn connect_and_run(
     tunnel: &mut Option<comm::ssm::Tunnel>,
 ) -> anyhow::Result<()> {
     let mut comm = None;
+    // Open for as long as the provisioners run; dropped (closed) when this returns.
+    let mut _tunnels = None;
     if cx.plan.config.communicator() == "ssh" {
         let mut cfg = ssh_config(cx, st)?;
         if cx.plan.decided.session_manager {
@@ -324,6 +326,23 @@ async fn connect_and_run(
             ));
             sleep_cancellable(cx, p).await?;
             ssh = comm::connect(&cfg, &cx.cancel, &cx.ui).await?;
+        }
+        let c = &cx.plan.config;
+        if !c.ssh_local_tunnels.is_empty() || !c.ssh_remote_tunnels.is_empty() {
+            let specs = |l: &[String]| -> anyhow::Result<Vec<comm::tunnels::Spec>> {
+                l.iter()
+                    .map(|t| comm::tunnels::parse(t).map_err(anyhow::Error::msg))
+                    .collect()
+            };
+            _tunnels = Some(
+                comm::tunnels::start(
+                    &cfg,
+                    &specs(&c.ssh_local_tunnels)?,
+                    &specs(&c.ssh_remote_tunnels)?,
+                    &cx.ui,
+                )
+                .await?,
+            );
         }
         comm = Some(remote::Comm::new(cfg, ssh));
     }

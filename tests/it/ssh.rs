@@ -1205,3 +1205,67 @@ fn resume_refuses_changed_sources_and_gone_instances() {
     );
     let _ = std::fs::remove_dir_all(&rd);
 }
+
+/// Issue #10: ssh_local_tunnels and ssh_remote_tunnels carry connections for as long as the
+/// provisioners run. A service here answers every connection with a numbered line. Through
+/// the local tunnel, a shell-local provisioner reaches it as the instance sees it; through the
+/// remote tunnel, a shell provisioner on the instance reaches it on a port sshd listens on.
+#[test]
+fn ssh_local_and_remote_tunnels_carry_connections() {
+    let b = Bench::new(&[]);
+    let sshd = Sshd::start(Some(&b.moto));
+    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let svc = service.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, s) in service.incoming().enumerate() {
+            if let Ok(mut s) = s {
+                use std::io::Write as _;
+                let _ = writeln!(s, "hello-{n}");
+            }
+        }
+    });
+    let (lport, rport) = (emu::free_port(), emu::free_port());
+    let rd = remote_dir();
+    let here = b.dir.path().join("local.out");
+    let extra = format!(
+        "  ssh_local_tunnels  = [\"{lport}:127.0.0.1:{svc}\"]\n  ssh_remote_tunnels = [\"{rport}:127.0.0.1:{svc}\"]"
+    );
+    let t = template(
+        &b,
+        sshd.port,
+        &extra,
+        &format!(
+            r#"  provisioner "shell-local" {{
+    inline = ["bash -c 'exec 3<>/dev/tcp/127.0.0.1/{lport} && head -1 <&3 > {here}'"]
+  }}
+  provisioner "shell" {{
+    inline = ["mkdir -p {rd}", "bash -c 'exec 3<>/dev/tcp/127.0.0.1/{rport} && head -1 <&3 > {rd}/remote.out'"]
+  }}"#,
+            here = here.display()
+        ),
+    );
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}\n--- sshd:\n{}", sshd.log());
+    assert!(
+        std::fs::read_to_string(&here)
+            .unwrap()
+            .starts_with("hello-"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read_to_string(format!("{rd}/remote.out"))
+            .unwrap()
+            .starts_with("hello-"),
+        "{out}"
+    );
+    // The tunnels have sessions of their own: the provisioners' one, the remote tunnel's and
+    // one per connection through the local tunnel.
+    let logins = sshd
+        .log()
+        .matches(&format!("Accepted publickey for {USER}"))
+        .count();
+    assert!(logins >= 3, "{logins} logins: {}", sshd.log());
+    // And they close with the build: nothing listens here any more.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", lport)).is_err());
+    let _ = std::fs::remove_dir_all(&rd);
+}

@@ -1,0 +1,92 @@
+//! Moving bytes between an SSH channel and a local socket without blocking either: libssh2
+//! channels of a non-blocking session are pumped from one thread, a step at a time, so one
+//! thread can serve several channels of the same session (remote tunnels) or keep a session
+//! alive for exactly as long as its one channel (bastion, local tunnels).
+
+use ssh2::{Channel, Session};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// The bytes in flight between one socket and one channel.
+#[derive(Default)]
+pub struct Pipe {
+    to_channel: Vec<u8>,
+    to_socket: Vec<u8>,
+}
+
+/// How long an idle pump thread sleeps between polls.
+pub const IDLE: Duration = Duration::from_micros(200);
+
+impl Pipe {
+    /// One step each way. `Ok(true)` when bytes moved, `Ok(false)` when both sides were idle,
+    /// `Err(())` when either side closed or failed (the pair is done).
+    pub fn step<S: Read + Write>(
+        &mut self,
+        sock: &mut S,
+        ch: &mut Channel,
+        buf: &mut [u8],
+    ) -> Result<bool, ()> {
+        let mut moved = false;
+        if self.to_channel.is_empty() {
+            match sock.read(buf) {
+                Ok(0) => return Err(()),
+                Ok(n) => self.to_channel.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return Err(()),
+            }
+        }
+        if !self.to_channel.is_empty() {
+            match ch.write(&self.to_channel) {
+                Ok(n) => {
+                    self.to_channel.drain(..n);
+                    moved = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return Err(()),
+            }
+        }
+        if self.to_socket.is_empty() {
+            match ch.read(buf) {
+                Ok(0) if ch.eof() => return Err(()),
+                Ok(0) => {}
+                Ok(n) => self.to_socket.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return Err(()),
+            }
+        }
+        if !self.to_socket.is_empty() {
+            match sock.write(&self.to_socket) {
+                Ok(n) => {
+                    self.to_socket.drain(..n);
+                    moved = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return Err(()),
+            }
+        }
+        Ok(moved)
+    }
+}
+
+/// Hands the channel's bytes to the returned local socket, on a thread of its own that keeps
+/// the session alive until either end closes.
+pub fn spawn(sess: Session, mut ch: Channel) -> Result<UnixStream, String> {
+    let (local, mut remote) = UnixStream::pair().map_err(|e| e.to_string())?;
+    remote.set_nonblocking(true).map_err(|e| e.to_string())?;
+    sess.set_blocking(false);
+    std::thread::spawn(move || {
+        // The session must live as long as its channel: keep it in this thread.
+        let _sess = sess;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut pipe = Pipe::default();
+        loop {
+            match pipe.step(&mut remote, &mut ch, &mut buf) {
+                Ok(true) => {}
+                Ok(false) => std::thread::sleep(IDLE),
+                Err(()) => break,
+            }
+        }
+    });
+    Ok(local)
+}
