@@ -15,25 +15,33 @@ pub struct Pipe {
     to_socket: Vec<u8>,
 }
 
+/// What one pump step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Moved,
+    Idle,
+    /// Either side closed or failed: the pair is done.
+    Closed,
+}
+
 /// How long an idle pump thread sleeps between polls.
 pub const IDLE: Duration = Duration::from_micros(200);
 
 impl Pipe {
-    /// One step each way. `Ok(true)` when bytes moved, `Ok(false)` when both sides were idle,
-    /// `Err(())` when either side closed or failed (the pair is done).
+    /// One step each way.
     pub fn step<S: Read + Write>(
         &mut self,
         sock: &mut S,
         ch: &mut Channel,
         buf: &mut [u8],
-    ) -> Result<bool, ()> {
+    ) -> Step {
         let mut moved = false;
         if self.to_channel.is_empty() {
             match sock.read(buf) {
-                Ok(0) => return Err(()),
+                Ok(0) => return Step::Closed,
                 Ok(n) => self.to_channel.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(_) => return Err(()),
+                Err(_) => return Step::Closed,
             }
         }
         if !self.to_channel.is_empty() {
@@ -43,16 +51,16 @@ impl Pipe {
                     moved = true;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(_) => return Err(()),
+                Err(_) => return Step::Closed,
             }
         }
         if self.to_socket.is_empty() {
             match ch.read(buf) {
-                Ok(0) if ch.eof() => return Err(()),
+                Ok(0) if ch.eof() => return Step::Closed,
                 Ok(0) => {}
                 Ok(n) => self.to_socket.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(_) => return Err(()),
+                Err(_) => return Step::Closed,
             }
         }
         if !self.to_socket.is_empty() {
@@ -62,10 +70,10 @@ impl Pipe {
                     moved = true;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(_) => return Err(()),
+                Err(_) => return Step::Closed,
             }
         }
-        Ok(moved)
+        if moved { Step::Moved } else { Step::Idle }
     }
 }
 
@@ -82,9 +90,9 @@ pub fn spawn(sess: Session, mut ch: Channel) -> Result<UnixStream, String> {
         let mut pipe = Pipe::default();
         loop {
             match pipe.step(&mut remote, &mut ch, &mut buf) {
-                Ok(true) => {}
-                Ok(false) => std::thread::sleep(IDLE),
-                Err(()) => break,
+                Step::Moved => {}
+                Step::Idle => std::thread::sleep(IDLE),
+                Step::Closed => break,
             }
         }
     });

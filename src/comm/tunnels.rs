@@ -8,7 +8,7 @@
 //! instance hands each connection to a thread that pumps it to host:hostport here.
 
 use super::connect::{SshConfig, open_session};
-use super::pump::{IDLE, Pipe};
+use super::pump::{IDLE, Pipe, Step};
 use crate::ui::Ui;
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -166,11 +166,12 @@ fn start_remote(cfg: &SshConfig, spec: &Spec, stop: Arc<AtomicBool>) -> anyhow::
                 }
             }
             open.retain_mut(|(pipe, tcp, ch)| match pipe.step(tcp, ch, &mut buf) {
-                Ok(m) => {
-                    moved |= m;
+                Step::Moved => {
+                    moved = true;
                     true
                 }
-                Err(()) => false,
+                Step::Idle => true,
+                Step::Closed => false,
             });
             if !moved {
                 // Waiting for a first connection needs no sub-millisecond polling.
