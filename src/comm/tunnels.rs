@@ -29,7 +29,11 @@ pub fn parse(s: &str) -> Result<Spec, String> {
         return Err(format!("Error parsing tunnel '{s}': [{s}]"));
     };
     let (host, port) = split_host_port(forward)
-        .ok_or_else(|| format!("Error parsing forwarding, must be a tcp address: {forward}"))?;
+        .ok_or_else(|| {
+            format!(
+                "Error parsing forwarding, must be a tcp address: address {forward}: missing port in address"
+            )
+        })?;
     let port = port.parse::<u16>().map_err(|_| {
         format!("Error parsing forwarding port, must be a valid port: {port:?} in '{s}'")
     })?;

@@ -221,6 +221,7 @@ pub struct AmazonEbs {
     pub ssh_bastion_password: Option<String>,
     pub ssh_bastion_private_key_file: Option<String>,
     pub ssh_bastion_agent_auth: bool,
+    pub ssh_bastion_interactive: bool,
     pub ssh_pty: bool,
     pub session_manager_port: Option<i64>,
     pub pause_before_ssm: Option<String>,
@@ -272,6 +273,17 @@ impl AmazonEbs {
     /// The communicator, `ssh` unless set.
     pub fn communicator(&self) -> &str {
         self.communicator.as_deref().unwrap_or("ssh")
+    }
+    /// The bastion's key file and certificate: its own, else (Packer's rule) the instance's
+    /// `ssh_private_key_file` with its `ssh_certificate_file`.
+    pub fn bastion_key(&self) -> (Option<&str>, Option<&str>) {
+        match &self.ssh_bastion_private_key_file {
+            Some(k) => (Some(k), self.ssh_bastion_certificate_file.as_deref()),
+            None => (
+                self.ssh_private_key_file.as_deref(),
+                self.ssh_certificate_file.as_deref(),
+            ),
+        }
     }
     /// `ami_regions` without duplicates and without the build region, as Packer uses it.
     pub fn copy_regions(&self) -> Vec<String> {

@@ -81,13 +81,6 @@ const fn later(name: &'static str, kind: Kind) -> Field {
         support: Support::NotYet,
     }
 }
-const fn refused(name: &'static str, kind: Kind, why: &'static str) -> Field {
-    Field {
-        name,
-        kind,
-        support: Support::Refused(why),
-    }
-}
 const fn ignored(name: &'static str, kind: Kind, why: &'static str) -> Field {
     Field {
         name,
@@ -328,11 +321,7 @@ pub const AMAZON_EBS: &[Field] = &[
     f("ssh_bastion_password", Str),
     f("ssh_bastion_private_key_file", Str),
     f("ssh_bastion_agent_auth", Bool),
-    refused(
-        "ssh_bastion_interactive",
-        Bool,
-        "keyboard-interactive bastion logins (one-time codes typed at a prompt) are not offered: a build also runs unattended and in parallel; use ssh_bastion_private_key_file, ssh_bastion_certificate_file or ssh_bastion_agent_auth",
-    ),
+    f("ssh_bastion_interactive", Bool),
     f("ssh_bastion_certificate_file", Str),
     f("ssh_proxy_host", Str),
     f("ssh_proxy_port", Int),

@@ -581,6 +581,21 @@ fn communicator(c: &AmazonEbs, k: &mut Checker) {
             k.err(key, format!("{key} is invalid: {f}: {e}"));
         }
     }
+    // Packer's prepareSSH: a certificate needs its key (checked before the bastion borrows the
+    // instance's key), a bastion needs credentials (its own or the instance's key file), and a
+    // bastion and a SOCKS proxy exclude each other.
+    if c.ssh_certificate_file.is_some() && c.ssh_private_key_file.is_none() {
+        k.err(
+            "ssh_certificate_file",
+            "ssh_private_key_file must be specified if ssh_certificate_file is specified",
+        );
+    }
+    if c.ssh_bastion_certificate_file.is_some() && c.ssh_bastion_private_key_file.is_none() {
+        k.err(
+            "ssh_bastion_certificate_file",
+            "ssh_bastion_private_key_file must be specified if ssh_bastion_certificate_file is specified",
+        );
+    }
     if c.ssh_bastion_host.is_some() {
         if c.ssh_bastion_username.is_none() {
             k.err(
@@ -589,10 +604,19 @@ fn communicator(c: &AmazonEbs, k: &mut Checker) {
             );
         }
         if c.ssh_bastion_password.is_none()
-            && c.ssh_bastion_private_key_file.is_none()
+            && c.bastion_key().0.is_none()
             && !c.ssh_bastion_agent_auth
         {
-            k.err("ssh_bastion_host", "ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth must be specified when ssh_bastion_host is set");
+            k.err(
+                "ssh_bastion_host",
+                "ssh_bastion_password, ssh_bastion_private_key_file or ssh_bastion_agent_auth must be specified",
+            );
+        }
+        if c.ssh_proxy_host.is_some() {
+            k.err(
+                "ssh_proxy_host",
+                "please specify either ssh_bastion_host or ssh_proxy_host, not both",
+            );
         }
     }
     for (key, list) in [
@@ -601,7 +625,7 @@ fn communicator(c: &AmazonEbs, k: &mut Checker) {
     ] {
         for t in list {
             if let Err(e) = crate::comm::tunnels::parse(t) {
-                k.err(key, e);
+                k.err(key, format!("{key} ('{t}') is invalid: {e}"));
             }
         }
     }

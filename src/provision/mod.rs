@@ -197,7 +197,7 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
         host_key: Default::default(),
         ciphers: c.ssh_ciphers.clone(),
         kex: c.ssh_key_exchange_algorithms.clone(),
-        // Packer dials through the proxy only without a bastion (the bastion wins).
+        // Never with a bastion: validate refuses the two together, as Packer does.
         proxy: c
             .ssh_proxy_host
             .clone()
@@ -221,22 +221,42 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
                 } else if c.ssh_bastion_agent_auth {
                     comm::connect::Auth::Agent
                 } else {
-                    let f = crate::paths::expand_home(
-                        c.ssh_bastion_private_key_file
-                            .as_deref()
-                            .unwrap_or_default(),
-                    );
+                    let (key, cert) = c.bastion_key();
+                    let f = crate::paths::expand_home(key.unwrap_or_default());
                     let pem = std::fs::read_to_string(&f).map_err(|e| {
-                        anyhow::anyhow!(
-                            "cannot read ssh_bastion_private_key_file {}: {e}",
-                            f.display()
-                        )
+                        anyhow::anyhow!("cannot read the bastion's key {}: {e}", f.display())
                     })?;
                     cx.ui.add_secret(&pem);
-                    with_cert(pem, &c.ssh_bastion_certificate_file)?
+                    with_cert(pem, &cert.map(String::from))?
                 },
+                ask: c.ssh_bastion_interactive.then(|| terminal_asker(cx)),
             }),
         },
+    })
+}
+
+/// Questions for the person at the terminal (the bastion's keyboard-interactive prompts): one
+/// at a time across parallel builds, with the status lines out of the way, read from stdin
+/// when it is a terminal and from /dev/tty otherwise (Packer's rule), without echo unless the
+/// server allows it.
+fn terminal_asker(cx: &Cx) -> comm::bastion::Ask {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let ui = cx.ui.clone();
+    let build = cx.plan.name.clone();
+    std::sync::Arc::new(move |text: &str, echo: bool| {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        ui.suspend(|| {
+            let term = console::Term::stderr();
+            term.write_str(&format!("{build}: bastion asks: {text}"))
+                .ok()?;
+            let answer = if echo {
+                term.read_line()
+            } else {
+                term.read_secure_line()
+            };
+            let _ = term.write_line("");
+            answer.ok()
+        })
     })
 }
 

@@ -1269,3 +1269,86 @@ fn ssh_local_and_remote_tunnels_carry_connections() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", lport)).is_err());
     let _ = std::fs::remove_dir_all(&rd);
 }
+
+/// Issue #10: ssh_bastion_interactive — the bastion wants a key *and* keyboard-interactive
+/// answers (`AuthenticationMethods publickey,keyboard-interactive`, the shape of one-time-code
+/// jump hosts). ambake logs in with the key, then asks the question on the terminal without
+/// echo; the answer reaches the bastion (PAM checks it as the user's password) and never the
+/// output.
+#[test]
+fn ssh_bastion_interactive_asks_at_the_terminal() {
+    const JUMP: &str = "ambake-jump";
+    const ANSWER: &str = "one-time-4711";
+    let b = Bench::new(&[]);
+    let target = Sshd::start(Some(&b.moto));
+    // A user of its own with a password for PAM to check (ec2-user's is locked).
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "id {JUMP} >/dev/null 2>&1 || useradd -m -s /bin/bash {JUMP}; echo '{JUMP}:{ANSWER}' | chpasswd"
+        ))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let bastion = Sshd::start_configured(
+        None,
+        emu::free_port(),
+        &format!(
+            "UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\nAllowUsers {JUMP}\n"
+        ),
+    );
+    let rd = remote_dir();
+    let extra = format!(
+        "  ssh_bastion_host = \"127.0.0.1\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"{JUMP}\"\n  ssh_bastion_private_key_file = \"{}\"\n  ssh_bastion_interactive = true",
+        bastion.port,
+        bastion.dir.path().join("id_ed25519").display()
+    );
+    let t = template(
+        &b,
+        target.port,
+        &extra,
+        &format!(
+            "  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo via-interactive-bastion > {rd}/proof\"]\n  }}"
+        ),
+    );
+    let cmd = b.cmd(&["build", t.to_str().unwrap()]);
+    let mut tty = std::process::Command::new(emu::python());
+    tty.current_dir(b.dir.path());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => tty.env(k, v),
+            None => tty.env_remove(k),
+        };
+    }
+    tty.arg(super::support::repo().join("tests/support/answer_prompt.py"))
+        .args(["bastion asks:", ANSWER, "--", env!("CARGO_BIN_EXE_ambake")])
+        .args(["build", t.to_str().unwrap()]);
+    let out = tty.output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{screen}\n--- bastion:\n{}",
+        bastion.log()
+    );
+    assert!(
+        screen.contains("amazon-ebs.demo: bastion asks:"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains(ANSWER),
+        "the answer is not echoed: {screen}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{rd}/proof"))
+            .unwrap()
+            .trim(),
+        "via-interactive-bastion"
+    );
+    let log = bastion.log();
+    assert!(
+        log.contains(&format!("Partial publickey for {JUMP}"))
+            && log.contains(&format!("Accepted keyboard-interactive/pam for {JUMP}")),
+        "both methods: {log}"
+    );
+    let _ = std::fs::remove_dir_all(&rd);
+}

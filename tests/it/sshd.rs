@@ -70,6 +70,12 @@ impl Sshd {
     }
 
     pub fn start_on(moto: Option<&Moto>, port: u16) -> Sshd {
+        Self::start_configured(moto, port, "")
+    }
+
+    /// With `extra` lines ahead of the usual configuration (sshd keeps the first value of a
+    /// keyword, so they override it).
+    pub fn start_configured(moto: Option<&Moto>, port: u16, extra: &str) -> Sshd {
         assert!(
             is_root(),
             "the SSH tests need root (sshd logs in as {USER}); run them through scripts/test"
@@ -114,7 +120,7 @@ impl Sshd {
             None => String::new(),
         };
         let cfg = format!(
-            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_rsa_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nTrustedUserCAKeys {d}/user_ca.pub\n{authcmd}StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\nAllowUsers {USER}\nLogLevel VERBOSE\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
+            "{extra}ListenAddress 127.0.0.1:{port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_rsa_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nTrustedUserCAKeys {d}/user_ca.pub\n{authcmd}StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\nAllowUsers {USER}\nLogLevel VERBOSE\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), cfg).unwrap();
