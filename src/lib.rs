@@ -45,6 +45,7 @@ pub mod policy;
 pub mod postproc;
 pub mod provision;
 pub mod steps;
+pub mod summary;
 pub mod template;
 pub mod ui;
 

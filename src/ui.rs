@@ -43,6 +43,8 @@ pub struct Ui {
     color: Option<&'static str>,
     /// The colour each target was given.
     colors: Arc<Mutex<std::collections::HashMap<String, &'static str>>>,
+    /// Each build's tally of its own events, for the end-of-run summary.
+    tallies: Arc<Mutex<std::collections::HashMap<String, crate::summary::Tally>>>,
 }
 
 /// Packer's machine-readable escaping: `,` → `%!(PACKER_COMMA)`, newlines → `\n`.
@@ -62,6 +64,7 @@ impl Ui {
             bar: None,
             color: None,
             colors: Default::default(),
+            tallies: Default::default(),
         }
     }
     /// Output about one build (the end-of-run summary, its artifact lines): the build's own
@@ -76,6 +79,7 @@ impl Ui {
             bar: None,
             color,
             colors: self.colors.clone(),
+            tallies: self.tallies.clone(),
         }
     }
 
@@ -118,11 +122,49 @@ impl Ui {
         self
     }
 
+    /// The AWS requests this build's clients sent, for its summary.
+    pub fn tally_calls(&self, n: u64) {
+        if let Ok(mut t) = self.tallies.lock() {
+            t.entry(self.target.clone()).or_default().aws_calls = n;
+        }
+    }
+
+    /// What this build's events added up to.
+    pub fn tally(&self, target: &str) -> crate::summary::Tally {
+        self.tallies
+            .lock()
+            .ok()
+            .and_then(|t| t.get(target).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Whether live status lines are drawn (a terminal, not machine-readable or --json).
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
     /// What this build is doing now, on its status line (nothing off a terminal).
     pub fn status(&self, s: &str) {
         if let Some(b) = &self.bar {
             b.set_message(self.masked(s));
         }
+    }
+
+    /// A 0–100 % bar under this build's status line (snapshot progress, one per copy), on a
+    /// terminal only. The caller finishes it.
+    pub fn percent_bar(&self, label: &str) -> Option<indicatif::ProgressBar> {
+        let mp = self.live.as_ref()?;
+        let bar = mp.add(indicatif::ProgressBar::new(100));
+        let template = match self.color {
+            Some(c) => format!("  \x1b[{c}m{{prefix}}\x1b[0m {{msg}} [{{bar:30}}] {{pos:>3}}%"),
+            None => "  {prefix} {msg} [{bar:30}] {pos:>3}%".to_string(),
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(self.target.clone());
+        bar.set_message(self.masked(label));
+        Some(bar)
     }
 
     /// The build is over: its status line goes.
@@ -152,6 +194,13 @@ impl Ui {
     /// A `--json` event: `{"v":1,"time":…,"type":…,"build":…, …fields}`, masked like every
     /// other output. Nothing in the other modes.
     pub fn event(&self, kind: &str, fields: serde_json::Value) {
+        if !self.target.is_empty()
+            && let Ok(mut t) = self.tallies.lock()
+        {
+            t.entry(self.target.clone())
+                .or_default()
+                .record(kind, &fields);
+        }
         if !self.opts.json {
             return;
         }

@@ -28,6 +28,8 @@ pub struct Session {
     pub assumed_role: Option<String>,
     pub endpoint: Option<String>,
     pub clock: ClockCheck,
+    /// Every request this session's clients send.
+    pub calls: super::calls::CallCount,
 }
 
 /// The SDK's attempts for `max_retries`: at least one, at most 100 (`4294967295` must not wrap
@@ -124,6 +126,7 @@ pub async fn session(o: &AccessOptions) -> anyhow::Result<Session> {
         assumed_role,
         endpoint: o.custom_endpoint_ec2.clone(),
         clock: ClockCheck::default(),
+        calls: Default::default(),
     })
 }
 
@@ -139,27 +142,45 @@ fn chain_text(e: &dyn std::error::Error) -> String {
 
 impl Session {
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.sdk)
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&self.sdk)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
     /// EC2 in another region (copies, region checks), same credentials and endpoint.
     pub fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
         let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
+            .interceptor(self.calls.clone())
             .build();
         aws_sdk_ec2::Client::from_conf(conf)
     }
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        aws_sdk_iam::Client::new(&self.sdk)
+        aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&self.sdk)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
     pub fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.sdk)
+        aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&self.sdk)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
     pub fn secretsmanager(&self) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(&self.sdk)
+        aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&self.sdk)
+                .interceptor(self.calls.clone())
+                .build(),
+        )
     }
     /// STS with the clock check attached, for `whoami` and credential validation.
     pub fn sts(&self) -> aws_sdk_sts::Client {
         let conf = aws_sdk_sts::config::Builder::from(&self.sdk)
+            .interceptor(self.calls.clone())
             .interceptor(self.clock.clone())
             .build();
         aws_sdk_sts::Client::from_conf(conf)

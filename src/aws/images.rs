@@ -151,14 +151,34 @@ pub fn snapshots_of(img: &Image) -> Vec<String> {
         .collect()
 }
 
+/// How far a pending image's snapshots are: the least advanced one's `Progress` ("45%"), or
+/// `None` when EC2 does not say yet. Only for a progress bar: a failed call is not an error.
+pub async fn snapshot_progress(ec2: &aws_sdk_ec2::Client, snapshots: &[String]) -> Option<u64> {
+    if snapshots.is_empty() {
+        return None;
+    }
+    let out = ec2
+        .describe_snapshots()
+        .set_snapshot_ids(Some(snapshots.to_vec()))
+        .send()
+        .await
+        .ok()?;
+    out.snapshots()
+        .iter()
+        .filter_map(|s| s.progress()?.trim_end_matches('%').parse::<u64>().ok())
+        .min()
+}
+
 /// Waits until an image is available; returns its snapshot ids. A failed image stops the wait
-/// with its state reason; cancellation is [`Interrupted`].
+/// with its state reason; cancellation is [`Interrupted`]. With a `bar` (a terminal), each poll
+/// of a pending image also reads its snapshots' progress onto the bar.
 pub async fn wait_available(
     ec2: &aws_sdk_ec2::Client,
     region: &str,
     id: &str,
     spec: &WaitSpec,
     cancel: &CancellationToken,
+    bar: Option<&indicatif::ProgressBar>,
 ) -> anyhow::Result<Vec<String>> {
     let r = wait(spec, cancel, || async {
         let out = match ec2.describe_images().image_ids(id).send().await {
@@ -181,10 +201,20 @@ pub async fn wait_available(
                     img.state().map(|s| s.as_str()).unwrap_or("?")
                 )))
             }
-            other => Ok(Poll::Pending(other.to_string())),
+            other => {
+                if let Some(bar) = bar
+                    && let Some(p) = snapshot_progress(ec2, &snapshots_of(img)).await
+                {
+                    bar.set_position(p);
+                }
+                Ok(Poll::Pending(other.to_string()))
+            }
         }
     })
     .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     match r {
         Ok(s) => Ok(s),
         Err(WaitError::Cancelled(_)) => Err(Interrupted.into()),

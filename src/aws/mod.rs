@@ -4,6 +4,7 @@
 //! `~/.aws` files or signs requests by hand.
 
 pub mod access;
+pub mod calls;
 pub mod clients;
 pub mod clock;
 pub mod credentials;

@@ -194,7 +194,11 @@ fn run_with(
         }
         bui.event(
             "build_finished",
-            serde_json::json!({ "outcome": outcome, "duration_ms": took.as_millis() as u64 }),
+            serde_json::json!({
+                "outcome": outcome,
+                "duration_ms": took.as_millis() as u64,
+                "aws_calls": ui.tally(name).aws_calls,
+            }),
         );
         let t = crate::duration::format_duration(std::time::Duration::from_secs(took.as_secs()));
         match o {
@@ -242,12 +246,31 @@ fn run_with(
             print_artifacts(&ui, name, &built.outputs);
         }
     }
+    if ui.is_live() {
+        // On a terminal only: off it, the output stays Packer's, which scripts parse.
+        ui.say("Summary:");
+        for (_, name, took, o) in &outcomes {
+            let amis = match o {
+                Outcome::Success(a) | Outcome::SuccessWithLeftovers(a, _) => a.amis.amis.clone(),
+                _ => Default::default(),
+            };
+            for line in ui.tally(name).lines(name, *took, &amis) {
+                crate::output::line(&line);
+            }
+        }
+    }
     ui.event(
         "summary",
         serde_json::json!({
             "builds": outcomes.len(),
             "failed": failed,
             "interrupted": interrupted,
+            "per_build": outcomes.iter().map(|(_, n, took, _)| {
+                let mut t = ui.tally(n).to_json();
+                t["build"] = n.clone().into();
+                t["duration_ms"] = (took.as_millis() as u64).into();
+                t
+            }).collect::<Vec<_>>(),
             "artifacts": artifacts.iter().map(|(n, a)| serde_json::json!({ "build": n, "amis": a.amis.amis })).collect::<Vec<_>>(),
         }),
     );

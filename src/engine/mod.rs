@@ -201,6 +201,22 @@ pub async fn run_one(
         Ok(s) => s,
         Err(e) => return Outcome::Failed(format!("{e:#}")),
     };
+    let calls = session.calls.clone();
+    let outcome = run_session(plan, ui.clone(), cancel, opts, journals, session, access).await;
+    ui.tally_calls(calls.get());
+    outcome
+}
+
+/// A build once its AWS session is made.
+async fn run_session(
+    plan: BuildPlan,
+    ui: Ui,
+    cancel: CancellationToken,
+    opts: RunOptions,
+    journals: Arc<std::sync::Mutex<Vec<std::path::PathBuf>>>,
+    session: clients::Session,
+    access: AccessOptions,
+) -> Outcome {
     // The account is checked before anything is created and written into the journal, so a
     // later `ambake cleanup` with other credentials refuses instead of "cleaning" nothing.
     let account = if plan.config.skip_credential_validation {

@@ -174,7 +174,8 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     cx.ui.message(&format!("AMI: {id}"));
     cx.ui.say("Waiting for AMI to become ready...");
     let spec = cx.spec(format!("AMI {id} to be available"), IMAGE_WAIT);
-    let snaps = wait_available(&cx.ec2, cx.region(), &id, &spec, &cx.cancel).await?;
+    let bar = cx.ui.percent_bar(&format!("{id} snapshots"));
+    let snaps = wait_available(&cx.ec2, cx.region(), &id, &spec, &cx.cancel, bar.as_ref()).await?;
     // Journaled now: once the AMI is deregistered it no longer lists them.
     cx.journal
         .record_all(journal::snapshots(cx.region(), &snaps), lifetime)
@@ -331,7 +332,18 @@ impl CopyJob {
             what: format!("AMI {id} in {} to be available", self.region),
             ..self.spec.clone()
         };
-        let snaps = wait_available(&self.ec2, &self.region, &id, &spec, &self.cancel).await?;
+        let bar = self
+            .ui
+            .percent_bar(&format!("copy to {} ({id})", self.region));
+        let snaps = wait_available(
+            &self.ec2,
+            &self.region,
+            &id,
+            &spec,
+            &self.cancel,
+            bar.as_ref(),
+        )
+        .await?;
         self.journal
             .record_all(journal::snapshots(&self.region, &snaps), Lifetime::Artifact)
             .map_err(journal_err)?;

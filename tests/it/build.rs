@@ -1339,7 +1339,8 @@ fn only_on_tempfile_extension_and_ami_virtualization_type_act() {
 /// the artifact per region and a summary; a failing build yields an error event.
 #[test]
 fn json_events_parse_in_order_with_artifact_and_summary() {
-    let b = Bench::new(&[]);
+    // Through the proxy (which changes nothing with this flag) so its log counts the requests.
+    let b = Bench::new(&["--date-offset=0"]);
     let t = b.template("", "");
     let out = b
         .cmd(&["build", "--json", t.to_str().unwrap()])
@@ -1380,6 +1381,25 @@ fn json_events_parse_in_order_with_artifact_and_summary() {
     assert!(events.iter().any(|e| e["type"] == "step_finished"
         && e["step"] == "create AMI"
         && e["duration_ms"].is_u64()));
+    // The summary per build: every request the build sent (the proxy saw the same number),
+    // the steps in order, what was created and deleted.
+    let per = &events.last().unwrap()["per_build"][0];
+    assert_eq!(per["build"], "amazon-ebs.demo");
+    assert_eq!(
+        per["aws_calls"].as_u64().unwrap(),
+        b.calls().len() as u64,
+        "{per} vs {:?}",
+        b.calls()
+    );
+    assert_eq!(per["aws_calls"], events[pos("build_finished")]["aws_calls"]);
+    assert_eq!(per["steps"][0]["step"], "pre-validate", "{per}");
+    assert_eq!(per["steps"][1]["step"], "source AMI", "{per}");
+    assert!(
+        per["created"].get("pending image").is_none(),
+        "intents are not resources: {per}"
+    );
+    assert_eq!(per["created"]["image"], 2, "the AMI and its copy: {per}");
+    assert!(per["deleted"].as_u64().unwrap() >= 1, "{per}");
 
     let b = Bench::new(&["--fail", "CreateImage:InvalidParameterValue:1"]);
     let t = b.template("", "");
@@ -1437,12 +1457,30 @@ fn live_status_on_a_terminal_only() {
     );
     assert!(screen.contains("\x1b["), "drawn with control sequences");
     assert!(screen.contains("AMIs were created"), "{screen:?}");
+    // The AMI's snapshot progress as a bar (DescribeSnapshots while it is pending; the proxy
+    // holds the AMI back for three polls and reports matching progress).
+    assert!(
+        screen.contains(" snapshots [") && screen.contains(" 33%"),
+        "a snapshot progress bar: {screen:?}"
+    );
+    // The end-of-run summary, on a terminal only.
+    assert!(
+        screen.contains("Summary:")
+            && screen.contains("--> amazon-ebs.demo: ")
+            && screen.contains(&format!("{} AWS calls; created", b.calls().len())),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("    steps: pre-validate ") && screen.contains(" · create AMI "),
+        "{screen:?}"
+    );
 
     let b = Bench::new(&[]);
     let t = b.template("", "");
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains('\x1b') && !out.contains('\r'), "{out:?}");
+    assert!(!out.contains("Summary:"), "Packer's lines only: {out}");
 }
 
 /// deprecate_at and deregistration_protection reach every AMI of the build (the copy too).

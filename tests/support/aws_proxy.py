@@ -4,7 +4,8 @@ Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
   --date-offset S     shift the Date header of every answer by S seconds (clock-skew tests)
   --slow N            the first N DescribeInstances / DescribeImages answers after each state
                       change show the previous state (pending, stopping, shutting-down), so
-                      waiters really wait
+                      waiters really wait (and the snapshots of a held-back AMI show
+                      matching DescribeSnapshots progress)
   --hold-after K      hold request K+1 (counting the program's AWS calls) until the file
                       DIR/release exists; DIR/held is written while it is held
   --fail ACTION:CODE:N[:MESSAGE]  answer the first N calls of ACTION with an EC2 error CODE
@@ -142,6 +143,24 @@ def hold_back(action, data):
     return "".join(out).encode()
 
 
+def snapshot_progress(data):
+    """While an image is held back as pending, its snapshots are not 100% done either: the
+    progress shown is the time (--slow-seconds) or the answers (--slow) it has had so far."""
+    pct = None
+    now = time.monotonic()
+    with lock:
+        if slow_secs:
+            left = [(now - t[0]) / t[1] for t in timed.values()
+                    if t[2] in ("image-available", "copy-available") and t[1] > 0 and now < t[0] + t[1]]
+            if left:
+                pct = int(100 * min(left))
+        elif args.slow and slow_left.get("DescribeImages", 0) > 0:
+            pct = int(100 * (args.slow - slow_left["DescribeImages"]) / args.slow)
+    if pct is None:
+        return data
+    return re.sub(rb"<progress>100%</progress>", b"<progress>%d%%</progress>" % pct, data)
+
+
 def action_of(body, headers):
     q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
     a = q.get("Action", [""])[0]
@@ -266,6 +285,8 @@ class Handler(BaseHTTPRequestHandler):
         conn.close()
         if action == "CopyImage" and resp.status == 200:
             tag_copy(body, data, headers)
+        if action == "DescribeSnapshots" and resp.status == 200:
+            data = snapshot_progress(data)
         if slow_secs and resp.status == 200:
             if action in ("DescribeInstances", "DescribeImages"):
                 data = hold_back(action, data)
