@@ -45,6 +45,39 @@ pub struct Ui {
     colors: Arc<Mutex<std::collections::HashMap<String, &'static str>>>,
     /// Each build's tally of its own events, for the end-of-run summary.
     tallies: Arc<Mutex<std::collections::HashMap<String, crate::summary::Tally>>>,
+    /// While someone answers a prompt: how many prompts are open, and the lines other builds
+    /// printed meanwhile, shown when the last one closes.
+    held: Arc<Mutex<Option<Held>>>,
+}
+
+/// Open prompts and the lines waiting for them to close.
+type Held = (usize, Vec<String>);
+
+/// The status lines are off the terminal while this lives (a prompt being answered); other
+/// builds' lines wait and are shown, in order, when it goes.
+pub struct InputHold {
+    ui: Option<Ui>,
+}
+
+impl Drop for InputHold {
+    fn drop(&mut self) {
+        let Some(ui) = self.ui.take() else { return };
+        let Some(mp) = &ui.live else { return };
+        let lines = {
+            let mut h = ui.held.lock().unwrap_or_else(|p| p.into_inner());
+            match h.as_mut() {
+                Some((open, _)) if *open > 1 => {
+                    *open -= 1;
+                    return;
+                }
+                _ => h.take().map(|(_, l)| l).unwrap_or_default(),
+            }
+        };
+        mp.set_draw_target(indicatif::ProgressDrawTarget::stdout());
+        for l in lines {
+            let _ = mp.println(l);
+        }
+    }
 }
 
 /// Packer's machine-readable escaping: `,` → `%!(PACKER_COMMA)`, newlines → `\n`.
@@ -65,6 +98,7 @@ impl Ui {
             color: None,
             colors: Default::default(),
             tallies: Default::default(),
+            held: Default::default(),
         }
     }
     /// Output about one build (the end-of-run summary, its artifact lines): the build's own
@@ -80,6 +114,7 @@ impl Ui {
             color,
             colors: self.colors.clone(),
             tallies: self.tallies.clone(),
+            held: self.held.clone(),
         }
     }
 
@@ -174,11 +209,20 @@ impl Ui {
         }
     }
 
-    /// Runs `f` (a prompt, a read of the terminal) with the status lines out of the way.
-    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.live {
-            Some(mp) => mp.suspend(f),
-            None => f(),
+    /// Takes the status lines off the terminal until the returned hold is dropped, so what
+    /// someone types at a prompt is not drawn over. Unlike holding indicatif's lock for the
+    /// whole prompt, other builds keep running: their lines are kept and shown afterwards.
+    pub fn hold_for_input(&self) -> InputHold {
+        let Some(mp) = &self.live else {
+            return InputHold { ui: None };
+        };
+        if let Ok(mut h) = self.held.lock() {
+            h.get_or_insert_with(|| (0, Vec::new())).0 += 1;
+        }
+        let _ = mp.clear();
+        mp.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        InputHold {
+            ui: Some(self.clone()),
         }
     }
     /// Adds a value that must never be shown (a private key, a session token).
@@ -264,6 +308,12 @@ impl Ui {
                 None => body,
             };
             if let Some(mp) = &self.live {
+                if let Ok(mut h) = self.held.lock()
+                    && let Some((_, q)) = h.as_mut()
+                {
+                    q.push(format!("{prefix}{body}"));
+                    continue;
+                }
                 // Above the status lines, never torn by them. Without holding stdout's lock:
                 // the status lines' own drawing thread takes it under indicatif's lock, and
                 // the two orders would deadlock.

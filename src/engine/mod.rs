@@ -161,6 +161,7 @@ pub fn iam(p: &BuildPlan, n: &mut crate::job::needs::Needs) {
 
 async fn pause(ui: &Ui, msg: &str, cancel: &CancellationToken) {
     ui.say(msg);
+    let _hold = ui.hold_for_input();
     let read = tokio::task::spawn_blocking(|| {
         let mut s = String::new();
         let _ = std::io::stdin().read_line(&mut s);
@@ -174,6 +175,7 @@ async fn pause(ui: &Ui, msg: &str, cancel: &CancellationToken) {
 async fn ask(ui: &Ui, err: &str, step: &str) -> char {
     ui.error(&format!("Step \"{step}\" failed: {err}"));
     ui.say("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step (build may fail even if retry succeeds)?");
+    let _hold = ui.hold_for_input();
     tokio::task::spawn_blocking(|| {
         let mut s = String::new();
         match std::io::stdin().read_line(&mut s) {

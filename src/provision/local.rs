@@ -205,6 +205,7 @@ pub async fn breakpoint(cx: &Cx, b: &Breakpoint) -> anyhow::Result<()> {
         "Pausing at breakpoint provisioner with note \"{}\". Press enter to continue.",
         b.note.as_deref().unwrap_or("")
     ));
+    let _hold = cx.ui.hold_for_input();
     let read = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);

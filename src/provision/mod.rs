@@ -236,7 +236,7 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
 }
 
 /// Questions for the person at the terminal (the bastion's keyboard-interactive prompts): one
-/// at a time across parallel builds, with the status lines out of the way, read from stdin
+/// at a time across parallel builds, with the status lines held off, read from stdin
 /// when it is a terminal and from /dev/tty otherwise (Packer's rule), without echo unless the
 /// server allows it.
 fn terminal_asker(cx: &Cx) -> comm::bastion::Ask {
@@ -245,18 +245,17 @@ fn terminal_asker(cx: &Cx) -> comm::bastion::Ask {
     let build = cx.plan.name.clone();
     std::sync::Arc::new(move |text: &str, echo: bool| {
         let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-        ui.suspend(|| {
-            let term = console::Term::stderr();
-            term.write_str(&format!("{build}: bastion asks: {text}"))
-                .ok()?;
-            let answer = if echo {
-                term.read_line()
-            } else {
-                term.read_secure_line()
-            };
-            let _ = term.write_line("");
-            answer.ok()
-        })
+        let _hold = ui.hold_for_input();
+        let term = console::Term::stderr();
+        term.write_str(&format!("{build}: bastion asks: {text}"))
+            .ok()?;
+        let answer = if echo {
+            term.read_line()
+        } else {
+            term.read_secure_line()
+        };
+        let _ = term.write_line("");
+        answer.ok()
     })
 }
 

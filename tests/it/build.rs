@@ -1973,3 +1973,53 @@ fn md5_hex(b: &[u8]) -> String {
         .map(|x| format!("{x:02x}"))
         .collect()
 }
+
+/// Issue #12: a prompt (here a breakpoint) takes the status lines off the terminal while
+/// someone answers it: between the prompt and the typed answer nothing is drawn over what is
+/// typed (the spinner would redraw its line every 120 ms), and the lines come back afterwards.
+#[test]
+fn a_prompt_holds_the_status_lines_while_it_is_answered() {
+    let b = Bench::new(&[]);
+    let t = b.template(
+        "",
+        "  provisioner \"breakpoint\" {\n    note = \"look around\"\n  }",
+    );
+    let cmd = b.cmd(&["build", t.to_str().unwrap()]);
+    let mut tty = Command::new(emu::python());
+    tty.current_dir(b.dir.path());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => tty.env(k, v),
+            None => tty.env_remove(k),
+        };
+    }
+    tty.arg(super::support::repo().join("tests/support/answer_prompt.py"))
+        .args(["Press enter to continue.", "typed-answer", "--"])
+        .arg(env!("CARGO_BIN_EXE_ambake"))
+        .args(["build", t.to_str().unwrap()]);
+    let out = tty.output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen:?}");
+    let asked = screen
+        .find("Press enter to continue.")
+        .expect("the breakpoint's prompt");
+    let typed = asked
+        + screen[asked..]
+            .find("typed-answer")
+            .expect("the answer, echoed");
+    let between = &screen[asked..typed];
+    // The prompt's own line redraws the status line once below it; then it is cleared and
+    // stays off (without the hold it is redrawn every tick of the half second before typing).
+    assert!(
+        between.matches("connect and provision").count() <= 1
+            && between
+                .rsplit("connect and provision")
+                .next()
+                .is_some_and(|rest| rest.contains("\u{1b}[2K")),
+        "the status line was drawn while the answer was typed: {between:?}"
+    );
+    assert!(
+        screen[typed..].contains("amazon-ebs.demo\u{1b}[0m "),
+        "the status lines come back: {screen:?}"
+    );
+}
