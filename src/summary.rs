@@ -85,15 +85,16 @@ impl Tally {
                     .join(", ")
             ));
         }
-        if !self.steps.is_empty() {
-            out.push(format!(
-                "    steps: {}",
-                self.steps
-                    .iter()
-                    .map(|(s, ms)| format!("{s} {}", fmt(*ms)))
-                    .collect::<Vec<_>>()
-                    .join(" · ")
-            ));
+        // Steps that had nothing to do (no key pair with communicator none, …) would only
+        // crowd the line: those under a tenth of a second are left out here, not in --json.
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .filter(|(_, ms)| *ms >= 100)
+            .map(|(s, ms)| format!("{s} {}", fmt(*ms)))
+            .collect();
+        if !steps.is_empty() {
+            out.push(format!("    steps: {}", steps.join(" · ")));
         }
         out
     }
@@ -109,6 +110,10 @@ mod tests {
         t.record(
             "step_finished",
             &serde_json::json!({ "step": "run instance", "duration_ms": 12_400 }),
+        );
+        t.record(
+            "step_finished",
+            &serde_json::json!({ "step": "key pair", "duration_ms": 3 }),
         );
         t.record(
             "resource_created",
@@ -136,5 +141,6 @@ mod tests {
             ]
         );
         assert_eq!(t.to_json()["created"]["key pair"], 1);
+        assert_eq!(t.to_json()["steps"].as_array().unwrap().len(), 2);
     }
 }
