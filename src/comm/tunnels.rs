@@ -8,7 +8,7 @@
 //! instance hands each connection to a thread that pumps it to host:hostport here.
 
 use super::connect::{SshConfig, open_session};
-use super::pump::{IDLE, Pipe, Step};
+use super::pump::{Idle, Pipe, Step};
 use crate::ui::Ui;
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -159,6 +159,7 @@ fn start_remote(cfg: &SshConfig, spec: &Spec, stop: Arc<AtomicBool>) -> anyhow::
         let _sess = &sess;
         let mut buf = vec![0u8; 64 * 1024];
         let mut open: Vec<(Pipe, TcpStream, ssh2::Channel)> = Vec::new();
+        let mut idle = Idle::default();
         while !stop.load(Ordering::SeqCst) {
             let mut moved = false;
             if let Ok(ch) = listener.accept() {
@@ -177,13 +178,10 @@ fn start_remote(cfg: &SshConfig, spec: &Spec, stop: Arc<AtomicBool>) -> anyhow::
                 Step::Idle => true,
                 Step::Closed => false,
             });
-            if !moved {
-                // Waiting for a first connection needs no sub-millisecond polling.
-                std::thread::sleep(if open.is_empty() {
-                    std::time::Duration::from_millis(20)
-                } else {
-                    IDLE
-                });
+            if moved {
+                idle.reset();
+            } else {
+                idle.sleep();
             }
         }
     });

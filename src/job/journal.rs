@@ -260,6 +260,10 @@ impl Journal {
     /// Appends and fsyncs one record. A journal that cannot be written stops the build: a
     /// resource nobody knows about is exactly what it exists to prevent.
     pub fn append(&self, event: Event) -> std::io::Result<()> {
+        off_the_workers(|| self.append_now(event))
+    }
+
+    fn append_now(&self, event: Event) -> std::io::Result<()> {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.1 += 1;
         let rec = Record {
@@ -272,6 +276,19 @@ impl Journal {
         line.push('\n');
         g.0.write_all(line.as_bytes())?;
         g.0.sync_data()
+    }
+}
+
+/// Runs a blocking write (the lock, then fsync, which can take long on a busy disk) without
+/// stalling the async workers: on a multi-threaded runtime the worker hands its other tasks
+/// over first (`block_in_place`); elsewhere (tests, a current-thread runtime, no runtime) it
+/// just runs.
+fn off_the_workers<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 

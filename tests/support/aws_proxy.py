@@ -24,7 +24,8 @@ Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
                       change's first answer showing the new state is logged to DIR/slow.log as
                       "kind id late_by_seconds" (how long after the change the tool noticed it)
   --dir DIR           where held/release/log files live
-Every request is logged to DIR/proxy.log as "seq action region".
+Every request is logged to DIR/proxy.log as "seq action region"; every injected error to
+DIR/injected.log as "seq action code".
 CopyImage's TagSpecifications are applied (moto accepts and drops them; AWS tags the new AMI
 at creation), so a copy can be traced to its build by tag as on AWS.
 The Host header and body pass through unchanged, so moto's routing and signatures still work.
@@ -241,6 +242,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
         if injected:
             code, status = injected
+            with lock, open(os.path.join(args.dir, "injected.log"), "a") as f:
+                f.write(f"{n} {action} {code}\n")
             data = (f"<?xml version=\"1.0\"?><Response><Errors><Error><Code>{code}</Code>"
                     f"<Message>injected by the test proxy</Message></Error></Errors>"
                     f"<RequestID>proxy-{n}</RequestID></Response>").encode()
