@@ -41,7 +41,7 @@ impl Idle {
         self.quiet = 0;
     }
     /// How long the next quiet pause is (and counts it).
-    pub fn next(&mut self) -> Duration {
+    pub fn pause(&mut self) -> Duration {
         let d = Self::FIRST
             .saturating_mul(1 << self.quiet.min(7))
             .min(Self::MOST);
@@ -50,7 +50,7 @@ impl Idle {
     }
     /// Sleeps the next quiet pause.
     pub fn sleep(&mut self) {
-        std::thread::sleep(self.next());
+        std::thread::sleep(self.pause());
     }
 }
 
@@ -134,12 +134,12 @@ mod tests {
     #[test]
     fn quiet_pauses_grow_to_twenty_ms_and_reset_on_traffic() {
         let mut i = Idle::default();
-        let first: Vec<u128> = (0..9).map(|_| i.next().as_micros()).collect();
+        let first: Vec<u128> = (0..9).map(|_| i.pause().as_micros()).collect();
         assert_eq!(
             first,
             [200, 400, 800, 1600, 3200, 6400, 12800, 20000, 20000]
         );
         i.reset();
-        assert_eq!(i.next(), Duration::from_micros(200));
+        assert_eq!(i.pause(), Duration::from_micros(200));
     }
 }
