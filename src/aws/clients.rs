@@ -30,6 +30,8 @@ pub struct Session {
     pub clock: ClockCheck,
     /// Every request this session's clients send.
     pub calls: super::calls::CallCount,
+    /// What the session was made from, to make it again ([`Session::renew`]).
+    pub access: AccessOptions,
 }
 
 /// The SDK's attempts for `max_retries`: at least one, at most 100 (`4294967295` must not wrap
@@ -127,6 +129,7 @@ pub async fn session(o: &AccessOptions) -> anyhow::Result<Session> {
         endpoint: o.custom_endpoint_ec2.clone(),
         clock: ClockCheck::default(),
         calls: Default::default(),
+        access: o.clone(),
     })
 }
 
@@ -141,6 +144,14 @@ fn chain_text(e: &dyn std::error::Error) -> String {
 }
 
 impl Session {
+    /// The same session made again: the credential chain asked afresh (a new SSO token, a new
+    /// assume-role session, whatever the provider now gives), counting into the same calls.
+    pub async fn renew(&self) -> anyhow::Result<Session> {
+        let mut s = session(&self.access).await?;
+        s.calls = self.calls.clone();
+        Ok(s)
+    }
+
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&self.sdk)

@@ -172,15 +172,28 @@ pub fn aws_err<E>(op: &str, region: &str, e: SdkError<E, HttpResponse>) -> anyho
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    AwsError {
+    let err = AwsError {
         op: op.to_string(),
         region: region.to_string(),
         code: e.code().map(String::from),
         request_id: e.request_id().map(String::from),
         explained: explain(&e),
         sdk: Box::new(e),
+    };
+    if err.class() == Class::Expired {
+        EXPIRED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
-    .into()
+    err.into()
+}
+
+/// How many calls of this process AWS has refused for expired credentials. Cleanup compares
+/// it before and after a pass: a pass that met expired credentials is worth one more with
+/// renewed ones. (Decided on the error's class, where the error is made; the callers that
+/// need to know keep only its text.)
+static EXPIRED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn expired_count() -> u64 {
+    EXPIRED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// An AWS call that failed, typed: the operation and region, AWS's error code and request id,

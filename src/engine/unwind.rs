@@ -80,8 +80,34 @@ struct Unwinder<'a> {
     deleted: std::sync::Mutex<Vec<Resource>>,
 }
 
-/// Deletes everything `plan` lists. Returns what could not be deleted.
+/// Deletes everything `plan` lists. Returns what could not be deleted. A pass that met
+/// expired credentials (`ExpiredToken`, `RequestExpired`) is followed by one more with the
+/// session made again, for what is left: a long build's credentials may run out before its
+/// cleanup, and a provider that can refresh them (SSO, assume-role, a credential process)
+/// then still gets everything removed.
 pub async fn run(
+    journal: &Journal,
+    session: &Session,
+    ui: &Ui,
+    scope: Scope,
+    dry_run: bool,
+) -> Vec<(Resource, String)> {
+    let expired_before = crate::aws::errors::expired_count();
+    let failed = pass(journal, session, ui, scope, dry_run).await;
+    if failed.is_empty() || dry_run || crate::aws::errors::expired_count() == expired_before {
+        return failed;
+    }
+    ui.say("The credentials expired during cleanup: asking for them again and retrying what is left...");
+    match session.renew().await {
+        Ok(fresh) => pass(journal, &fresh, ui, scope, false).await,
+        Err(e) => {
+            ui.error(&format!("Could not renew the credentials: {e:#}"));
+            failed
+        }
+    }
+}
+
+async fn pass(
     journal: &Journal,
     session: &Session,
     ui: &Ui,

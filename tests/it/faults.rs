@@ -108,3 +108,56 @@ fn sixteen_parallel_builds_succeed_under_throttling() {
         b.calls().len()
     );
 }
+
+/// Credentials that expire before cleanup: AWS answers the cleanup's TerminateInstances with
+/// `ExpiredToken`. Cleanup says so, asks the credential chain again (here a
+/// `credential_process`, which logs each time it is asked) and removes what is left; the build
+/// ends with nothing temporary behind. Before, the instance stayed and the build failed.
+#[test]
+fn cleanup_renews_expired_credentials_and_finishes() {
+    let b = Bench::new(&[
+        "--fail",
+        "TerminateInstances:ExpiredToken:1:The security token included in the request is expired",
+    ]);
+    let t = b.template("", "");
+    let asked = b.dir.path().join("asked.log");
+    let script = b.dir.path().join("creds.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho asked >> {}\necho '{{\"Version\": 1, \"AccessKeyId\": \"AKIAEXPIRING000000000\", \"SecretAccessKey\": \"renewable\", \"SessionToken\": \"tok\", \"Expiration\": \"2099-01-01T00:00:00Z\"}}'\n",
+            asked.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", script.to_str().unwrap()])
+        .status()
+        .unwrap();
+    std::fs::create_dir_all(b.dir.path().join(".aws")).unwrap();
+    std::fs::write(
+        b.dir.path().join(".aws/config"),
+        format!(
+            "[profile expiring]\ncredential_process = {}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let mut c = b.cmd(&["build", t.to_str().unwrap()]);
+    c.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "expiring");
+    let (code, out) = run(c);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ExpiredToken") && out.contains("The credentials expired during cleanup"),
+        "{out}"
+    );
+    let times = std::fs::read_to_string(&asked).unwrap().lines().count();
+    assert!(
+        times >= 2,
+        "the credential process was asked again: {times}"
+    );
+    let left = emu::rt().block_on(leftovers(&b.moto, true));
+    assert!(left.is_empty(), "{left:?}\n{out}");
+}
