@@ -15,6 +15,13 @@ pub struct Bastion {
     pub port: u16,
     pub user: String,
     pub auth: Auth,
+    /// `~/.ssh/known_hosts`, when there is one: a bastion is a long-lived host, so its key is
+    /// checked against what this machine already knows.
+    pub known_hosts: Option<std::path::PathBuf>,
+    /// The bastion's key as first met this build (pinned like the instance's), and what to
+    /// tell the user about it once.
+    pub host_key: std::sync::Arc<std::sync::Mutex<Option<(Vec<u8>, String)>>>,
+    pub report: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     /// `ssh_bastion_interactive`: keyboard-interactive questions (a one-time code) after the
     /// credentials above, answered by a person at the terminal.
     pub ask: Option<Ask>,
@@ -67,9 +74,93 @@ fn log_in(sess: &Session, b: &Bastion) -> Result<(), String> {
     }
 }
 
+/// Why a tunnel through the bastion could not be opened.
+#[derive(Debug)]
+pub enum TunnelError {
+    /// Worth another try (the bastion unreachable, refusing, not ready).
+    Failed(String),
+    /// The bastion is not the machine it was: never retried, no credentials sent.
+    HostKey(String),
+}
+
+impl std::fmt::Display for TunnelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Failed(e) | Self::HostKey(e) => f.write_str(e),
+        }
+    }
+}
+
+impl Bastion {
+    /// What was decided about the bastion's host key, once per build (then `None`).
+    pub fn take_report(&self) -> Option<String> {
+        self.report.lock().ok()?.take()
+    }
+
+    /// Checks the bastion's host key before any credential goes out: against known_hosts when
+    /// it lists the bastion, else against the key first met this build (then pinned).
+    fn check_host_key(&self, sess: &Session) -> Result<(), String> {
+        let Some((key, _)) = sess.host_key() else {
+            return Ok(());
+        };
+        let fp = super::connect::fingerprint(sess);
+        let here = format!("{}:{}", self.host, self.port);
+        if let Some(path) = &self.known_hosts
+            && let Ok(mut kh) = sess.known_hosts()
+            && kh.read_file(path, ssh2::KnownHostFileKind::OpenSSH).is_ok()
+        {
+            match kh.check_port(&self.host, self.port, key) {
+                ssh2::CheckResult::Match => {
+                    self.tell(format!(
+                        "Bastion {here}: host key {fp} matches {}",
+                        path.display()
+                    ));
+                    return Ok(());
+                }
+                ssh2::CheckResult::Mismatch => {
+                    return Err(format!(
+                        "the host key of bastion {here} ({fp}) does not match {}: refusing to connect — another machine may be answering at this address (if the bastion's key was changed on purpose, update that file)",
+                        path.display()
+                    ));
+                }
+                ssh2::CheckResult::NotFound | ssh2::CheckResult::Failure => {}
+            }
+        }
+        let mut pin = self.host_key.lock().unwrap_or_else(|p| p.into_inner());
+        match pin.as_ref() {
+            Some((first, first_fp)) if first.as_slice() != key => Err(format!(
+                "the host key of bastion {here} changed since the build's first connection ({first_fp} then, {fp} now): refusing to connect"
+            )),
+            Some(_) => Ok(()),
+            None => {
+                *pin = Some((key.to_vec(), fp.clone()));
+                self.tell(format!(
+                    "Bastion {here}: host key {fp} is not in {}; accepted on first use and pinned for this build",
+                    self.known_hosts
+                        .as_ref()
+                        .map_or("~/.ssh/known_hosts".into(), |p| p.display().to_string())
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    fn tell(&self, s: String) {
+        if let Ok(mut r) = self.report.lock()
+            && r.is_none()
+        {
+            *r = Some(s);
+        }
+    }
+}
+
 /// Opens the tunnel to `target:port` through the bastion; returns the local end to hand to the
 /// instance's session.
-pub fn tunnel(b: &Bastion, target: &str, port: u16) -> Result<UnixStream, String> {
+pub fn tunnel(b: &Bastion, target: &str, port: u16) -> Result<UnixStream, TunnelError> {
+    open(b, target, port).map_err(TunnelError::Failed)?
+}
+
+fn open(b: &Bastion, target: &str, port: u16) -> Result<Result<UnixStream, TunnelError>, String> {
     let addr = (b.host.as_str(), b.port)
         .to_socket_addrs()
         .map_err(|e| format!("bastion {}: {e}", b.host))?
@@ -82,9 +173,12 @@ pub fn tunnel(b: &Bastion, target: &str, port: u16) -> Result<UnixStream, String
     sess.set_timeout(15_000);
     sess.handshake()
         .map_err(|e| format!("bastion handshake: {e}"))?;
+    if let Err(e) = b.check_host_key(&sess) {
+        return Ok(Err(TunnelError::HostKey(e)));
+    }
     log_in(&sess, b).map_err(|e| format!("bastion authentication as {:?}: {e}", b.user))?;
     let ch = sess
         .channel_direct_tcpip(target, port, None)
         .map_err(|e| format!("bastion could not open a tunnel to {target}:{port}: {e}"))?;
-    super::pump::spawn(sess, ch)
+    Ok(Ok(super::pump::spawn(sess, ch)?))
 }

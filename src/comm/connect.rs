@@ -132,7 +132,7 @@ pub struct HostKeyChanged(pub String);
 pub type HostKeyPin = Arc<Mutex<Option<(Vec<u8>, String)>>>;
 
 /// The session's host key fingerprint, as OpenSSH prints it.
-fn fingerprint(sess: &Session) -> String {
+pub(crate) fn fingerprint(sess: &Session) -> String {
     use base64::Engine as _;
     sess.host_key_hash(ssh2::HashType::Sha256)
         .map(|h| {
@@ -180,9 +180,12 @@ pub fn open_session(c: &SshConfig) -> Result<Session, String> {
 fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
     let mut sess = Session::new().map_err(|e| Attempt::Handshake(e.to_string()))?;
     match &c.bastion {
-        Some(b) => {
-            sess.set_tcp_stream(super::bastion::tunnel(b, &c.host, c.port).map_err(Attempt::Tcp)?)
-        }
+        Some(b) => sess.set_tcp_stream(super::bastion::tunnel(b, &c.host, c.port).map_err(
+            |e| match e {
+                super::bastion::TunnelError::HostKey(e) => Attempt::HostKey(e),
+                super::bastion::TunnelError::Failed(e) => Attempt::Tcp(e),
+            },
+        )?),
         None => sess.set_tcp_stream(dial(c, &c.host, c.port).map_err(Attempt::Tcp)?),
     }
     prefer(&sess, c).map_err(Attempt::Handshake)?;
@@ -236,6 +239,9 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
         };
         match attempt {
             Ok(sess) => {
+                if let Some(note) = c.bastion.as_ref().and_then(|b| b.take_report()) {
+                    ui.message(&note);
+                }
                 ui.say("Connected to SSH!");
                 // The build's own instance is brand new: its host key is accepted on first use,
                 // then pinned for the rest of the build.

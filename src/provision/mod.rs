@@ -230,6 +230,11 @@ pub fn ssh_config(cx: &Cx, st: &BuildState) -> anyhow::Result<comm::SshConfig> {
                     with_cert(pem, &cert.map(String::from))?
                 },
                 ask: c.ssh_bastion_interactive.then(|| terminal_asker(cx)),
+                known_hosts: dirs::home_dir()
+                    .map(|h| h.join(".ssh/known_hosts"))
+                    .filter(|p| p.is_file()),
+                host_key: Default::default(),
+                report: Default::default(),
             }),
         },
     })

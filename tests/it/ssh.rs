@@ -1352,3 +1352,81 @@ fn ssh_bastion_interactive_asks_at_the_terminal() {
     );
     let _ = std::fs::remove_dir_all(&rd);
 }
+
+/// Issue #11: a bastion is a long-lived host. Its key is checked against ~/.ssh/known_hosts
+/// when that file lists it — a match is said, a mismatch refused before any credential goes
+/// out (and not retried) — and otherwise accepted on first use, pinned, and said so.
+#[test]
+fn bastion_host_key_is_checked_against_known_hosts() {
+    let b = Bench::new(&[]);
+    let target = Sshd::start(Some(&b.moto));
+    let bastion = Sshd::start(None);
+    let extra = format!(
+        "  ssh_bastion_host = \"127.0.0.1\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"{USER}\"\n  ssh_bastion_private_key_file = \"{}\"",
+        bastion.port,
+        bastion.dir.path().join("id_ed25519").display()
+    );
+    let t = template(
+        &b,
+        target.port,
+        &extra,
+        "  provisioner \"shell\" {\n    inline = [\"true\"]\n  }",
+    );
+    // The host keys of a machine, as known_hosts lines for the bastion's address.
+    let lines = |dir: &std::path::Path| -> String {
+        ["ssh_host_ed25519_key.pub", "ssh_host_rsa_key.pub"]
+            .iter()
+            .map(|f| {
+                let pubkey = std::fs::read_to_string(dir.join(f)).unwrap();
+                let mut parts = pubkey.split_whitespace();
+                format!(
+                    "[127.0.0.1]:{} {} {}\n",
+                    bastion.port,
+                    parts.next().unwrap(),
+                    parts.next().unwrap()
+                )
+            })
+            .collect()
+    };
+    let kh = b.dir.path().join(".ssh/known_hosts");
+
+    // No known_hosts: accepted on first use, and said.
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("is not in ~/.ssh/known_hosts; accepted on first use and pinned"),
+        "{out}"
+    );
+
+    // known_hosts lists the bastion's real keys: a match, said.
+    std::fs::create_dir_all(kh.parent().unwrap()).unwrap();
+    std::fs::write(&kh, lines(bastion.dir.path())).unwrap();
+    std::thread::sleep(Duration::from_millis(1100)); // a new {{timestamp}} for the AMI name
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("matches") && out.contains("known_hosts"),
+        "{out}"
+    );
+
+    // known_hosts lists other keys for the bastion's address: refused at once.
+    std::fs::write(&kh, lines(target.dir.path())).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let started = Instant::now();
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("does not match"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "not retried until ssh_timeout: {out}"
+    );
+    assert_eq!(
+        bastion
+            .log()
+            .matches(&format!("Accepted publickey for {USER}"))
+            .count(),
+        2,
+        "no login on the mismatching attempt: {}",
+        bastion.log()
+    );
+}
