@@ -20,7 +20,7 @@ pub struct Bastion {
     pub known_hosts: Option<std::path::PathBuf>,
     /// The bastion's key as first met this build (pinned like the instance's), and what to
     /// tell the user about it once.
-    pub host_key: std::sync::Arc<std::sync::Mutex<Option<(Vec<u8>, String)>>>,
+    pub host_key: super::connect::HostKeyPin,
     pub report: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     /// `ssh_bastion_interactive`: keyboard-interactive questions (a one-time code) after the
     /// credentials above, answered by a person at the terminal.
