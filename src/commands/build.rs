@@ -132,7 +132,10 @@ fn run_with(
             a.parallel_builds
         };
         let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+        engine::panics::install_hook();
         let mut set = tokio::task::JoinSet::new();
+        // Which build each task runs, for a task that ends in a panic.
+        let mut names = std::collections::HashMap::new();
         for (i, plan) in plans.into_iter().enumerate() {
             let bui = ui.for_build(&plan.name);
             // Packer's first line per build; it is true only when colours are on.
@@ -145,7 +148,9 @@ fn run_with(
                 sem.clone(),
                 run_opts.clone(),
             );
-            set.spawn(async move {
+            let name = plan.name.clone();
+            let status = bui.clone();
+            let task = set.spawn(engine::panics::scope(async move {
                 let _permit = sem.acquire_owned().await;
                 let name = plan.name.clone();
                 let started = Instant::now();
@@ -153,18 +158,28 @@ fn run_with(
                 let o = engine::run_one(plan, bui, cancel, opts, journals).await;
                 status.finish_status();
                 (i, name, started.elapsed(), o)
-            });
+            }));
+            names.insert(task.id(), (i, name, status, Instant::now()));
         }
         let mut out = Vec::new();
         while let Some(r) = set.join_next().await {
             match r {
                 Ok(v) => out.push(v),
-                Err(e) => out.push((
-                    usize::MAX,
-                    "?".into(),
-                    std::time::Duration::ZERO,
-                    Outcome::Failed(format!("build task crashed: {e}")),
-                )),
+                Err(e) => {
+                    let (i, name, status, started) = names.remove(&e.id()).unwrap_or((
+                        usize::MAX,
+                        "?".into(),
+                        ui.clone(),
+                        Instant::now(),
+                    ));
+                    status.finish_status();
+                    out.push((
+                        i,
+                        name,
+                        started.elapsed(),
+                        Outcome::Failed(format!("build task crashed: {e}")),
+                    ));
+                }
             }
         }
         out.sort_by_key(|o| o.0);

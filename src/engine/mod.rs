@@ -2,6 +2,7 @@
 //! success (temporaries), on failure and on interrupt (everything the build made).
 
 pub mod artifact;
+pub mod panics;
 mod post_process;
 pub mod resume;
 pub mod signals;
@@ -295,6 +296,7 @@ fn context(
 ) -> Cx {
     let mut legacy = LegacyContext::new(opts.now);
     legacy.uuid = opts.run_uuid.clone();
+    panics::register(&journal, &session, &ui, &build_id);
     Cx {
         polling: crate::aws::polling::resolve(plan.config.aws_polling.as_ref()),
         ec2: session.ec2(),
@@ -323,6 +325,7 @@ async fn drive(cx: &Cx, mut st: BuildState, first: usize, opts: &RunOptions) -> 
         let started = std::time::Instant::now();
         ui.event("step_started", serde_json::json!({ "step": name }));
         ui.status(name);
+        panics::test_panic_at(name);
         let r = match cx.check_cancel() {
             Ok(()) => step.run(cx, &mut st).await,
             Err(e) => Err(e),

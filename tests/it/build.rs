@@ -2023,3 +2023,27 @@ fn a_prompt_holds_the_status_lines_while_it_is_answered() {
         "the status lines come back: {screen:?}"
     );
 }
+
+/// Issue #11: a build that panics (a bug) still removes what it made — from the panic hook,
+/// before unwinding (and before an abort in a `panic = "abort"` build). The build is named in
+/// the report, and the run fails.
+#[test]
+fn a_build_that_panics_still_cleans_up() {
+    for step in ["stop instance", "copy AMI"] {
+        let b = Bench::new(&[]);
+        let t = b.template("", "");
+        let mut c = b.cmd(&["build", t.to_str().unwrap()]);
+        c.env("AMBAKE_TEST_PANIC_AT", step);
+        let (code, out) = run(c);
+        assert_eq!(code, 1, "{step}: {out}");
+        assert!(
+            out.contains("ambake hit an internal error")
+                && out.contains("cleanup after the internal error is done")
+                && out.contains("Build 'amazon-ebs.demo' errored")
+                && out.contains("build task crashed"),
+            "{step}: {out}"
+        );
+        let left = emu::rt().block_on(leftovers(&b.moto, false));
+        assert!(left.is_empty(), "{step}: leaked {left:?}\n{out}");
+    }
+}
