@@ -107,11 +107,15 @@ pub fn lex(src: &[u8]) -> Vec<Token<'_>> {
     l.out
 }
 
+/// HCL's identifiers: Unicode ID_Start (or `_`), then ID_Continue or `-`. ID_Continue holds
+/// combining marks (U+0300…, U+0487, …), which `char::is_alphanumeric` does not: with it, the
+/// formatter split `var҇egion` into three tokens and wrote text that no longer parsed (found
+/// by the `fmt` fuzz target).
 fn is_ident_start(c: char) -> bool {
-    c.is_alphabetic() || c == '_'
+    unicode_ident::is_xid_start(c) || c == '_'
 }
 fn is_ident_continue(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '-'
+    unicode_ident::is_xid_continue(c) || c == '-'
 }
 
 impl<'a> Lexer<'a> {

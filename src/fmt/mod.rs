@@ -30,6 +30,15 @@ mod tests {
     use super::format;
 
     #[test]
+    fn identifiers_with_combining_marks_stay_whole() {
+        // Found by the `fmt` fuzz target: U+0487 (a combining mark) is ID_Continue.
+        let src = "x = length(var\u{487}egion) > 0\n";
+        let once = format(src).unwrap();
+        assert_eq!(once, src);
+        assert_eq!(format(&once).unwrap(), once);
+    }
+
+    #[test]
     fn aligns_indents_and_keeps_comments() {
         let src = "source \"amazon-ebs\" \"x\" {\n# the name\n      ami_name=\"a  b\"\ninstance_type   =   \"t3.micro\"\n\n\n\n  tags = {\n  Name = \"x\"\n    }\n  heredoc = <<EOF\n   keep   this\nEOF\n}\n";
         let out = format(src).unwrap();
