@@ -22,12 +22,41 @@ pub fn format(src: &str) -> Result<String, String> {
     })?;
     let mut tokens = lexer::lex(src.as_bytes());
     format::format(&mut tokens);
-    String::from_utf8(format::write(&tokens)).map_err(|e| format!("1:1: {e}"))
+    let out = String::from_utf8(format::write(&tokens)).map_err(|e| format!("1:1: {e}"))?;
+    // Only spaces between tokens change, so what parsed parses again — unless this lexer and
+    // hcl-edit read the text differently (a fuzzer found two such texts). A file that would no
+    // longer parse is never written: the file is refused, left as it is.
+    if let Err(e) = hcl_edit::parser::parse_body(&out) {
+        return Err(format!(
+            "1:1: not formatted: the result would not parse ({}:{}: {}); the file is left as it is — please report it",
+            e.location().line(),
+            e.location().column(),
+            e.message()
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::format;
+
+    #[test]
+    fn a_text_whose_result_would_not_parse_is_refused_not_reshaped() {
+        // Found by the `fmt` fuzz target: hcl-edit accepts this (an `%{ if }` directive left
+        // open inside a quoted string), the lexer ends the string at the quote, and the
+        // reshaped text no longer parses.
+        let src = "locals {\nb = \"%{ if var.x }\"\n=$ \u{b}\0 {}yes%{ else }no%{ endif }\"\n}\n";
+        assert!(
+            hcl_edit::parser::parse_body(src).is_ok(),
+            "hcl-edit accepts it"
+        );
+        let e = format(src).unwrap_err();
+        assert!(
+            e.contains("not formatted: the result would not parse"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn identifiers_with_combining_marks_stay_whole() {

@@ -1984,20 +1984,11 @@ fn a_prompt_holds_the_status_lines_while_it_is_answered() {
         "",
         "  provisioner \"breakpoint\" {\n    note = \"look around\"\n  }",
     );
-    let cmd = b.cmd(&["build", t.to_str().unwrap()]);
-    let mut tty = Command::new(emu::python());
-    tty.current_dir(b.dir.path());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => tty.env(k, v),
-            None => tty.env_remove(k),
-        };
-    }
-    tty.arg(super::support::repo().join("tests/support/answer_prompt.py"))
-        .args(["Press enter to continue.", "typed-answer", "--"])
-        .arg(env!("CARGO_BIN_EXE_ambake"))
-        .args(["build", t.to_str().unwrap()]);
-    let out = tty.output().unwrap();
+    let out = super::support::answer_on_terminal(
+        &b.cmd(&["build", t.to_str().unwrap()]),
+        "Press enter to continue.",
+        "typed-answer",
+    );
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{screen:?}");
     let asked = screen

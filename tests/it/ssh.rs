@@ -1311,19 +1311,11 @@ fn ssh_bastion_interactive_asks_at_the_terminal() {
             "  provisioner \"shell\" {{\n    inline = [\"mkdir -p {rd}\", \"echo via-interactive-bastion > {rd}/proof\"]\n  }}"
         ),
     );
-    let cmd = b.cmd(&["build", t.to_str().unwrap()]);
-    let mut tty = std::process::Command::new(emu::python());
-    tty.current_dir(b.dir.path());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => tty.env(k, v),
-            None => tty.env_remove(k),
-        };
-    }
-    tty.arg(super::support::repo().join("tests/support/answer_prompt.py"))
-        .args(["bastion asks:", ANSWER, "--", env!("CARGO_BIN_EXE_ambake")])
-        .args(["build", t.to_str().unwrap()]);
-    let out = tty.output().unwrap();
+    let out = super::support::answer_on_terminal(
+        &b.cmd(&["build", t.to_str().unwrap()]),
+        "bastion asks:",
+        ANSWER,
+    );
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -64,3 +64,23 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// Runs `cmd` on a pseudo-terminal, as a person would, typing `answer` and Enter once `prompt`
+/// shows (tests/support/answer_prompt.py); its environment and directory are kept.
+pub fn answer_on_terminal(cmd: &Command, prompt: &str, answer: &str) -> Output {
+    let mut tty = Command::new(super::emu::python());
+    if let Some(d) = cmd.get_current_dir() {
+        tty.current_dir(d);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => tty.env(k, v),
+            None => tty.env_remove(k),
+        };
+    }
+    tty.arg(repo().join("tests/support/answer_prompt.py"))
+        .args([prompt, answer, "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    tty.output().expect("tests/support/answer_prompt.py")
+}
