@@ -12,6 +12,21 @@ pub mod lexer;
 
 /// Formats `src`. Errors are syntax errors as `line:col: message`.
 pub fn format(src: &str) -> Result<String, String> {
+    // HCL's line endings are LF and CRLF; hclsyntax (and so `packer fmt`) refuses a carriage
+    // return on its own as an invalid character, where hcl-edit lets it through and the
+    // reshaping was not stable (a fuzz finding).
+    if let Some(at) = src
+        .as_bytes()
+        .windows(2)
+        .position(|w| w[0] == b'\r' && w[1] != b'\n')
+        .or_else(|| src.ends_with('\r').then(|| src.len() - 1))
+    {
+        let line = src[..at].matches('\n').count() + 1;
+        let col = at - src[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+        return Err(format!(
+            "{line}:{col}: Invalid character; a carriage return must be followed by a newline"
+        ));
+    }
     hcl_edit::parser::parse_body(src).map_err(|e| {
         format!(
             "{}:{}: {}",
@@ -56,6 +71,15 @@ mod tests {
             e.contains("not formatted: the result would not parse"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_lone_carriage_return_is_refused_as_hcl_refuses_it() {
+        // Found by the `fmt` fuzz target: formatting "\r\r\t\n" twice gave two results.
+        let e = format("a = 1\n\r\r\t\n").unwrap_err();
+        assert!(e.starts_with("2:1: Invalid character"), "{e}");
+        assert!(format("a = 1\r").is_err());
+        assert_eq!(format("a = 1\r\nb = 2\r\n").unwrap(), "a = 1\r\nb = 2\r\n");
     }
 
     #[test]
