@@ -17,8 +17,9 @@ pub struct AssumeRole {
     pub transitive_tag_keys: Vec<String>,
 }
 
-/// What decides which credentials, region and endpoint a build uses.
-#[derive(Debug, Clone, Default)]
+/// What decides which credentials, region and endpoint a build uses. Its `Debug` leaves the
+/// secrets out (a session keeps these options to renew itself, and sessions are `Debug`).
+#[derive(Clone, Default)]
 pub struct AccessOptions {
     pub access_key: Option<String>,
     pub secret_key: Option<String>,
@@ -36,6 +37,25 @@ pub struct AccessOptions {
     pub insecure_skip_tls_verify: bool,
 }
 
+impl std::fmt::Debug for AccessOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<hidden>");
+        f.debug_struct("AccessOptions")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &hidden(&self.secret_key))
+            .field("token", &hidden(&self.token))
+            .field("profile", &self.profile)
+            .field("shared_credentials_file", &self.shared_credentials_file)
+            .field("region", &self.region)
+            .field("assume_role", &self.assume_role)
+            .field("custom_endpoint_ec2", &self.custom_endpoint_ec2)
+            .field("max_retries", &self.max_retries)
+            .field("mfa_code", &hidden(&self.mfa_code))
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .finish()
+    }
+}
+
 impl AccessOptions {
     /// Every secret these options hold, for masking.
     pub fn secrets(&self) -> Vec<String> {
@@ -44,5 +64,24 @@ impl AccessOptions {
             .flatten()
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn debug_leaves_the_secrets_out() {
+        let o = super::AccessOptions {
+            access_key: Some("AKIAEXAMPLE".into()),
+            secret_key: Some("s3cr3t-key".into()),
+            token: Some("session-tok".into()),
+            mfa_code: Some("123456".into()),
+            ..Default::default()
+        };
+        let d = format!("{o:?}");
+        assert!(d.contains("AKIAEXAMPLE") && d.contains("<hidden>"), "{d}");
+        for s in ["s3cr3t-key", "session-tok", "123456"] {
+            assert!(!d.contains(s), "{d}");
+        }
     }
 }

@@ -126,14 +126,12 @@ impl Bastion {
                 ssh2::CheckResult::NotFound | ssh2::CheckResult::Failure => {}
             }
         }
-        let mut pin = self.host_key.lock().unwrap_or_else(|p| p.into_inner());
-        match pin.as_ref() {
-            Some((first, first_fp)) if first.as_slice() != key => Err(format!(
+        match super::connect::check_pin(&self.host_key, sess) {
+            super::connect::Pinned::Changed(first_fp) => Err(format!(
                 "the host key of bastion {here} changed since the build's first connection ({first_fp} then, {fp} now): refusing to connect"
             )),
-            Some(_) => Ok(()),
-            None => {
-                *pin = Some((key.to_vec(), fp.clone()));
+            super::connect::Pinned::Same => Ok(()),
+            super::connect::Pinned::First => {
                 self.tell(format!(
                     "Bastion {here}: host key {fp} is not in {}; accepted on first use and pinned for this build",
                     self.known_hosts

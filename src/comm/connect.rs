@@ -131,6 +131,32 @@ pub struct HostKeyChanged(pub String);
 /// Shared by every clone of a build's [`SshConfig`]: the key and its fingerprint.
 pub type HostKeyPin = Arc<Mutex<Option<(Vec<u8>, String)>>>;
 
+/// What a host key pin says of the key a session just presented.
+pub(crate) enum Pinned {
+    /// The first key met this build: now pinned.
+    First,
+    /// The pinned key again.
+    Same,
+    /// Another key than the pinned one (whose fingerprint this is): refuse.
+    Changed(String),
+}
+
+/// Checks the session's host key against the pin, pinning it when it is the first.
+pub(crate) fn check_pin(pin: &HostKeyPin, sess: &Session) -> Pinned {
+    let Some((key, _)) = sess.host_key() else {
+        return Pinned::Same;
+    };
+    let mut pin = pin.lock().unwrap_or_else(|p| p.into_inner());
+    match pin.as_ref() {
+        Some((first, first_fp)) if first.as_slice() != key => Pinned::Changed(first_fp.clone()),
+        Some(_) => Pinned::Same,
+        None => {
+            *pin = Some((key.to_vec(), fingerprint(sess)));
+            Pinned::First
+        }
+    }
+}
+
 /// The session's host key fingerprint, as OpenSSH prints it.
 pub(crate) fn fingerprint(sess: &Session) -> String {
     use base64::Engine as _;
@@ -193,20 +219,13 @@ fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
     sess.handshake()
         .map_err(|e| Attempt::Handshake(e.to_string()))?;
     // Before any credential goes out: is this the machine the build first reached?
-    if let Some((key, _)) = sess.host_key() {
-        let mut pin = c.host_key.lock().unwrap_or_else(|p| p.into_inner());
-        match pin.as_ref() {
-            Some((first, first_fp)) if first.as_slice() != key => {
-                return Err(Attempt::HostKey(format!(
-                    "the host key of {}:{} changed since the build's first connection ({first_fp} then, {} now): refusing to connect — another machine may be answering at this address",
-                    c.host,
-                    c.port,
-                    fingerprint(&sess)
-                )));
-            }
-            Some(_) => {}
-            None => *pin = Some((key.to_vec(), fingerprint(&sess))),
-        }
+    if let Pinned::Changed(first_fp) = check_pin(&c.host_key, &sess) {
+        return Err(Attempt::HostKey(format!(
+            "the host key of {}:{} changed since the build's first connection ({first_fp} then, {} now): refusing to connect — another machine may be answering at this address",
+            c.host,
+            c.port,
+            fingerprint(&sess)
+        )));
     }
     authenticate(&sess, &c.user, &c.auth).map_err(Attempt::Auth)?;
     if let Some(k) = c.keep_alive {
