@@ -124,8 +124,12 @@ enum Encoder {
 }
 
 impl Encoder {
-    fn new(file: std::fs::File, algorithm: Option<Algorithm>, level: Option<u32>) -> Self {
-        match algorithm {
+    fn new(
+        file: std::fs::File,
+        algorithm: Option<Algorithm>,
+        level: Option<u32>,
+    ) -> std::io::Result<Self> {
+        Ok(match algorithm {
             None => Self::Plain(file),
             Some(Algorithm::Gzip) => Self::Gzip(flate2::write::GzEncoder::new(
                 file,
@@ -141,17 +145,18 @@ impl Encoder {
                 }
                 Self::Bgzf(b.build_from_writer(file))
             }
-            // Packer's xz writer takes no level.
-            Some(Algorithm::Xz) => Self::Xz(
-                lzma_rust2::XzWriter::new(file, lzma_rust2::XzOptions::with_preset(6))
-                    .expect("preset 6 is a valid xz preset"),
-            ),
+            // Packer's xz writer takes no level. Writing the stream header can fail (a full
+            // disk): an error, not a panic.
+            Some(Algorithm::Xz) => Self::Xz(lzma_rust2::XzWriter::new(
+                file,
+                lzma_rust2::XzOptions::with_preset(6),
+            )?),
             // Packer's bzip2 default is 9, not the gzip-style 6.
             Some(Algorithm::Bzip2) => Self::Bzip2(bzip2::write::BzEncoder::new(
                 file,
                 bzip2::Compression::new(level.unwrap_or(9)),
             )),
-        }
+        })
     }
 
     fn finish(self) -> std::io::Result<std::fs::File> {
@@ -236,7 +241,9 @@ pub fn run(
         }
         Some(Archive::Tar) => {
             say(format!("Tarring {target} with {compression}"));
-            let mut t = tar::Builder::new(Encoder::new(file, kind.algorithm, level));
+            let enc = Encoder::new(file, kind.algorithm, level)
+                .with_context(|| format!("Unable to create archive {target}"))?;
+            let mut t = tar::Builder::new(enc);
             for path in files {
                 let mut src = std::fs::File::open(path)
                     .with_context(|| format!("Unable to read file {path}"))?;
@@ -258,7 +265,8 @@ pub fn run(
             say(format!("Archiving {path} with {compression}"));
             let mut src = std::fs::File::open(path)
                 .with_context(|| format!("Failed to open source file {path} for reading"))?;
-            let mut enc = Encoder::new(file, kind.algorithm, level);
+            let mut enc = Encoder::new(file, kind.algorithm, level)
+                .with_context(|| format!("Unable to create archive {target}"))?;
             std::io::copy(&mut src, &mut enc)
                 .with_context(|| format!("Failed to compress {path}"))?;
             enc.finish()
