@@ -10,7 +10,7 @@ size_mb=${SIZE_MB:-1024}
 [ "$(id -u)" = 0 ] || { echo "bench/transfer.sh: run as root (it starts a private sshd)" >&2; exit 1; }
 # The debug build (libssh2 is optimised in it, see Cargo.toml); a release build takes 12+ min.
 cargo build -q
-bin=target/debug/ambake
+bin="${CARGO_TARGET_DIR:-target}/debug/ambake"
 user=ec2-user
 id $user >/dev/null 2>&1 || useradd -m -s /bin/bash $user
 usermod -p '*' $user; mkdir -p /run/sshd
@@ -51,12 +51,12 @@ echo "size: ${size_mb} MiB, runs: $runs (median)"
 bench "openssh scp upload"        scp "${opts[@]}" -P "$port" "$w/src" "$user@127.0.0.1:$remote/up"
 bench "openssh scp -O upload"     scp -O "${opts[@]}" -P "$port" "$w/src" "$user@127.0.0.1:$remote/up"
 bench "openssh sftp upload"       sh -c "echo 'put $w/src $remote/up' | sftp -b - -q -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i $w/id -P $port $user@127.0.0.1"
-bench "ambake scp upload"         "$bin" transfer --port "$port" --user $user --key "$w/id" upload "$w/src" "$remote/up"
-bench "ambake sftp upload"        "$bin" transfer --sftp --port "$port" --user $user --key "$w/id" upload "$w/src" "$remote/up"
+bench "ambake scp upload"         "$bin" transfer ${AMBAKE_TRANSFER_ARGS:-} --port "$port" --user $user --key "$w/id" upload "$w/src" "$remote/up"
+bench "ambake sftp upload"        "$bin" transfer ${AMBAKE_TRANSFER_ARGS:-} --sftp --port "$port" --user $user --key "$w/id" upload "$w/src" "$remote/up"
 bench "openssh scp download"      scp "${opts[@]}" -P "$port" "$user@127.0.0.1:$remote/src" "$w/down"
 bench "openssh sftp download"     sh -c "echo 'get $remote/src $w/down' | sftp -b - -q -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i $w/id -P $port $user@127.0.0.1"
-bench "ambake scp download"       "$bin" transfer --port "$port" --user $user --key "$w/id" download "$remote/src" "$w/down"
-bench "ambake sftp download"      "$bin" transfer --sftp --port "$port" --user $user --key "$w/id" download "$remote/src" "$w/down"
+bench "ambake scp download"       "$bin" transfer ${AMBAKE_TRANSFER_ARGS:-} --port "$port" --user $user --key "$w/id" download "$remote/src" "$w/down"
+bench "ambake sftp download"      "$bin" transfer ${AMBAKE_TRANSFER_ARGS:-} --sftp --port "$port" --user $user --key "$w/id" download "$remote/src" "$w/down"
 rm -rf "$remote"
 r() { awk -v n="$1" '$0 ~ "^"n" [0-9.]+$" {print $NF}' "$w/results"; }
 ratio() { if [ -n "$(r "$1")" ] && [ -n "$(r "$2")" ]; then echo "scale=2; $(r "$2") / $(r "$1")" | bc; else echo "-"; fi; }

@@ -523,7 +523,7 @@ _ambake() {
             return 0
             ;;
         ambake__subcmd__transfer)
-            opts="-h --host --port --user --key --sftp --help upload download"
+            opts="-h --host --port --user --key --sftp --ciphers --help upload download"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -542,6 +542,10 @@ _ambake() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ciphers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

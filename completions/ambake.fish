@@ -122,6 +122,7 @@ complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l host -r
 complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l port -r
 complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l user -r
 complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l key -d 'Private key file' -r
+complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l ciphers -d 'Ciphers to offer, in order (comma-separated), as a template\'s ssh_ciphers' -r
 complete -c ambake -n "__fish_ambake_using_subcommand transfer" -l sftp -d 'Use SFTP instead of scp'
 complete -c ambake -n "__fish_ambake_using_subcommand transfer" -s h -l help -d 'Print help'
 complete -c ambake -n "__fish_ambake_using_subcommand help; and not __fish_seen_subcommand_from build validate inspect fmt whoami resume cleanup iam-policy version completions man transfer help" -f -a "build" -d 'Build the AMIs of a template'

@@ -170,6 +170,7 @@ _arguments "${_arguments_options[@]}" : \
 '--port=[]:PORT:_default' \
 '--user=[]:USER:_default' \
 '--key=[Private key file]:KEY:_default' \
+'*--ciphers=[Ciphers to offer, in order (comma-separated), as a template'\''s ssh_ciphers]:CIPHERS:_default' \
 '--sftp[Use SFTP instead of scp]' \
 '-h[Print help]' \
 '--help[Print help]' \

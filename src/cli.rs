@@ -64,6 +64,9 @@ pub struct TransferArgs {
     /// Use SFTP instead of scp
     #[arg(long)]
     pub sftp: bool,
+    /// Ciphers to offer, in order (comma-separated), as a template's ssh_ciphers
+    #[arg(long, value_delimiter = ',')]
+    pub ciphers: Vec<String>,
     /// upload or download
     #[arg(value_parser = ["upload", "download"])]
     pub direction: String,

@@ -32,6 +32,16 @@ impl std::fmt::Debug for Progress {
     }
 }
 
+/// Told how long a wait took when it saw its change (the time of the poll that saw it).
+#[derive(Clone)]
+pub struct OnDone(pub std::sync::Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl std::fmt::Debug for OnDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnDone")
+    }
+}
+
 /// How often a long wait reports, at most.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 
@@ -49,6 +59,10 @@ pub struct WaitSpec {
     pub progress: Option<Progress>,
     /// Called after every poll (a live status line).
     pub on_poll: Option<Progress>,
+    /// About how long the change takes (the same wait in earlier builds): the second poll is
+    /// put off until 85 % of it. Only worth it for changes of seconds (2 s or more).
+    pub expected: Option<Duration>,
+    pub on_done: Option<OnDone>,
 }
 
 impl WaitSpec {
@@ -62,6 +76,8 @@ impl WaitSpec {
             not_found_grace: Duration::from_secs(30),
             progress: None,
             on_poll: None,
+            expected: None,
+            on_done: None,
         }
     }
     /// Applies `aws_polling` / `AWS_POLL_DELAY_SECONDS` / `AWS_MAX_ATTEMPTS`.
@@ -118,7 +134,12 @@ where
             _ = cancel.cancelled() => return Err(WaitError::Cancelled(spec.what.clone())),
         };
         match result.map_err(WaitError::Poll)? {
-            Poll::Done(v) => return Ok(v),
+            Poll::Done(v) => {
+                if let Some(d) = &spec.on_done {
+                    (d.0)(start.elapsed());
+                }
+                return Ok(v);
+            }
             Poll::Failed(reason) => {
                 return Err(WaitError::Failed {
                     what: spec.what.clone(),
@@ -167,8 +188,14 @@ where
 /// change takes, it is noticed within 20 % of its time + 1 s, and long waits cost one call per
 /// `max_delay`. Jitter only shortens a pause (down to 85 %), so parallel builds do not poll in
 /// lock step and the bound holds. With `aws_polling`, the fixed delay, jittered ±20 %.
+///
+/// When the wait's usual length E is known (`expected`, 2 s or more), the poll after the first
+/// is at 0.85 E, then the schedule above: a change that takes about as long as before costs
+/// three polls and is still noticed within 20 % + 1 s; one that comes sooner than 0.7 E is
+/// noticed at 0.85 E.
 pub struct Backoff {
     first: Duration,
+    lead: Option<Duration>,
     fixed: Option<Duration>,
     max_delay: Duration,
     rng: fastrand::Rng,
@@ -178,6 +205,10 @@ impl Backoff {
     pub fn new(spec: &WaitSpec) -> Backoff {
         Backoff {
             first: spec.first_delay,
+            lead: spec
+                .expected
+                .filter(|e| *e >= Duration::from_secs(2))
+                .map(|e| e.mul_f64(0.85)),
             fixed: spec.fixed_delay,
             max_delay: spec.max_delay,
             rng: fastrand::Rng::new(),
@@ -186,9 +217,10 @@ impl Backoff {
 
     /// The next pause after `elapsed` of waiting, never longer than `remaining`.
     pub fn next(&mut self, elapsed: Duration, remaining: Duration) -> Duration {
-        let pause = match self.fixed {
-            Some(d) => d.mul_f64(0.8 + self.rng.f64() * 0.4),
-            None => {
+        let pause = match (self.fixed, self.lead) {
+            (Some(d), _) => d.mul_f64(0.8 + self.rng.f64() * 0.4),
+            (None, Some(lead)) if elapsed < lead => lead - elapsed,
+            (None, _) => {
                 let bound = if elapsed.is_zero() {
                     self.first
                 } else {
@@ -272,6 +304,61 @@ mod tests {
             "{:?}",
             t0.elapsed()
         );
+    }
+
+    /// With the usual length known, a change of about that length costs three polls and keeps
+    /// the promise below; a change much faster than usual is seen at 85 % of the usual length.
+    #[test]
+    fn a_known_length_is_polled_for_when_due() {
+        let spec = WaitSpec {
+            expected: Some(Duration::from_secs(33)),
+            ..WaitSpec::new("x", Duration::from_secs(7200))
+        };
+        let polls_until = |took: f64| {
+            let mut b = Backoff::new(&spec);
+            let (mut t, mut polls) = (0.0f64, 1);
+            while t < took {
+                t += b
+                    .next(Duration::from_secs_f64(t), Duration::from_secs(7200))
+                    .as_secs_f64();
+                polls += 1;
+            }
+            (t, polls)
+        };
+        // (The kept time is when a poll saw the change, at or after it: a change takes that
+        // long or a little less.) A slower one costs a poll or two more.
+        for (took, most) in [(29.0, 3), (31.0, 3), (33.0, 3), (36.0, 4), (40.0, 4)] {
+            for _ in 0..50 {
+                let (t, polls) = polls_until(took);
+                assert!(t - took <= took * 0.2 + 1.0, "{took} s seen at {t:.2}");
+                assert!(polls <= most, "{took} s: {polls} polls");
+            }
+        }
+        // Much faster than usual: seen at the lead, 28.05 s.
+        let (t, polls) = polls_until(5.0);
+        assert!((t - 28.05).abs() < 0.01 && polls == 2, "{t} {polls}");
+        // Sub-second history (an instant emulator) changes nothing.
+        let instant = WaitSpec {
+            expected: Some(Duration::from_millis(300)),
+            ..WaitSpec::new("x", Duration::from_secs(60))
+        };
+        let first = Backoff::new(&instant).next(Duration::ZERO, Duration::from_secs(60));
+        assert!(first <= Duration::from_millis(500), "{first:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_time_a_change_took_is_told() {
+        let took = Arc::new(std::sync::Mutex::new(None));
+        let t = took.clone();
+        let spec = WaitSpec {
+            on_done: Some(OnDone(Arc::new(move |d| *t.lock().unwrap() = Some(d)))),
+            expected: Some(Duration::from_secs(20)),
+            ..WaitSpec::new("x", Duration::from_secs(600))
+        };
+        let (n, f) = scripted(vec![Poll::Pending("pending".into()), Poll::Done(1)]);
+        wait(&spec, &CancellationToken::new(), f).await.unwrap();
+        assert_eq!(n.load(Ordering::SeqCst), 2);
+        assert_eq!(*took.lock().unwrap(), Some(Duration::from_secs(17)));
     }
 
     /// The promise of the schedule, for changes from a fraction of a second to an hour: each

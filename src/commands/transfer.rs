@@ -31,7 +31,7 @@ pub fn run(a: &TransferArgs) -> anyhow::Result<Exit> {
         first_retry: Duration::from_secs(1),
         bastion: None,
         host_key: Default::default(),
-        ciphers: vec![],
+        ciphers: a.ciphers.clone(),
         kex: vec![],
         proxy: None,
     };

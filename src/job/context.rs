@@ -1,9 +1,10 @@
 //! What every step gets: the plan, the AWS session, output, the journal, cancellation.
 
 use super::journal::{Event, Journal, Lifetime, Resource};
+use super::wait_times::WaitTimes;
 use crate::aws::clients::Session;
 use crate::aws::polling::Polling;
-use crate::aws::wait::{WaitError, WaitSpec};
+use crate::aws::wait::{OnDone, WaitError, WaitSpec};
 use crate::config::BuildPlan;
 use crate::template::legacy::{self, LegacyContext};
 use crate::ui::Ui;
@@ -135,6 +136,25 @@ impl Cx {
                 },
             ))),
             ..WaitSpec::new(what, default_max).with_polling(&self.polling)
+        }
+    }
+
+    /// [`Cx::spec`] for a change this build has waited for before (`kind`, e.g.
+    /// "image-available", in `region`): polls when the change is due, and keeps how long it
+    /// took this time (see [`super::wait_times`]).
+    pub fn learned_spec(
+        &self,
+        kind: &str,
+        region: &str,
+        what: impl Into<String>,
+        default_max: Duration,
+    ) -> WaitSpec {
+        let times = WaitTimes::beside_journals();
+        let key = WaitTimes::key(&self.plan.name, region, kind);
+        WaitSpec {
+            expected: times.expected(&key),
+            on_done: Some(OnDone(Arc::new(move |took| times.record(&key, took)))),
+            ..self.spec(what, default_max)
         }
     }
 

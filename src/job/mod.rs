@@ -10,3 +10,4 @@ pub mod kept;
 pub mod needs;
 pub mod state;
 pub mod tags;
+pub mod wait_times;

@@ -6,6 +6,7 @@
 //! Every AMI is journaled the moment CreateImage/CopyImage returns its id, before the wait: a
 //! cancel or timeout during the wait still deregisters it (Packer's bug packer#10248).
 
+use super::ami_tags::AmiTags;
 use crate::aws::images::{owned_named, snapshots_of, wait_available};
 use crate::aws::retry::{RetryError, retry};
 use crate::aws::wait::WaitSpec;
@@ -14,7 +15,7 @@ use crate::job::context::{Cx, Interrupted, aws_err, is_code};
 use crate::job::journal::{self, Event, Journal, Lifetime, Resource};
 use crate::job::needs::Needs;
 use crate::job::state::BuildState;
-use crate::job::tags::{COMMITTED_TAG, ec2_tags, spec};
+use crate::job::tags::{ec2_tags, spec};
 use aws_sdk_ec2::operation::create_image::CreateImageError;
 use aws_sdk_ec2::types::*;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -97,6 +98,13 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         super::security::run_tags(cx, st)?
     };
     image_tags.remove(crate::job::tags::BUILD_ID_TAG);
+    let final_tags = AmiTags::render(cx, st)?;
+    let tag_specs = if intermediary {
+        // Deregistered once its copies exist: only traceable, not a product.
+        vec![spec(ResourceType::Image, &cx.build_id, &image_tags)]
+    } else {
+        final_tags.specs(&cx.build_id, &image_tags)
+    };
     let instance = st.instance()?.id.clone();
     cx.ui.say(&format!(
         "Creating AMI {image_name} from instance {instance}"
@@ -111,9 +119,9 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             Some(super::instance::block_devices(&c.ami_block_device_mappings))
                 .filter(|v| !v.is_empty()),
         )
-        // Snapshots are reached through their AMI (cleanup deletes them with it) and tagged in
-        // the tags step; a snapshot TagSpecification here is also what moto cannot take.
-        .tag_specifications(spec(ResourceType::Image, &cx.build_id, &image_tags));
+        // Snapshots are reached through their AMI (cleanup deletes them with it); see
+        // ami_tags for which tags go on at creation.
+        .set_tag_specifications(Some(tag_specs));
     if c.no_ephemeral {
         for l in 'a'..='z' {
             req = req.block_device_mappings(
@@ -173,7 +181,12 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     )?;
     cx.ui.message(&format!("AMI: {id}"));
     cx.ui.say("Waiting for AMI to become ready...");
-    let spec = cx.spec(format!("AMI {id} to be available"), IMAGE_WAIT);
+    let spec = cx.learned_spec(
+        "image-available",
+        cx.region(),
+        format!("AMI {id} to be available"),
+        IMAGE_WAIT,
+    );
     let bar = cx.ui.percent_bar(&format!("{id} snapshots"));
     let snaps = wait_available(&cx.ec2, cx.region(), &id, &spec, &cx.cancel, bar.as_ref()).await?;
     // Journaled now: once the AMI is deregistered it no longer lists them.
@@ -192,10 +205,9 @@ pub async fn create(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
             cx,
             cx.region().to_string(),
             id.clone(),
-            name.clone(),
-            description,
-            true,
-            kms,
+            (name.clone(), description),
+            (true, kms),
+            final_tags.specs(&cx.build_id, &BTreeMap::new()),
         );
         let (region, ami, snaps) = job.run().await?;
         st.amis.insert(region.clone(), ami);
@@ -223,7 +235,7 @@ struct CopyJob {
     kms: Option<String>,
     duration: Option<i64>,
     token: String,
-    build_id: String,
+    tags: Vec<TagSpecification>,
 }
 
 impl CopyJob {
@@ -231,10 +243,9 @@ impl CopyJob {
         cx: &Cx,
         region: String,
         source_id: String,
-        name: String,
-        description: Option<String>,
-        encrypted: bool,
-        kms: Option<String>,
+        (name, description): (String, Option<String>),
+        (encrypted, kms): (bool, Option<String>),
+        tags: Vec<TagSpecification>,
     ) -> CopyJob {
         let ec2 = cx.ec2_in(&region);
         CopyJob {
@@ -242,7 +253,12 @@ impl CopyJob {
             journal: cx.journal.clone(),
             cancel: cx.cancel.clone(),
             ui: cx.ui.clone(),
-            spec: cx.spec(format!("AMI copy in {region} to be available"), IMAGE_WAIT),
+            spec: cx.learned_spec(
+                "copy-available",
+                &region,
+                format!("AMI copy in {region} to be available"),
+                IMAGE_WAIT,
+            ),
             // Time-based copies apply to the cross-region copies, not to encrypt_boot's own.
             duration: if region == cx.region() {
                 None
@@ -250,7 +266,7 @@ impl CopyJob {
                 cx.plan.config.snapshot_copy_duration_minutes
             },
             token: format!("{}-copy-{region}", cx.build_id),
-            build_id: cx.build_id.clone(),
+            tags,
             region,
             source_region: cx.region().to_string(),
             source_id,
@@ -286,7 +302,7 @@ impl CopyJob {
             .name(&self.name)
             .set_description(self.description.clone())
             .client_token(&self.token)
-            .tag_specifications(spec(ResourceType::Image, &self.build_id, &BTreeMap::new()));
+            .set_tag_specifications(Some(self.tags.clone()));
         if self.encrypted {
             req = req.encrypted(true).set_kms_key_id(self.kms.clone());
         }
@@ -373,16 +389,16 @@ pub async fn copy(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         return Ok(());
     }
     let (name, description) = naming(cx, st)?;
+    let tags = AmiTags::render(cx, st)?.specs(&cx.build_id, &BTreeMap::new());
     let mut set = tokio::task::JoinSet::new();
     for copy in &copies {
         let job = CopyJob::new(
             cx,
             copy.region.clone(),
             source.clone(),
-            name.clone(),
-            description.clone(),
-            out.encrypt,
-            copy.kms_key_id.clone(),
+            (name.clone(), description.clone()),
+            (out.encrypt, copy.kms_key_id.clone()),
+            tags.clone(),
         );
         set.spawn(job.run());
     }
@@ -495,16 +511,12 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Tags in every region; snapshot_tags win over tags on snapshots. One CreateTags per region
-/// when AMI and snapshots get the same set. Tagging is the last thing an AMI gets: with its
-/// tags it carries `ambake:committed`, and right after they are on it is journaled as
-/// committed — a finished product that no cleanup deletes, whatever happens next.
+/// The commit, in every region: one CreateTags puts `ambake:committed` (and the AMI tags, when
+/// the snapshots did not get theirs at creation, see ami_tags) on the AMI and its snapshots at
+/// once, so an AMI that carries the marker always has snapshots that do. Right after, it is
+/// journaled as committed — a finished product that no cleanup deletes, whatever happens next.
 pub async fn tags(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
-    let c = &cx.plan.config;
-    let mut ami_tags = cx.render_map(&c.tags, st)?;
-    ami_tags.insert(COMMITTED_TAG.to_string(), "true".to_string());
-    let mut snap_tags = ami_tags.clone();
-    snap_tags.extend(cx.render_map(&c.snapshot_tags, st)?);
+    let commit = AmiTags::render(cx, st)?.commit();
     let amis: Vec<(String, String)> = st.amis.clone().into_iter().collect();
     for (region, ami) in &amis {
         cx.check_cancel()?;
@@ -512,36 +524,24 @@ pub async fn tags(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         let snaps = st.snapshots.get(region).cloned().unwrap_or_default();
         cx.ui
             .say(&format!("Adding tags to AMI ({ami}) in {region}..."));
-        let mut batches: Vec<(Vec<String>, &BTreeMap<String, String>)> = Vec::new();
-        if snap_tags == ami_tags {
-            let mut ids = vec![ami.clone()];
-            ids.extend(snaps.iter().cloned());
-            batches.push((ids, &ami_tags));
-        } else {
-            // Snapshots first: an AMI that carries ambake:committed always has committed
-            // snapshots, so no cleanup can take a finished AMI's snapshots from under it.
-            if !snaps.is_empty() {
-                batches.push((snaps.clone(), &snap_tags));
-            }
-            batches.push((vec![ami.clone()], &ami_tags));
-        }
-        for (ids, t) in batches {
-            // A new AMI or snapshot can be invisible to CreateTags for a moment.
-            retry(
-                "the AMI to be visible to CreateTags",
-                Duration::from_secs(30),
-                &cx.cancel,
-                &|e| is_code(e, &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"]),
-                || {
-                    ec2.create_tags()
-                        .set_resources(Some(ids.clone()))
-                        .set_tags(Some(ec2_tags(t)))
-                        .send()
-                },
-            )
-            .await
-            .map_err(|e| e.into_anyhow(|e| aws_err("ec2:CreateTags", region, e)))?;
-        }
+        // Snapshots first in the call, as they were when these were two calls.
+        let mut ids = snaps.clone();
+        ids.push(ami.clone());
+        // A new AMI or snapshot can be invisible to CreateTags for a moment.
+        retry(
+            "the AMI to be visible to CreateTags",
+            Duration::from_secs(30),
+            &cx.cancel,
+            &|e| is_code(e, &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"]),
+            || {
+                ec2.create_tags()
+                    .set_resources(Some(ids.clone()))
+                    .set_tags(Some(ec2_tags(&commit)))
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| e.into_anyhow(|e| aws_err("ec2:CreateTags", region, e)))?;
         let mut done = vec![Resource::Image {
             region: region.clone(),
             id: ami.clone(),

@@ -104,7 +104,12 @@ pub async fn wait_state(
     want: &str,
     region: &str,
 ) -> anyhow::Result<Instance> {
-    let spec = cx.spec(format!("instance {id} to be {want}"), INSTANCE_WAIT);
+    let spec = cx.learned_spec(
+        &format!("instance-{want}"),
+        region,
+        format!("instance {id} to be {want}"),
+        INSTANCE_WAIT,
+    );
     cx.wait(spec, || async {
         let out = match ec2.describe_instances().instance_ids(id).send().await {
             Ok(o) => o,

@@ -2,6 +2,7 @@
 //! Each step lists the AWS calls it makes; a step that creates a resource journals it as soon
 //! as the create call returns and never deletes it itself: cleanup replays the journal.
 
+pub mod ami_tags;
 pub mod capacity;
 pub mod image;
 pub mod instance;

@@ -15,7 +15,7 @@ const COPY_REGION: &str = "us-west-2";
 pub(super) struct Bench {
     pub(super) moto: Moto,
     pub(super) dir: tempfile::TempDir,
-    _proxy: Option<Proc>,
+    _proxy: Proc,
     endpoint: String,
 }
 
@@ -23,19 +23,17 @@ impl Bench {
     pub(super) fn new(proxy_args: &[&str]) -> Bench {
         let moto = Moto::start(false);
         let dir = tempfile::tempdir().unwrap();
-        let (proxy, endpoint) = if proxy_args.is_empty() {
-            (None, moto.url())
-        } else {
-            let d = dir.path().to_string_lossy().into_owned();
-            let mut args = vec![moto.port.to_string(), "--dir".to_string(), d];
-            args.extend(proxy_args.iter().map(|s| s.to_string()));
-            let (p, port) = emu::helper(
-                "aws_proxy.py",
-                &args.iter().map(String::as_str).collect::<Vec<_>>(),
-                dir.path(),
-            );
-            (Some(p), format!("http://127.0.0.1:{port}"))
-        };
+        // Always through the proxy: it also does what moto cannot of tagging at creation
+        // (a CreateImage snapshot TagSpecification), which every build with snapshot_tags uses.
+        let d = dir.path().to_string_lossy().into_owned();
+        let mut args = vec![moto.port.to_string(), "--dir".to_string(), d];
+        args.extend(proxy_args.iter().map(|s| s.to_string()));
+        let (proxy, port) = emu::helper(
+            "aws_proxy.py",
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            dir.path(),
+        );
+        let endpoint = format!("http://127.0.0.1:{port}");
         Bench {
             moto,
             dir,
@@ -245,9 +243,15 @@ pub(super) async fn leftovers(moto: &Moto, allow_committed_amis: bool) -> Vec<St
     out
 }
 
+/// The journals (and kept keys) in the state directory; the wait times kept beside them are
+/// not a build's.
 pub(super) fn journals(b: &Bench) -> Vec<PathBuf> {
     std::fs::read_dir(b.state_dir())
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| !p.ends_with("wait-times.json"))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -337,9 +341,19 @@ fn communicator_none_build_end_to_end() {
             .collect();
         assert!(
             st.contains(&("Snap".into(), "yes".into()))
-                && st.contains(&("Name".into(), "demo".into())),
-            "snapshot_tags over tags: {st:?}"
+                && st.contains(&("Name".into(), "demo".into()))
+                && st.contains(&("ambake:committed".into(), "true".into()))
+                && st.iter().any(|(k, _)| k == "ambake:build-id"),
+            "snapshot_tags over tags, committed with the AMI: {st:?}"
         );
+        // The snapshots got their own tags at creation (CreateImage's and CopyImage's
+        // TagSpecifications): one CreateTags per region commits AMI and snapshots at once.
+        let tag_calls = b
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("CreateTags "))
+            .count();
+        assert_eq!(tag_calls, 2, "{:?}", b.calls());
         let west = aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&sdk)
                 .region(aws_types::region::Region::new(COPY_REGION))
@@ -355,6 +369,27 @@ fn communicator_none_build_end_to_end() {
         assert!(
             copy.tags().iter().any(|t| t.key() == Some("Name")),
             "copies are tagged too"
+        );
+        let copy_snap = copy
+            .block_device_mappings()
+            .iter()
+            .find_map(|m| m.ebs().and_then(|e| e.snapshot_id()))
+            .expect("the copy's snapshot")
+            .to_string();
+        let cs = west
+            .describe_snapshots()
+            .snapshot_ids(&copy_snap)
+            .send()
+            .await
+            .unwrap();
+        let ct: Vec<(&str, &str)> = cs.snapshots()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap(), t.value().unwrap()))
+            .collect();
+        assert!(
+            ct.contains(&("Snap", "yes")) && ct.contains(&("ambake:committed", "true")),
+            "the copy's snapshots are tagged as the build region's: {ct:?}"
         );
         let left = leftovers(&b.moto, true).await;
         assert!(left.is_empty(), "leaked: {left:?}");
@@ -504,6 +539,50 @@ fn waiters_wait_through_slow_state_changes() {
     assert!(
         started.elapsed() >= Duration::from_millis(6400),
         "polls are about a second apart"
+    );
+    assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
+}
+
+/// A build waits for what it waited for before when it is due: against state changes that
+/// take real seconds, the second run of the same template polls far less (the first run's
+/// times are kept in the state directory's wait-times.json), and both succeed.
+#[test]
+fn a_repeated_build_polls_when_its_changes_are_due() {
+    let b = Bench::new(&["--slow-seconds", "3:4:4"]);
+    // The waiter's own schedule, not aws_polling's fixed delay.
+    let t = b.template("", "");
+    let text = std::fs::read_to_string(&t).unwrap();
+    let start = text.find("  aws_polling {").unwrap();
+    let end = start + text[start..].find("  }\n").unwrap() + 4;
+    std::fs::write(&t, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let mut waits = Vec::new();
+    for _ in 0..2 {
+        let before = b.calls().len();
+        let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+        assert_eq!(code, 0, "{out}");
+        let calls = b.calls()[before..].to_vec();
+        let n = calls
+            .iter()
+            .filter(|c| c.starts_with("DescribeInstances ") || c.starts_with("DescribeImages "))
+            .count();
+        waits.push((n, calls));
+    }
+    let kept = std::fs::read_to_string(b.state_dir().join("wait-times.json")).unwrap();
+    for kind in [
+        "instance-running",
+        "instance-stopped",
+        "image-available",
+        "copy-available",
+    ] {
+        assert!(kept.contains(kind), "{kind} not kept: {kept}");
+    }
+    // Four waits of 3–4 s: about five polls each the first time, three the second.
+    assert!(
+        waits[1].0 + 6 <= waits[0].0,
+        "first run {} Describe calls, second {}: {:?}",
+        waits[0].0,
+        waits[1].0,
+        waits[1].1
     );
     assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
 }

@@ -26,8 +26,10 @@ Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
   --dir DIR           where held/release/log files live
 Every request is logged to DIR/proxy.log as "seq action region"; every injected error to
 DIR/injected.log as "seq action code".
-CopyImage's TagSpecifications are applied (moto accepts and drops them; AWS tags the new AMI
-at creation), so a copy can be traced to its build by tag as on AWS.
+What moto does not do of tagging at creation is done here, as AWS does it: CopyImage's
+TagSpecifications (moto accepts and drops them) and CreateImage's snapshot TagSpecification
+(moto refuses it) are applied with CreateTags before the answer goes back, so AMIs and
+snapshots carry their tags from the start, as on AWS.
 The Host header and body pass through unchanged, so moto's routing and signatures still work.
 """
 import argparse
@@ -173,30 +175,80 @@ def action_of(body, headers):
     return a, (m.group(1) if m else "?")
 
 
-def tag_copy(body, answer, headers):
-    """Applies a CopyImage's image TagSpecification to the new AMI with CreateTags."""
+def tag_specs(body):
+    """The TagSpecifications of a request, as [(resource_type, [(key, value)])]."""
     q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-    m = re.search(r"<imageId>([^<]+)</imageId>", answer.decode("utf-8", "replace"))
-    if not m:
-        return
-    tags = []
+    specs = []
     i = 1
-    while f"TagSpecification.1.Tag.{i}.Key" in q:
-        tags.append((q[f"TagSpecification.1.Tag.{i}.Key"][0], q.get(f"TagSpecification.1.Tag.{i}.Value", [""])[0]))
+    while f"TagSpecification.{i}.ResourceType" in q:
+        tags = []
+        j = 1
+        while f"TagSpecification.{i}.Tag.{j}.Key" in q:
+            tags.append((q[f"TagSpecification.{i}.Tag.{j}.Key"][0], q.get(f"TagSpecification.{i}.Tag.{j}.Value", [""])[0]))
+            j += 1
+        specs.append((q[f"TagSpecification.{i}.ResourceType"][0], tags))
         i += 1
-    if not tags:
-        return
-    form = {"Action": "CreateTags", "Version": q.get("Version", ["2016-11-15"])[0], "ResourceId.1": m.group(1)}
-    for n, (k, v) in enumerate(tags, 1):
-        form[f"Tag.{n}.Key"] = k
-        form[f"Tag.{n}.Value"] = v
+    return specs
+
+
+def without_snapshot_specs(body):
+    """The request without its snapshot TagSpecifications (moto's CreateImage cannot take
+    them), the others renumbered."""
+    pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    specs = {}
+    for k, v in pairs:
+        m = re.match(r"TagSpecification\.(\d+)\.ResourceType$", k)
+        if m:
+            specs[m.group(1)] = v
+    keep = sorted((n for n, t in specs.items() if t != "snapshot"), key=int)
+    renum = {old: str(new) for new, old in enumerate(keep, 1)}
+    out = []
+    for k, v in pairs:
+        m = re.match(r"TagSpecification\.(\d+)\.(.*)$", k)
+        if m:
+            if m.group(1) not in renum:
+                continue
+            k = f"TagSpecification.{renum[m.group(1)]}.{m.group(2)}"
+        out.append((k, v))
+    return urllib.parse.urlencode(out).encode()
+
+
+def upstream(form, headers):
+    """One call to moto of the proxy's own (not logged: the program did not make it)."""
     data = urllib.parse.urlencode(form).encode()
     h = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "connection")}
     h["Content-Length"] = str(len(data))
     conn = http.client.HTTPConnection("127.0.0.1", args.upstream, timeout=60)
     conn.request("POST", "/", body=data, headers=h)
-    conn.getresponse().read()
+    answer = conn.getresponse().read()
     conn.close()
+    return answer.decode("utf-8", "replace")
+
+
+def tag_at_creation(action, body, answer, headers):
+    """Applies what moto drops of a CreateImage's or CopyImage's TagSpecifications: the image's
+    (CopyImage) and the snapshots' (both), as AWS tags them at creation."""
+    m = re.search(r"<imageId>([^<]+)</imageId>", answer.decode("utf-8", "replace"))
+    if not m:
+        return
+    version = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Version", ["2016-11-15"])[0]
+    for rtype, tags in tag_specs(body):
+        if not tags or (rtype == "image" and action == "CreateImage"):
+            continue
+        if rtype == "image":
+            ids = [m.group(1)]
+        else:
+            desc = upstream({"Action": "DescribeImages", "Version": version, "ImageId.1": m.group(1)}, headers)
+            ids = re.findall(r"<snapshotId>(snap-[0-9a-f]+)</snapshotId>", desc)
+        if not ids:
+            continue
+        form = {"Action": "CreateTags", "Version": version}
+        for n, rid in enumerate(ids, 1):
+            form[f"ResourceId.{n}"] = rid
+        for n, (k, v) in enumerate(tags, 1):
+            form[f"Tag.{n}.Key"] = k
+            form[f"Tag.{n}.Value"] = v
+        upstream(form, headers)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -282,12 +334,17 @@ class Handler(BaseHTTPRequestHandler):
             return
         conn = http.client.HTTPConnection("127.0.0.1", args.upstream, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
-        conn.request(self.command, self.path, body=body or None, headers=headers)
+        sent = body
+        if action == "CreateImage":
+            sent = without_snapshot_specs(body)
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            headers["Content-Length"] = str(len(sent))
+        conn.request(self.command, self.path, body=sent or None, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
-        if action == "CopyImage" and resp.status == 200:
-            tag_copy(body, data, headers)
+        if action in ("CreateImage", "CopyImage") and resp.status == 200:
+            tag_at_creation(action, body, data, headers)
         if action == "DescribeSnapshots" and resp.status == 200:
             data = snapshot_progress(data)
         if slow_secs and resp.status == 200:
