@@ -3,6 +3,7 @@
 //! "authentication failed" — and giving up on authentication after `ssh_handshake_attempts`
 //! with a hint, instead of trying for the whole timeout.
 
+use super::quick_ack::QuickAck;
 use super::ssh::{Ssh, Transfer};
 use crate::ui::Ui;
 use ssh2::Session;
@@ -198,13 +199,14 @@ enum Attempt {
 /// One more session to the instance, as the build's first one was made (bastion, proxy, pinned
 /// host key, same credentials): for tunnels, which must not share the provisioners' session.
 pub fn open_session(c: &SshConfig) -> Result<Session, String> {
-    try_once(c).map_err(|e| match e {
+    try_once(c).map(|(sess, _)| sess).map_err(|e| match e {
         Attempt::Tcp(e) | Attempt::Handshake(e) | Attempt::Auth(e) | Attempt::HostKey(e) => e,
     })
 }
 
-fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
+fn try_once(c: &SshConfig) -> Result<(Session, QuickAck), Attempt> {
     let mut sess = Session::new().map_err(|e| Attempt::Handshake(e.to_string()))?;
+    let mut quick_ack = QuickAck::default();
     match &c.bastion {
         Some(b) => sess.set_tcp_stream(super::bastion::tunnel(b, &c.host, c.port).map_err(
             |e| match e {
@@ -212,7 +214,11 @@ fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
                 super::bastion::TunnelError::Failed(e) => Attempt::Tcp(e),
             },
         )?),
-        None => sess.set_tcp_stream(dial(c, &c.host, c.port).map_err(Attempt::Tcp)?),
+        None => {
+            let tcp = dial(c, &c.host, c.port).map_err(Attempt::Tcp)?;
+            quick_ack = QuickAck::of(&tcp);
+            sess.set_tcp_stream(tcp)
+        }
     }
     prefer(&sess, c).map_err(Attempt::Handshake)?;
     sess.set_timeout(15_000);
@@ -233,7 +239,7 @@ fn try_once(c: &SshConfig) -> Result<Session, Attempt> {
     }
     // From here on, blocking calls come back every second so cancellation is noticed.
     sess.set_timeout(1000);
-    Ok(sess)
+    Ok((sess, quick_ack))
 }
 
 /// Connects, retrying until `timeout`. Cancellable at any moment.
@@ -257,7 +263,7 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
             _ = cancel.cancelled() => return Err(crate::cancel::Interrupted.into()),
         };
         match attempt {
-            Ok(sess) => {
+            Ok((sess, quick_ack)) => {
                 if let Some(note) = c.bastion.as_ref().and_then(|b| b.take_report()) {
                     ui.message(&note);
                 }
@@ -283,6 +289,7 @@ pub async fn connect(c: &SshConfig, cancel: &CancellationToken, ui: &Ui) -> anyh
                     pty: c.pty,
                     transfer: c.transfer,
                     rw_timeout: c.rw_timeout,
+                    quick_ack,
                 });
             }
             Err(Attempt::Auth(e)) => {

@@ -5,6 +5,7 @@
 pub mod bastion;
 pub mod connect;
 pub mod pump;
+pub mod quick_ack;
 pub mod ssh;
 pub mod ssm;
 pub mod tunnels;

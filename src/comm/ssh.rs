@@ -37,6 +37,7 @@ pub struct Ssh {
     pub pty: bool,
     pub transfer: Transfer,
     pub rw_timeout: Option<Duration>,
+    pub quick_ack: super::quick_ack::QuickAck,
 }
 
 /// How an SSH operation failed: cancelled by the build (Ctrl-C), or anything else, described.
@@ -99,6 +100,7 @@ impl Ssh {
             .sess
             .lock()
             .map_err(|_| "ssh session lock poisoned".to_string())?;
+        let _acking = self.quick_ack.during_operation();
         let mut ch = loop {
             match sess.channel_session() {
                 Ok(c) => break c,
@@ -203,6 +205,7 @@ impl Ssh {
             .sess
             .lock()
             .map_err(|_| "ssh session lock poisoned".to_string())?;
+        let _acking = self.quick_ack.during_operation();
         let mut buf = vec![0u8; CHUNK];
         match self.transfer {
             Transfer::Scp => {
@@ -253,6 +256,7 @@ impl Ssh {
             .sess
             .lock()
             .map_err(|_| "ssh session lock poisoned".to_string())?;
+        let _acking = self.quick_ack.during_operation();
         let mut buf = vec![0u8; CHUNK];
         match self.transfer {
             Transfer::Scp => {

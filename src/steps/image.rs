@@ -438,74 +438,88 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
     if !launch && !snap && imds.is_none() && c.ami_product_codes.is_empty() {
         return Ok(());
     }
-    for (region, ami) in &st.amis {
-        cx.check_cancel()?;
-        let ec2 = cx.ec2_in(region);
-        if let Some(v) = imds {
-            ec2.modify_image_attribute()
-                .image_id(ami)
-                .imds_support(AttributeValue::builder().value(v).build())
-                .send()
-                .await
-                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, e))?;
+    cx.check_cancel()?;
+    // Every region at once: each region's calls are its own.
+    futures_util::future::try_join_all(
+        st.amis
+            .iter()
+            .map(|(region, ami)| attributes_in(cx, st, region, ami)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The attributes of one region's AMI and its snapshots.
+async fn attributes_in(cx: &Cx, st: &BuildState, region: &str, ami: &str) -> anyhow::Result<()> {
+    let c = &cx.plan.config;
+    let launch = cx.plan.decided.image.share_launch;
+    let snap = cx.plan.decided.image.share_snapshots;
+    let imds = c.imds_support.as_deref().filter(|v| !v.is_empty());
+    let ec2 = cx.ec2_in(region);
+    if let Some(v) = imds {
+        ec2.modify_image_attribute()
+            .image_id(ami)
+            .imds_support(AttributeValue::builder().value(v).build())
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, e))?;
+    }
+    if !c.ami_product_codes.is_empty() {
+        ec2.modify_image_attribute()
+            .image_id(ami)
+            .set_product_codes(Some(c.ami_product_codes.clone()))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, e))?;
+    }
+    if launch {
+        cx.ui.say(&format!(
+            "Modifying attributes on AMI ({ami}) in {region}..."
+        ));
+        let mut m = LaunchPermissionModifications::builder();
+        for u in &c.ami_users {
+            m = m.add(LaunchPermission::builder().user_id(u).build());
         }
-        if !c.ami_product_codes.is_empty() {
-            ec2.modify_image_attribute()
-                .image_id(ami)
-                .set_product_codes(Some(c.ami_product_codes.clone()))
-                .send()
-                .await
-                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, e))?;
+        for g in &c.ami_groups {
+            m = m.add(
+                LaunchPermission::builder()
+                    .group(PermissionGroup::from(g.as_str()))
+                    .build(),
+            );
         }
-        if launch {
-            cx.ui.say(&format!(
-                "Modifying attributes on AMI ({ami}) in {region}..."
-            ));
-            let mut m = LaunchPermissionModifications::builder();
-            for u in &c.ami_users {
-                m = m.add(LaunchPermission::builder().user_id(u).build());
-            }
-            for g in &c.ami_groups {
-                m = m.add(
-                    LaunchPermission::builder()
-                        .group(PermissionGroup::from(g.as_str()))
-                        .build(),
-                );
-            }
-            for o in &c.ami_org_arns {
-                m = m.add(LaunchPermission::builder().organization_arn(o).build());
-            }
-            for o in &c.ami_ou_arns {
-                m = m.add(
-                    LaunchPermission::builder()
-                        .organizational_unit_arn(o)
-                        .build(),
-                );
-            }
-            ec2.modify_image_attribute()
-                .image_id(ami)
-                .launch_permission(m.build())
-                .send()
-                .await
-                .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, e))?;
+        for o in &c.ami_org_arns {
+            m = m.add(LaunchPermission::builder().organization_arn(o).build());
         }
-        if snap {
-            for s in st.snapshots.get(region).into_iter().flatten() {
-                let mut req = ec2
-                    .modify_snapshot_attribute()
-                    .snapshot_id(s)
-                    .attribute(SnapshotAttributeName::CreateVolumePermission)
-                    .operation_type(OperationType::Add);
-                for u in &c.snapshot_users {
-                    req = req.user_ids(u);
-                }
-                for g in &c.snapshot_groups {
-                    req = req.group_names(g);
-                }
-                req.send()
-                    .await
-                    .map_err(|e| aws_err("ec2:ModifySnapshotAttribute", region, e))?;
+        for o in &c.ami_ou_arns {
+            m = m.add(
+                LaunchPermission::builder()
+                    .organizational_unit_arn(o)
+                    .build(),
+            );
+        }
+        ec2.modify_image_attribute()
+            .image_id(ami)
+            .launch_permission(m.build())
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:ModifyImageAttribute", region, e))?;
+    }
+    if snap {
+        for s in st.snapshots.get(region).into_iter().flatten() {
+            let mut req = ec2
+                .modify_snapshot_attribute()
+                .snapshot_id(s)
+                .attribute(SnapshotAttributeName::CreateVolumePermission)
+                .operation_type(OperationType::Add);
+            for u in &c.snapshot_users {
+                req = req.user_ids(u);
             }
+            for g in &c.snapshot_groups {
+                req = req.group_names(g);
+            }
+            req.send()
+                .await
+                .map_err(|e| aws_err("ec2:ModifySnapshotAttribute", region, e))?;
         }
     }
     Ok(())
@@ -517,40 +531,54 @@ pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
 /// journaled as committed — a finished product that no cleanup deletes, whatever happens next.
 pub async fn tags(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let commit = AmiTags::render(cx, st)?.commit();
+    // One region after the other, unlike the attributes: a region whose call fails stops the
+    // rest, so a failed build leaves as few finished AMIs as it can (once tagged, an AMI is
+    // kept by every cleanup).
     let amis: Vec<(String, String)> = st.amis.clone().into_iter().collect();
-    for (region, ami) in &amis {
+    for (region, ami) in amis {
         cx.check_cancel()?;
-        let ec2 = cx.ec2_in(region);
-        let snaps = st.snapshots.get(region).cloned().unwrap_or_default();
-        cx.ui
-            .say(&format!("Adding tags to AMI ({ami}) in {region}..."));
-        // Snapshots first in the call, as they were when these were two calls.
-        let mut ids = snaps.clone();
-        ids.push(ami.clone());
-        // A new AMI or snapshot can be invisible to CreateTags for a moment.
-        retry(
-            "the AMI to be visible to CreateTags",
-            Duration::from_secs(30),
-            &cx.cancel,
-            &|e| is_code(e, &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"]),
-            || {
-                ec2.create_tags()
-                    .set_resources(Some(ids.clone()))
-                    .set_tags(Some(ec2_tags(&commit)))
-                    .send()
-            },
-        )
-        .await
-        .map_err(|e| e.into_anyhow(|e| aws_err("ec2:CreateTags", region, e)))?;
-        let mut done = vec![Resource::Image {
-            region: region.clone(),
-            id: ami.clone(),
-        }];
-        done.extend(journal::snapshots(region, &snaps));
-        cx.commit(done)?;
-        st.committed.insert(region.clone(), ami.clone());
+        let snaps = st.snapshots.get(&region).cloned().unwrap_or_default();
+        commit_in(cx, &commit, &region, &ami, &snaps).await?;
+        st.committed.insert(region, ami);
     }
     Ok(())
+}
+
+/// One region's commit: the CreateTags, then the journal's `committed` records.
+async fn commit_in(
+    cx: &Cx,
+    commit: &BTreeMap<String, String>,
+    region: &str,
+    ami: &str,
+    snaps: &[String],
+) -> anyhow::Result<()> {
+    let ec2 = cx.ec2_in(region);
+    cx.ui
+        .say(&format!("Adding tags to AMI ({ami}) in {region}..."));
+    // Snapshots first in the call, as they were when these were two calls.
+    let mut ids = snaps.to_vec();
+    ids.push(ami.to_string());
+    // A new AMI or snapshot can be invisible to CreateTags for a moment.
+    retry(
+        "the AMI to be visible to CreateTags",
+        Duration::from_secs(30),
+        &cx.cancel,
+        &|e| is_code(e, &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"]),
+        || {
+            ec2.create_tags()
+                .set_resources(Some(ids.clone()))
+                .set_tags(Some(ec2_tags(commit)))
+                .send()
+        },
+    )
+    .await
+    .map_err(|e| e.into_anyhow(|e| aws_err("ec2:CreateTags", region, e)))?;
+    let mut done = vec![Resource::Image {
+        region: region.to_string(),
+        id: ami.to_string(),
+    }];
+    done.extend(journal::snapshots(region, snaps));
+    cx.commit(done)
 }
 
 /// `deprecate_at`: every AMI of the build (the copies too) is deprecated at that time.

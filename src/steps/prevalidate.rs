@@ -2,10 +2,10 @@
 //! ec2:DescribeRegions (unless skip_region_validation), ec2:DescribeImages (name taken?) in the
 //! build region and every copy region (Packer checks only the build region).
 
+use crate::aws::images::owned_named;
 use crate::config::BuildPlan;
 use crate::job::context::{Cx, aws_err};
 use crate::job::needs::Needs;
-use aws_sdk_ec2::types::Filter;
 
 pub async fn run(cx: &Cx) -> anyhow::Result<()> {
     let c = &cx.plan.config;
@@ -46,22 +46,22 @@ pub async fn run(cx: &Cx) -> anyhow::Result<()> {
     if c.force_deregister || c.skip_create_ami || c.ami_name.contains("{{") {
         return Ok(());
     }
-    for region in std::iter::once(cx.region().to_string()).chain(c.copy_regions()) {
-        let ec2 = cx.ec2_in(&region);
-        let out = ec2
-            .describe_images()
-            .owners("self")
-            .filters(Filter::builder().name("name").values(&c.ami_name).build())
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:DescribeImages", &region, e))?;
-        if let Some(img) = out.images().first() {
-            anyhow::bail!(
-                "Error: AMI Name: '{}' is used by an existing AMI: {} (in {region}); use -force or force_deregister = true to replace it",
-                c.ami_name,
-                img.image_id().unwrap_or_default()
-            );
-        }
+    // Every region at once: the answers do not depend on one another.
+    let regions: Vec<String> = std::iter::once(cx.region().to_string())
+        .chain(c.copy_regions())
+        .collect();
+    futures_util::future::try_join_all(regions.iter().map(|r| name_is_free(cx, r))).await?;
+    Ok(())
+}
+
+/// Fails when an AMI of ours in `region` already has the name.
+async fn name_is_free(cx: &Cx, region: &str) -> anyhow::Result<()> {
+    let name = &cx.plan.config.ami_name;
+    if let Some(img) = owned_named(&cx.ec2_in(region), region, name).await?.first() {
+        anyhow::bail!(
+            "Error: AMI Name: '{name}' is used by an existing AMI: {} (in {region}); use -force or force_deregister = true to replace it",
+            img.image_id().unwrap_or_default()
+        );
     }
     Ok(())
 }
