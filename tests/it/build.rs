@@ -1,5 +1,6 @@
-//! Issue #4: whole builds against moto (through the fault proxy where a test needs AWS to be
-//! slow, strict or failing), asserting on moto's state: the AMI and its copies exist with the
+//! Issue #4: whole builds against moto (always through tests/support/aws_proxy.py, which
+//! tags at creation where moto cannot and, when a test asks, makes AWS slow, strict or
+//! failing), asserting on moto's state: the AMI and its copies exist with the
 //! right name, description, tags and permissions, and nothing temporary is left — after
 //! success, after failures at each stage, after SIGINT at every API call, and after kill -9
 //! followed by `ambake cleanup`.
