@@ -256,6 +256,29 @@ pub(super) fn journals(b: &Bench) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// The tags of an image's first snapshot, as moto holds them.
+async fn first_snapshot_tags(
+    ec2: &aws_sdk_ec2::Client,
+    img: &aws_sdk_ec2::types::Image,
+) -> Vec<(String, String)> {
+    let snap = img
+        .block_device_mappings()
+        .iter()
+        .find_map(|m| m.ebs().and_then(|e| e.snapshot_id()))
+        .expect("a snapshot");
+    let out = ec2
+        .describe_snapshots()
+        .snapshot_ids(snap)
+        .send()
+        .await
+        .unwrap();
+    out.snapshots()[0]
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().into(), t.value().unwrap().into()))
+        .collect()
+}
+
 #[test]
 fn communicator_none_build_end_to_end() {
     let b = Bench::new(&["--date-offset=0"]);
@@ -323,23 +346,7 @@ fn communicator_none_build_end_to_end() {
                 .any(|p| p.user_id() == Some("111122223333")),
             "{perm:?}"
         );
-        let snap = img
-            .block_device_mappings()
-            .iter()
-            .find_map(|m| m.ebs().and_then(|e| e.snapshot_id()))
-            .expect("a snapshot")
-            .to_string();
-        let snaps = ec2
-            .describe_snapshots()
-            .snapshot_ids(&snap)
-            .send()
-            .await
-            .unwrap();
-        let st: Vec<(String, String)> = snaps.snapshots()[0]
-            .tags()
-            .iter()
-            .map(|t| (t.key().unwrap().into(), t.value().unwrap().into()))
-            .collect();
+        let st = first_snapshot_tags(&ec2, img).await;
         assert!(
             st.contains(&("Snap".into(), "yes".into()))
                 && st.contains(&("Name".into(), "demo".into()))
@@ -371,25 +378,10 @@ fn communicator_none_build_end_to_end() {
             copy.tags().iter().any(|t| t.key() == Some("Name")),
             "copies are tagged too"
         );
-        let copy_snap = copy
-            .block_device_mappings()
-            .iter()
-            .find_map(|m| m.ebs().and_then(|e| e.snapshot_id()))
-            .expect("the copy's snapshot")
-            .to_string();
-        let cs = west
-            .describe_snapshots()
-            .snapshot_ids(&copy_snap)
-            .send()
-            .await
-            .unwrap();
-        let ct: Vec<(&str, &str)> = cs.snapshots()[0]
-            .tags()
-            .iter()
-            .map(|t| (t.key().unwrap(), t.value().unwrap()))
-            .collect();
+        let ct = first_snapshot_tags(&west, copy).await;
         assert!(
-            ct.contains(&("Snap", "yes")) && ct.contains(&("ambake:committed", "true")),
+            ct.contains(&("Snap".into(), "yes".into()))
+                && ct.contains(&("ambake:committed".into(), "true".into())),
             "the copy's snapshots are tagged as the build region's: {ct:?}"
         );
         let left = leftovers(&b.moto, true).await;
