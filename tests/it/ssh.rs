@@ -577,6 +577,15 @@ fn parity_run_makes_no_more_calls_than_packer() {
     let _ = std::fs::remove_dir_all(&rd);
 }
 
+/// The template lines that send the build through `bastion` with its own user and key.
+fn bastion_options(bastion: &Sshd) -> String {
+    format!(
+        "  ssh_bastion_host = \"127.0.0.1\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"{USER}\"\n  ssh_bastion_private_key_file = \"{}\"",
+        bastion.port,
+        bastion.dir.path().join("id_ed25519").display()
+    )
+}
+
 /// A bastion (jump host): the build's SSH connection to the instance goes through a second
 /// sshd, with its own user and key.
 #[test]
@@ -585,11 +594,7 @@ fn bastion_tunnels_the_connection() {
     let target = Sshd::start(Some(&b.moto));
     let bastion = Sshd::start(None);
     let rd = remote_dir();
-    let extra = format!(
-        "  ssh_bastion_host = \"127.0.0.1\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"{USER}\"\n  ssh_bastion_private_key_file = \"{}\"",
-        bastion.port,
-        bastion.dir.path().join("id_ed25519").display()
-    );
+    let extra = bastion_options(&bastion);
     let t = template(
         &b,
         target.port,
@@ -1353,11 +1358,7 @@ fn bastion_host_key_is_checked_against_known_hosts() {
     let b = Bench::new(&[]);
     let target = Sshd::start(Some(&b.moto));
     let bastion = Sshd::start(None);
-    let extra = format!(
-        "  ssh_bastion_host = \"127.0.0.1\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"{USER}\"\n  ssh_bastion_private_key_file = \"{}\"",
-        bastion.port,
-        bastion.dir.path().join("id_ed25519").display()
-    );
+    let extra = bastion_options(&bastion);
     let t = template(
         &b,
         target.port,
