@@ -431,15 +431,8 @@ pub async fn copy(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
 }
 
 pub async fn attributes(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
-    let c = &cx.plan.config;
-    let launch = cx.plan.decided.image.share_launch;
-    let snap = cx.plan.decided.image.share_snapshots;
-    let imds = c.imds_support.as_deref().filter(|v| !v.is_empty());
-    if !launch && !snap && imds.is_none() && c.ami_product_codes.is_empty() {
-        return Ok(());
-    }
     cx.check_cancel()?;
-    // Every region at once: each region's calls are its own.
+    // Every region at once: each region's calls are its own (none when nothing is to be set).
     futures_util::future::try_join_all(
         st.amis
             .iter()
