@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod panics;
 mod post_process;
+mod release;
 pub mod resume;
 pub mod signals;
 pub mod unwind;
@@ -318,6 +319,7 @@ async fn drive(cx: &Cx, mut st: BuildState, first: usize, opts: &RunOptions) -> 
     let ui = cx.ui.clone();
     let mut failure: Option<anyhow::Error> = None;
     let mut failed_at = None;
+    let mut release = release::Release::default();
     let mut i = first;
     while i < STEPS.len() {
         let step = STEPS[i];
@@ -340,6 +342,9 @@ async fn drive(cx: &Cx, mut st: BuildState, first: usize, opts: &RunOptions) -> 
         );
         match r {
             Ok(()) => {
+                if step == Step::CreateAmi {
+                    release = release::Release::start(cx, opts.on_error);
+                }
                 if cx.debug && i + 1 < STEPS.len() {
                     pause(
                         &ui,
@@ -370,6 +375,7 @@ async fn drive(cx: &Cx, mut st: BuildState, first: usize, opts: &RunOptions) -> 
     if failure.is_none() && cx.cancel.is_cancelled() {
         failure = Some(Interrupted.into());
     }
+    release.finish().await;
     finish(cx, &st, failure, failed_at, opts.on_error, opts).await
 }
 

@@ -27,6 +27,10 @@ use tokio_util::sync::CancellationToken;
 pub enum Scope {
     /// The end of a successful build: its temporary resources.
     Temporaries,
+    /// Once the build region's AMI is available: the instance and the temporaries only it
+    /// used (its volumes, security group, key pair, instance profile, launch template). Images
+    /// and snapshots stay, temporary ones too: an intermediary AMI is the copies' source.
+    Instance,
     /// A failed or interrupted build, or `ambake cleanup`: everything the build made except
     /// the AMIs it finished (committed).
     Unfinished,
@@ -36,7 +40,10 @@ pub enum Scope {
 
 impl Scope {
     fn artifacts(self) -> bool {
-        self != Scope::Temporaries
+        matches!(self, Scope::Unfinished | Scope::Everything)
+    }
+    fn images(self) -> bool {
+        self != Scope::Instance
     }
     fn committed(self) -> bool {
         self == Scope::Everything
@@ -48,6 +55,15 @@ pub fn plan(records: &[journal::Record], scope: Scope) -> Vec<(Resource, Lifetim
     let live: Vec<(Resource, Lifetime)> = journal::outstanding(records, scope.committed())
         .into_iter()
         .filter(|(_, l)| scope.artifacts() || *l == Lifetime::Temporary)
+        .filter(|(r, _)| {
+            scope.images()
+                || !matches!(
+                    r,
+                    Resource::Image { .. }
+                        | Resource::PendingImage { .. }
+                        | Resource::Snapshot { .. }
+                )
+        })
         .collect();
     let rank = |r: &Resource| match r {
         Resource::Instance { .. } | Resource::PendingInstances { .. } => 0,
@@ -738,5 +754,43 @@ mod tests {
             vec![i, ami, v, sg, kp],
             "--include-artifacts reaches it"
         );
+    }
+
+    #[test]
+    fn releasing_the_instance_keeps_every_image() {
+        let sg = Resource::SecurityGroup {
+            region: "r".into(),
+            id: "sg".into(),
+        };
+        let i = Resource::Instance {
+            region: "r".into(),
+            id: "i".into(),
+        };
+        // ami_skip_build_region / encrypt_boot: the build region's AMI is temporary, and the
+        // copies still read from it.
+        let intermediary = Resource::Image {
+            region: "r".into(),
+            id: "ami".into(),
+        };
+        let snap = Resource::Snapshot {
+            region: "r".into(),
+            id: "snap".into(),
+        };
+        let pending_copy = Resource::PendingImage {
+            region: "r2".into(),
+            name: "n".into(),
+        };
+        let recs = vec![
+            created(1, sg.clone(), Lifetime::Temporary),
+            created(2, i.clone(), Lifetime::Temporary),
+            created(3, intermediary, Lifetime::Temporary),
+            created(4, snap, Lifetime::Temporary),
+            created(5, pending_copy, Lifetime::Artifact),
+        ];
+        let got: Vec<Resource> = plan(&recs, Scope::Instance)
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        assert_eq!(got, vec![i, sg]);
     }
 }

@@ -507,6 +507,67 @@ fn on_error_abort_keeps_resources_and_cleanup_removes_them() {
     assert!(left.is_empty(), "leaked after cleanup: {left:?}\n{out2}");
 }
 
+/// The position of the first output line containing `what` (the test fails without one).
+fn line_of(out: &str, what: &str) -> usize {
+    out.lines()
+        .position(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no line with {what:?}:\n{out}"))
+}
+
+/// Once the build region's AMI is available the instance goes, while the copy (three seconds
+/// here) is still being made; the build succeeds and leaves only its AMIs.
+#[test]
+fn the_instance_goes_while_the_copy_is_made() {
+    let b = Bench::new(&["--slow-seconds", "0:0:3"]);
+    let t = b.template("", "");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let copied = line_of(&out, "AMI copied to us-west-2");
+    assert!(line_of(&out, "Deleting instance") < copied, "{out}");
+    let calls = b.calls();
+    let at = |a: &str| calls.iter().position(|c| c.starts_with(a)).unwrap();
+    let last_describe = calls
+        .iter()
+        .rposition(|c| c.starts_with("DescribeImages "))
+        .unwrap();
+    assert!(
+        at("TerminateInstances ") < last_describe,
+        "terminated while the copy was polled: {calls:?}"
+    );
+    assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
+}
+
+/// skip_save_build_region: the build region's AMI is only the copies' source. Releasing the
+/// instance early leaves it alone; it goes once the copy is made.
+#[test]
+fn the_release_keeps_the_intermediary_until_the_copy_is_made() {
+    let b = Bench::new(&["--slow-seconds", "0:0:3"]);
+    let t = b.template("  skip_save_build_region = true", "");
+    let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let copied = line_of(&out, "AMI copied to us-west-2");
+    assert!(line_of(&out, "Deleting instance") < copied, "{out}");
+    assert!(line_of(&out, "Deleting AMI") > copied, "{out}");
+    assert!(emu::rt().block_on(leftovers(&b.moto, true)).is_empty());
+}
+
+/// With -on-error=abort a failure after the AMI was made still finds the instance there (to
+/// inspect, or to resume on): it is only released early when a failure would remove it anyway.
+#[test]
+fn on_error_abort_keeps_the_instance_when_the_copy_fails() {
+    let b = Bench::new(&["--fail", "CopyImage:UnauthorizedOperation:1"]);
+    let t = b.template("", "");
+    let (code, out) = run(b.cmd(&["build", "-on-error=abort", t.to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains("Deleting instance"), "{out}");
+    let left = emu::rt().block_on(leftovers(&b.moto, false));
+    assert!(
+        left.iter()
+            .any(|l| l.contains(" instance ") && l.ends_with(" stopped")),
+        "abort keeps the instance: {left:?}"
+    );
+}
+
 /// Waiters against slow state changes (two stale answers after each change): the build still
 /// succeeds, and polls follow aws_polling's one-second delay.
 #[test]
@@ -599,30 +660,38 @@ fn signal(pid: u32, sig: &str) {
 }
 
 /// The interrupt sweep: the same build, SIGINT while AWS call k+1 is in flight, for every k.
-/// Each run must exit 130 and leave nothing behind, AMIs included.
+/// Until the AMI is made each run must exit 130 and leave nothing behind, AMIs included. From
+/// then on the instance's release runs beside the copy and tags, so which call is held no
+/// longer says how far the build got: the run may still finish (exit 0, its AMIs kept) or stop
+/// (exit 130, keeping only AMIs it says were finished) — and either way leaves no temporary.
 #[test]
 fn sigint_at_every_api_call_leaves_nothing() {
-    // How many calls a whole build makes, through the same proxy, and where its final cleanup
-    // of temporaries starts (the AMI is finished by then).
-    let (total, first_tag, cleanup_from) = {
+    // How many calls a whole build makes, through the same proxy, and where the release of the
+    // instance starts beside the copy.
+    let (total, concurrent_from) = {
         let b = Bench::new(&["--date-offset=0"]);
         let t = b.template("", "");
         let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
         assert_eq!(code, 0, "{out}");
         let calls = b.calls();
-        // The final cleanup starts right after the last tagging call; an AMI is finished
-        // (committed, kept whatever happens next) once its region's tagging call returned.
-        let last_tag = calls
+        let create = calls
             .iter()
-            .rposition(|c| c.starts_with("CreateTags"))
-            .expect("a CreateTags call");
-        let first_tag = calls
-            .iter()
-            .position(|c| c.starts_with("CreateTags"))
-            .unwrap();
-        (calls.len(), first_tag, last_tag + 1)
+            .position(|c| c.starts_with("CreateImage"))
+            .expect("a CreateImage call");
+        let after = |a: &str| {
+            create
+                + calls[create..]
+                    .iter()
+                    .position(|c| c.starts_with(a))
+                    .unwrap_or_else(|| panic!("no {a} after CreateImage: {calls:?}"))
+        };
+        (
+            calls.len(),
+            after("CopyImage").min(after("DescribeInstances")),
+        )
     };
     let rt = emu::rt();
+    let mut finished_runs = 0;
     for k in 0..total {
         let b = Bench::new(&["--hold-after", &k.to_string()]);
         let t = b.template("", "");
@@ -646,17 +715,18 @@ fn sigint_at_every_api_call_leaves_nothing() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        // Interrupted during the build: exit 130, everything removed, AMIs included — but an
-        // AMI finished in its region (tagged) before the interrupt stays. During the cleanup
-        // of a build that had finished: the AMIs stand, the temporaries still go.
-        let finished = k >= cleanup_from;
-        let some_committed = k >= first_tag;
-        assert_eq!(
-            out.status.code(),
-            Some(if finished { 0 } else { 130 }),
-            "k={k}: {text}"
-        );
-        let left = rt.block_on(leftovers(&b.moto, some_committed));
+        let code = out.status.code();
+        if k < concurrent_from {
+            assert_eq!(code, Some(130), "k={k}: {text}");
+        } else {
+            assert!(matches!(code, Some(0 | 130)), "k={k}: {text}");
+        }
+        let finished = code == Some(0);
+        finished_runs += usize::from(finished);
+        // AMIs stay only when the build finished, or when it says it kept the ones finished
+        // before it stopped.
+        let amis_kept = finished || text.contains("were finished before the build stopped");
+        let left = rt.block_on(leftovers(&b.moto, amis_kept));
         assert!(
             left.is_empty(),
             "k={k} (held {:?}): leaked {left:?}\n{text}",
@@ -664,6 +734,10 @@ fn sigint_at_every_api_call_leaves_nothing() {
         );
         assert!(journals(&b).is_empty(), "k={k}: journal left behind");
     }
+    assert!(
+        finished_runs < total - concurrent_from,
+        "the sweep reached the build before it finished"
+    );
     eprintln!("interrupt sweep: {total} cancellation points, no leaks");
 }
 

@@ -13,17 +13,27 @@ const COPY_REGION: &str = "us-west-2";
 
 /// The calls a whole build of the Bench template makes (through a proxy that only counts).
 fn probe_calls() -> Vec<String> {
+    probe_calls_with(&[])
+}
+
+/// The same, with `flags` for `ambake build`.
+fn probe_calls_with(flags: &[&str]) -> Vec<String> {
     let probe = Bench::new(&["--date-offset=0"]);
     let t = probe.template("", "");
-    let (code, out) = run(probe.cmd(&["build", t.to_str().unwrap()]));
+    let (code, out) = run(probe.cmd(&[&["build"], flags, &[t.to_str().unwrap()]].concat()));
     assert_eq!(code, 0, "{out}");
     probe.calls()
 }
 
 /// Starts a build whose AWS call number `k + 1` is held by the proxy; returns once it is held.
 fn held_build(b: &Bench, t: &std::path::Path, k: usize) -> Child {
+    held_build_with(b, t, k, &[])
+}
+
+/// The same, with `flags` for `ambake build`.
+fn held_build_with(b: &Bench, t: &std::path::Path, k: usize, flags: &[&str]) -> Child {
     let child = b
-        .cmd(&["build", t.to_str().unwrap()])
+        .cmd(&[&["build"], flags, &[t.to_str().unwrap()]].concat())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -99,17 +109,26 @@ async fn live_instances(moto: &emu::Moto) -> usize {
 }
 
 /// Finding 1: kill -9 while the build removes its temporaries (its AMIs are finished), then
-/// the recommended `ambake cleanup --all`: both AMIs and their snapshots stay.
+/// the recommended `ambake cleanup --all`: both AMIs and their snapshots stay. (With
+/// -on-error=abort, whose successful build keeps its instance to the end: by default the
+/// instance goes while the copies are made, before any AMI is finished.)
 #[test]
 fn kill_9_during_final_cleanup_then_cleanup_all_keeps_the_finished_amis() {
-    let calls = probe_calls();
+    let abort = ["-on-error=abort"];
+    let calls = probe_calls_with(&abort);
     let last_tag = calls
         .iter()
         .rposition(|c| c.starts_with("CreateTags"))
         .unwrap();
+    assert!(
+        calls[last_tag..]
+            .iter()
+            .any(|c| c.starts_with("TerminateInstances")),
+        "the instance goes after the AMIs are finished: {calls:?}"
+    );
     let b = Bench::new(&["--hold-after", &(last_tag + 1).to_string()]);
     let t = b.template("", "");
-    let mut child = held_build(&b, &t, last_tag + 1);
+    let mut child = held_build_with(&b, &t, last_tag + 1, &abort);
     child.kill().unwrap();
     child.wait().unwrap();
     release(&b);
