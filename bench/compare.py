@@ -56,7 +56,7 @@ class Stack:
         self.procs = []
         self.moto_port = free_port()
         self.procs.append(subprocess.Popen(
-            [os.path.join(REPO, ".venv", "bin", "moto_server"), "-p", str(self.moto_port)],
+            [PY, os.path.join(REPO, "tests/support/moto_server.py"), "-p", str(self.moto_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(self.moto_port, "moto_server")
         self.logdir = tempfile.mkdtemp(dir=work)
@@ -74,6 +74,22 @@ class Stack:
     def calls(self):
         path = os.path.join(self.logdir, "proxy.log")
         return open(path).read().splitlines() if os.path.exists(path) else []
+
+    def busy_seconds(self, first_seq, start, end):
+        """How long, between `start` and `end` (time.monotonic()), at least one call numbered
+        above `first_seq` was being answered: the emulator's (and the proxy's) share of a run."""
+        path = os.path.join(self.logdir, "timing.log")
+        spans = []
+        for line in (open(path).read().splitlines() if os.path.exists(path) else []):
+            n, a, b = line.split()
+            if int(n) > first_seq:
+                spans.append((max(float(a), start), min(float(b), end)))
+        busy, reach = 0.0, start
+        for a, b in sorted(spans):
+            if b > reach:
+                busy += b - max(a, reach)
+                reach = b
+        return busy
 
     def slow_log(self):
         path = os.path.join(self.logdir, "slow.log")
@@ -350,23 +366,34 @@ def main():
         import_key(stack.endpoint, pub)
         res = {k: [] for k in tools}
         rss = {k: [] for k in tools}
+        busy = {k: [] for k in tools}
+        own = {k: [] for k in tools}
         calls = {}
         for i in range(a.build_runs):
             for tool in tools:
                 t = os.path.join(work, f"build-{tool}-{i}.pkr.hcl")
                 build_template(t, stack.endpoint, ssh_port, key, f"{tool}{i}")
                 before = len(stack.calls())
+                started = time.monotonic()
                 code, wall, peak, out = measure(tool_cmd(tool, a.binary, "build", t), env, work)
                 if code != 0:
                     sys.exit(f"{tool} build failed:\n{out}")
                 res[tool].append(wall)
                 rss[tool].append(peak)
+                answering = stack.busy_seconds(before, started, started + wall)
+                busy[tool].append(answering)
+                own[tool].append(wall - answering)
                 calls[tool] = by_action(stack.calls()[before:])
         am, pk = row("build, instant moto (SSH, shell, copy, share, tags)", "s", res)
+        # Where the time goes: the emulator answering (at least one call in flight, as the
+        # proxy saw it), and the rest — the tool itself, SSH and the provisioner, start-up.
+        row("  of which AWS answering (moto + proxy)", "s", busy)
+        am_own, pk_own = row("  of which outside AWS calls (tool, SSH, start-up)", "s", own)
         row("  peak RSS, one build (process tree)", "MiB", rss)
         n_am, n_pk = sum(calls["ambake"].values()), sum(calls["packer"].values())
         rows.append(("  AWS calls, one build", "calls", n_am, "", n_pk, "", n_am / n_pk))
-        goals.append(("build: ≤ 0.35× Packer's wall time", am / pk <= 0.35, f"{am / pk:.2f}×"))
+        goals.append(("build: ≤ 0.35× Packer's wall time", am / pk <= 0.35,
+                      f"{am / pk:.2f}× (outside AWS calls: {am_own / pk_own:.2f}×)"))
         goals.append(("build: ≤ 20 AWS calls", n_am <= 20, f"{n_am} (Packer {n_pk})"))
         call_table = calls
         one_build = am

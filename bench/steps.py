@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Where one build's time goes: runs ambake builds against the benchmark's stack (moto behind
 tests/support/aws_proxy.py, a loopback sshd, the same template as bench/compare.py) and prints
-each build's wall time, AWS calls and `--json` step durations.
+each build's wall time, AWS calls (and how much of the time at least one was being answered)
+and `--json` step durations.
 
 Usage (as root, like bench/run): bench/steps.py BINARY [RUNS]
 """
@@ -42,7 +43,9 @@ def main():
                     continue
                 if e.get("type") == "step_finished" and e["duration_ms"]:
                     steps.append(f'{e["step"]}={e["duration_ms"]}')
-            print(f"run {i}: exit {p.returncode}, {wall * 1000:.0f} ms, {len(stack.calls()) - before} calls")
+            busy = stack.busy_seconds(before, start, start + wall)
+            print(f"run {i}: exit {p.returncode}, {wall * 1000:.0f} ms, {len(stack.calls()) - before} calls, "
+                  f"{busy * 1000:.0f} ms of it AWS answering, {(wall - busy) * 1000:.0f} ms outside AWS calls")
             print("   ", ", ".join(steps), "(ms)")
             if p.returncode:
                 print(p.stdout[-2000:], p.stderr[-2000:])

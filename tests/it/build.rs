@@ -1,6 +1,5 @@
 //! Issue #4: whole builds against moto (always through tests/support/aws_proxy.py, which
-//! tags at creation where moto cannot and, when a test asks, makes AWS slow, strict or
-//! failing), asserting on moto's state: the AMI and its copies exist with the
+//! counts the calls and, when a test asks, makes AWS slow, strict or failing), asserting on moto's state: the AMI and its copies exist with the
 //! right name, description, tags and permissions, and nothing temporary is left — after
 //! success, after failures at each stage, after SIGINT at every API call, and after kill -9
 //! followed by `ambake cleanup`.
@@ -24,8 +23,7 @@ impl Bench {
     pub(super) fn new(proxy_args: &[&str]) -> Bench {
         let moto = Moto::start(false);
         let dir = tempfile::tempdir().unwrap();
-        // Always through the proxy: it also does what moto cannot of tagging at creation
-        // (a CreateImage snapshot TagSpecification), which every build with snapshot_tags uses.
+        // Always through the proxy: tests read the calls a build made from its log.
         let d = dir.path().to_string_lossy().into_owned();
         let mut args = vec![moto.port.to_string(), "--dir".to_string(), d];
         args.extend(proxy_args.iter().map(|s| s.to_string()));

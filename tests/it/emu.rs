@@ -27,6 +27,20 @@ fn moto_server() -> PathBuf {
     );
 }
 
+/// moto_server as the tests run it: the Python beside the moto_server script, running
+/// tests/support/moto_server.py (moto, plus what AWS does of tagging at creation).
+fn moto_command() -> Command {
+    let server = moto_server();
+    let python = server
+        .parent()
+        .map(|d| d.join("python3"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(python);
+    let mut c = Command::new(python);
+    c.arg(repo().join("tests/support/moto_server.py"));
+    c
+}
+
 pub fn python() -> PathBuf {
     let venv = repo().join(".venv/bin/python");
     if venv.exists() {
@@ -94,7 +108,7 @@ impl Moto {
         let dir = tempfile::tempdir().unwrap();
         for _ in 0..5 {
             let port = free_port();
-            let mut c = Command::new(moto_server());
+            let mut c = moto_command();
             c.args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_ENABLE_AMI_VALIDATION", "1")
                 .env("MOTO_ENABLE_KEYPAIR_VALIDATION", "1")

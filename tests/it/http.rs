@@ -146,15 +146,24 @@ fn http_data_source_feeds_the_build_and_fails_on_errors() {
         "{}",
         reqs[0]
     );
-    let tags: Vec<String> = b
-        .moto
-        .recorded_bodies()
-        .into_iter()
-        .filter(|body| body.contains("Action=CreateTags"))
-        .collect();
+    // The AMI carries the response's body and header as tags.
+    let tags: Vec<(String, String)> = emu::rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&b.moto.sdk().await);
+        let imgs = ec2.describe_images().owners("self").send().await.unwrap();
+        imgs.images()
+            .iter()
+            .flat_map(|i| i.tags())
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    });
     assert!(
-        tags.iter()
-            .any(|body| body.contains("from-http") && body.contains("Value=test")),
+        tags.contains(&("Payload".into(), "from-http".into()))
+            && tags.contains(&("Served".into(), "test".into())),
         "{tags:?}"
     );
     // `validate` does not make the request: the value is unknown there, as in Packer.

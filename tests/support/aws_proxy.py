@@ -24,12 +24,11 @@ Usage: aws_proxy.py PORT_FILE UPSTREAM_PORT [options]
                       change's first answer showing the new state is logged to DIR/slow.log as
                       "kind id late_by_seconds" (how long after the change the tool noticed it)
   --dir DIR           where held/release/log files live
-Every request is logged to DIR/proxy.log as "seq action region"; every injected error to
+Every request is logged to DIR/proxy.log as "seq action region", and once answered to
+DIR/timing.log as "seq start end" (time.monotonic(), the clock of CLOCK_MONOTONIC, seconds);
+every injected error to
 DIR/injected.log as "seq action code".
-What moto does not do of tagging at creation is done here, as AWS does it: CopyImage's
-TagSpecifications (moto accepts and drops them) and CreateImage's snapshot TagSpecification
-(moto refuses it) are applied with CreateTags before the answer goes back, so AMIs and
-snapshots carry their tags from the start, as on AWS.
+(What moto does not do of tagging at creation, tests/support/moto_server.py does inside moto.)
 The Host header and body pass through unchanged, so moto's routing and signatures still work.
 """
 import argparse
@@ -175,82 +174,6 @@ def action_of(body, headers):
     return a, (m.group(1) if m else "?")
 
 
-def tag_specs(body):
-    """The TagSpecifications of a request, as [(resource_type, [(key, value)])]."""
-    q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-    specs = []
-    i = 1
-    while f"TagSpecification.{i}.ResourceType" in q:
-        tags = []
-        j = 1
-        while f"TagSpecification.{i}.Tag.{j}.Key" in q:
-            tags.append((q[f"TagSpecification.{i}.Tag.{j}.Key"][0], q.get(f"TagSpecification.{i}.Tag.{j}.Value", [""])[0]))
-            j += 1
-        specs.append((q[f"TagSpecification.{i}.ResourceType"][0], tags))
-        i += 1
-    return specs
-
-
-def without_snapshot_specs(body):
-    """The request without its snapshot TagSpecifications (moto's CreateImage cannot take
-    them), the others renumbered."""
-    pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-    specs = {}
-    for k, v in pairs:
-        m = re.match(r"TagSpecification\.(\d+)\.ResourceType$", k)
-        if m:
-            specs[m.group(1)] = v
-    keep = sorted((n for n, t in specs.items() if t != "snapshot"), key=int)
-    renum = {old: str(new) for new, old in enumerate(keep, 1)}
-    out = []
-    for k, v in pairs:
-        m = re.match(r"TagSpecification\.(\d+)\.(.*)$", k)
-        if m:
-            if m.group(1) not in renum:
-                continue
-            k = f"TagSpecification.{renum[m.group(1)]}.{m.group(2)}"
-        out.append((k, v))
-    return urllib.parse.urlencode(out).encode()
-
-
-def upstream(form, headers):
-    """One call to moto of the proxy's own (not logged: the program did not make it)."""
-    data = urllib.parse.urlencode(form).encode()
-    h = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "connection")}
-    h["Content-Length"] = str(len(data))
-    conn = http.client.HTTPConnection("127.0.0.1", args.upstream, timeout=60)
-    conn.request("POST", "/", body=data, headers=h)
-    answer = conn.getresponse().read()
-    conn.close()
-    return answer.decode("utf-8", "replace")
-
-
-def tag_at_creation(action, body, answer, headers):
-    """Applies what moto drops of a CreateImage's or CopyImage's TagSpecifications: the image's
-    (CopyImage) and the snapshots' (both), as AWS tags them at creation."""
-    m = re.search(r"<imageId>([^<]+)</imageId>", answer.decode("utf-8", "replace"))
-    if not m:
-        return
-    version = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Version", ["2016-11-15"])[0]
-    for rtype, tags in tag_specs(body):
-        if not tags or (rtype == "image" and action == "CreateImage"):
-            continue
-        if rtype == "image":
-            ids = [m.group(1)]
-        else:
-            desc = upstream({"Action": "DescribeImages", "Version": version, "ImageId.1": m.group(1)}, headers)
-            ids = re.findall(r"<snapshotId>(snap-[0-9a-f]+)</snapshotId>", desc)
-        if not ids:
-            continue
-        form = {"Action": "CreateTags", "Version": version}
-        for n, rid in enumerate(ids, 1):
-            form[f"ResourceId.{n}"] = rid
-        for n, (k, v) in enumerate(tags, 1):
-            form[f"Tag.{n}.Key"] = k
-            form[f"Tag.{n}.Value"] = v
-        upstream(form, headers)
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -272,6 +195,7 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             seq += 1
             n = seq
+            self.seq_no = n
             with open(os.path.join(args.dir, "proxy.log"), "a") as f:
                 f.write(f"{n} {action} {region}\n")
         if args.hold_after >= 0 and n == args.hold_after + 1:
@@ -334,17 +258,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         conn = http.client.HTTPConnection("127.0.0.1", args.upstream, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
-        sent = body
-        if action == "CreateImage":
-            sent = without_snapshot_specs(body)
-            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
-            headers["Content-Length"] = str(len(sent))
-        conn.request(self.command, self.path, body=sent or None, headers=headers)
+        conn.request(self.command, self.path, body=body or None, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
-        if action in ("CreateImage", "CopyImage") and resp.status == 200:
-            tag_at_creation(action, body, data, headers)
         if action == "DescribeSnapshots" and resp.status == 200:
             data = snapshot_progress(data)
         if slow_secs and resp.status == 200:
@@ -375,7 +292,18 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_DELETE = _forward
+    def _timed(self):
+        """Answers a request; logs when it came and when its answer was written."""
+        start = time.monotonic()
+        self.seq_no = None
+        try:
+            self._forward()
+        finally:
+            if self.seq_no is not None:
+                with lock, open(os.path.join(args.dir, "timing.log"), "a") as f:
+                    f.write(f"{self.seq_no} {start:.6f} {time.monotonic():.6f}\n")
+
+    do_GET = do_POST = do_PUT = do_DELETE = _timed
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
