@@ -96,6 +96,10 @@ class Stack:
         return open(path).read().splitlines() if os.path.exists(path) else []
 
     def stop(self):
+        dropped = os.path.join(self.logdir, "upstream-errors.log")
+        if os.path.exists(dropped):
+            n = len(open(dropped).read().splitlines())
+            print(f"note: moto dropped {n} call(s); the proxy answered InternalError ({dropped})", file=sys.stderr)
         for p in self.procs:
             p.terminate()
             p.wait()

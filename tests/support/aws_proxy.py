@@ -187,6 +187,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def _error(self, n, status, code, message):
+        """An EC2 error answer."""
+        data = (f"<?xml version=\"1.0\"?><Response><Errors><Error><Code>{code}</Code>"
+                f"<Message>{message}</Message></Error></Errors>"
+                f"<RequestID>proxy-{n}</RequestID></Response>").encode()
+        self.send_response_only(status)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("x-amzn-RequestId", f"proxy-{n}")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _forward(self):
         global seq
         length = int(self.headers.get("Content-Length") or 0)
@@ -220,15 +232,7 @@ class Handler(BaseHTTPRequestHandler):
             code, status = injected
             with lock, open(os.path.join(args.dir, "injected.log"), "a") as f:
                 f.write(f"{n} {action} {code}\n")
-            data = (f"<?xml version=\"1.0\"?><Response><Errors><Error><Code>{code}</Code>"
-                    f"<Message>injected by the test proxy</Message></Error></Errors>"
-                    f"<RequestID>proxy-{n}</RequestID></Response>").encode()
-            self.send_response_only(status)
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("x-amzn-RequestId", f"proxy-{n}")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._error(n, status, code, "injected by the test proxy")
             return
         if action in answers:
             # What was asked of an answered action, for the test to check (moto never sees it).
@@ -246,22 +250,23 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 fails[action][1] -= 1
             code = fails[action][0]
-            data = (f"<?xml version=\"1.0\"?><Response><Errors><Error><Code>{code}</Code>"
-                    f"<Message>{fails[action][2]}</Message></Error></Errors>"
-                    f"<RequestID>proxy-{n}</RequestID></Response>").encode()
-            self.send_response_only(400 if code != "InternalError" else 500)
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("x-amzn-RequestId", f"proxy-{n}")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._error(n, 400 if code != "InternalError" else 500, code, fails[action][2])
             return
         conn = http.client.HTTPConnection("127.0.0.1", args.upstream, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
-        conn.request(self.command, self.path, body=body or None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
+        try:
+            conn.request(self.command, self.path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException) as e:
+            # moto dropped the call (it can, under many parallel builds): AWS would answer an
+            # InternalError, which every SDK retries — a reset here would not be AWS.
+            with lock, open(os.path.join(args.dir, "upstream-errors.log"), "a") as f:
+                f.write(f"{n} {action} {e!r}\n")
+            self._error(n, 500, "InternalError", "the emulator dropped the call")
+            return
+        finally:
+            conn.close()
         if action == "DescribeSnapshots" and resp.status == 200:
             data = snapshot_progress(data)
         if slow_secs and resp.status == 200:
@@ -306,6 +311,9 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _timed
 
 
+# Sixteen parallel builds connect at once: the default backlog (5) would drop SYNs, and each
+# dropped one costs a client a second.
+ThreadingHTTPServer.request_queue_size = 128
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 with open(args.port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
