@@ -130,7 +130,15 @@ impl Step {
     async fn run(self, cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         use crate::steps::*;
         match self {
-            Step::PreValidate => prevalidate::run(cx).await,
+            Step::PreValidate => {
+                // The source AMI is looked up meanwhile: both only read, neither needs the
+                // other, and a build is one round trip shorter. A failed lookup is left to the
+                // source AMI step, which looks again and reports it.
+                let (checked, found) = tokio::join!(prevalidate::run(cx), source_ami::find(cx));
+                checked?;
+                st.source_found = found.ok();
+                Ok(())
+            }
             Step::SourceAmi => source_ami::run(cx, st).await,
             Step::Network => network::run(cx, st).await,
             Step::KeyPair => security::key_pair(cx, st).await,

@@ -38,6 +38,9 @@ pub struct InstanceInfo {
 #[derive(Debug, Clone, Default)]
 pub struct BuildState {
     pub source_image: Option<SourceImage>,
+    /// The source AMI as found while the build was pre-validated (both only read AWS, so they
+    /// run at once); the source AMI step takes it, checks it and announces it.
+    pub source_found: Option<SourceImage>,
     pub vpc_id: Option<String>,
     pub subnet_id: Option<String>,
     pub availability_zone: Option<String>,

@@ -4,9 +4,10 @@ use crate::aws::images::{self, ImageQuery};
 use crate::config::BuildPlan;
 use crate::job::context::Cx;
 use crate::job::needs::Needs;
-use crate::job::state::BuildState;
+use crate::job::state::{BuildState, SourceImage};
 
-pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
+/// Finds the source AMI (`source_ami`, `source_ami_filter`).
+pub async fn find(cx: &Cx) -> anyhow::Result<SourceImage> {
     let c = &cx.plan.config;
     let mut q = ImageQuery {
         id: c.source_ami.clone(),
@@ -18,7 +19,16 @@ pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
         q.include_deprecated = f.include_deprecated;
         q.most_recent = f.most_recent;
     }
-    let img = images::find(&cx.ec2, cx.region(), &q).await?;
+    images::find(&cx.ec2, cx.region(), &q).await
+}
+
+pub async fn run(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
+    let c = &cx.plan.config;
+    // Found while pre-validating; when that lookup failed, this one reports why.
+    let img = match st.source_found.take() {
+        Some(img) => img,
+        None => find(cx).await?,
+    };
     if img.root_device_type != "ebs" && !img.root_device_type.is_empty() {
         anyhow::bail!(
             "The root device of the source AMI must be EBS-backed (Expected 'ebs', got '{}')",

@@ -429,7 +429,10 @@ fn a_failure_at_each_stage_leaves_nothing() {
     ];
     let rt = emu::rt();
     for action in stages {
-        let b = Bench::new(&["--fail", &format!("{action}:UnauthorizedOperation:1")]);
+        // The first DescribeImages calls (the AMI name in both regions and the source AMI) go
+        // out at once: all of them fail, or a failed source lookup is simply made again.
+        let n = if action == "DescribeImages" { 3 } else { 1 };
+        let b = Bench::new(&["--fail", &format!("{action}:UnauthorizedOperation:{n}")]);
         let t = b.template("  temporary_iam_instance_profile_policy_document {\n    Version = \"2012-10-17\"\n    Statement {\n      Effect   = \"Allow\"\n      Action   = [\"s3:GetObject\"]\n      Resource = [\"*\"]\n    }\n  }", "");
         let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
         assert_eq!(code, 1, "{action}: {out}");
@@ -510,6 +513,59 @@ fn line_of(out: &str, what: &str) -> usize {
     out.lines()
         .position(|l| l.contains(what))
         .unwrap_or_else(|| panic!("no line with {what:?}:\n{out}"))
+}
+
+/// The source AMI is looked up while the AMI name is checked (in both regions): with the first
+/// of these calls held, the other two are already asked; the build then goes on as usual.
+/// (Without the region check, whose answer the name checks wait for.)
+#[test]
+fn the_source_ami_is_found_while_the_name_is_checked() {
+    let first = {
+        let probe = Bench::new(&[]);
+        let t = probe.template("  skip_region_validation = true", "");
+        assert_eq!(run(probe.cmd(&["build", t.to_str().unwrap()])).0, 0);
+        probe
+            .calls()
+            .iter()
+            .position(|c| c.starts_with("DescribeImages "))
+            .unwrap()
+    };
+    let b = Bench::new(&["--hold-after", &first.to_string()]);
+    let t = b.template("  skip_region_validation = true", "");
+    let child = b
+        .cmd(&["build", t.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(
+        &b.dir.path().join("held"),
+        Duration::from_secs(60)
+    ));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let asked = || {
+        b.calls()
+            .iter()
+            .filter(|c| c.starts_with("DescribeImages "))
+            .count()
+    };
+    while asked() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let during = b.calls()[first..].to_vec();
+    std::fs::write(b.dir.path().join("release"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        during
+            .iter()
+            .filter(|c| c.starts_with("DescribeImages "))
+            .count(),
+        3,
+        "two name checks and the source AMI at once: {during:?}"
+    );
+    assert_eq!(text.matches("Found Image ID").count(), 1, "{text}");
 }
 
 /// Once the build region's AMI is available the instance goes, while the copy (three seconds
