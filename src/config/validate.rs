@@ -137,6 +137,17 @@ fn access(c: &AmazonEbs, k: &mut Checker) {
     }
 }
 
+/// Packer's KMS key id forms: a key or alias ARN, an alias, a key id, a multi-region key id.
+/// Compiled on first use: a template without KMS keys (most) never pays for it, and `validate`
+/// takes a few milliseconds in all.
+fn kms_key_id_valid(id: &str) -> bool {
+    static KMS: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+|alias/.+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|mrk-[0-9a-f]{32})$")
+            .expect("static regex")
+    });
+    KMS.is_match(id)
+}
+
 /// AMIConfig: name, sharing, encryption and keys, block devices of the image.
 fn ami(c: &AmazonEbs, d: &Decided, k: &mut Checker) {
     if !c.skip_create_ami {
@@ -148,9 +159,7 @@ fn ami(c: &AmazonEbs, d: &Decided, k: &mut Checker) {
             );
         } else {
             // Parts still to be rendered at build time ({{ .SourceAMIName }}) are checked then.
-            let literal = Regex::new(r"\{\{[^}]*\}\}")
-                .expect("static regex")
-                .replace_all(&c.ami_name, "");
+            let literal = crate::template::legacy::without_actions(&c.ami_name);
             let n = c.ami_name.chars().count();
             if !c.ami_name.contains("{{") && !crate::ami_name::LENGTH.contains(&n) {
                 k.err(
@@ -178,14 +187,13 @@ fn ami(c: &AmazonEbs, d: &Decided, k: &mut Checker) {
         };
         k.err(key, "If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.");
     }
-    let kms_re = Regex::new(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+|alias/.+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|mrk-[0-9a-f]{32})$").expect("static regex");
     if let Some(id) = &c.kms_key_id
-        && !kms_re.is_match(id)
+        && !kms_key_id_valid(id)
     {
         k.err("kms_key_id", format!("{id:?} is not a valid KMS Key Id."));
     }
     for (region, id) in &c.region_kms_key_ids {
-        if !id.is_empty() && !kms_re.is_match(id) {
+        if !id.is_empty() && !kms_key_id_valid(id) {
             k.err(
                 "region_kms_key_ids",
                 format!("{id:?} is not a valid KMS Key Id (region {region})."),

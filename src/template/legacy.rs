@@ -73,6 +73,21 @@ pub fn has_actions(s: &str) -> bool {
     s.contains("{{") && s.contains("}}")
 }
 
+/// The text outside the `{{ … }}` actions (what is literal whatever the actions render to).
+pub fn without_actions(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("{{") {
+        let Some(end_rel) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        rest = &rest[start + 2 + end_rel + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Renders every action it can; keeps the ones that need variables not in `ctx`.
 pub fn render(s: &str, ctx: &LegacyContext) -> Result<String, String> {
     let mut out = String::new();
@@ -374,6 +389,17 @@ mod tests {
 
     fn ctx() -> LegacyContext {
         LegacyContext::new("2026-03-04T05:06:07Z".parse().unwrap())
+    }
+
+    #[test]
+    fn the_literal_text_leaves_the_actions_out() {
+        assert_eq!(
+            without_actions("app-{{timestamp}}-{{ .SourceAMIName }}!"),
+            "app--!"
+        );
+        assert_eq!(without_actions("no actions"), "no actions");
+        // An action never closed is text.
+        assert_eq!(without_actions("a-{{b"), "a-{{b");
     }
 
     #[test]
