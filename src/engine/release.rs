@@ -23,7 +23,8 @@ pub struct Release(Option<JoinHandle<()>>);
 impl Release {
     /// Starts the release if this build may let its instance go now.
     pub fn start(cx: &Cx, on_error: OnError) -> Release {
-        if on_error != OnError::Cleanup || cx.debug {
+        // skip_create_ami: no AMI was made, and the end of the build is next anyway.
+        if on_error != OnError::Cleanup || cx.debug || !cx.plan.decided.image.create {
             return Release(None);
         }
         cx.ui
