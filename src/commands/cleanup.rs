@@ -164,7 +164,7 @@ async fn from_journal(path: &Path, a: &CleanupArgs) -> anyhow::Result<Replayed> 
     };
     let session = clients::session(&access).await?;
     same_account(&session, account.as_deref(), credentials.as_deref(), &ui).await?;
-    let failed = unwind::run(&j, &session, &ui, scope, a.dry_run).await;
+    let failed = unwind::run(&j, &session, &ui, scope, a.dry_run, &Default::default()).await;
     if a.dry_run {
         return Ok(Replayed::Clean);
     }
@@ -295,7 +295,15 @@ async fn by_tag(a: &CleanupArgs) -> anyhow::Result<Exit> {
     // The journal is replayed last-first: record in the reverse of the deletion order wanted
     // (instances first is handled by the planner).
     j.record_all(found.iter().rev().cloned(), Lifetime::Temporary)?;
-    let failed = unwind::run(&j, &session, &ui, Scope::Unfinished, false).await;
+    let failed = unwind::run(
+        &j,
+        &session,
+        &ui,
+        Scope::Unfinished,
+        false,
+        &Default::default(),
+    )
+    .await;
     if failed.is_empty() {
         crate::job::journal::discard(j.path());
     }

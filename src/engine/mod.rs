@@ -351,7 +351,7 @@ async fn drive(cx: &Cx, mut st: BuildState, first: usize, opts: &RunOptions) -> 
         match r {
             Ok(()) => {
                 if step == Step::CreateAmi {
-                    release = release::Release::start(cx, opts.on_error);
+                    release = release::Release::start(cx, &st, opts.on_error);
                 }
                 if cx.debug && i + 1 < STEPS.len() {
                     pause(
@@ -473,7 +473,8 @@ async fn finish(
         } else {
             unwind::Scope::Unfinished
         };
-        let failed = unwind::run(&cx.journal, &cx.session, &cx.ui, scope, false).await;
+        let seen = unwind::Seen::of(st);
+        let failed = unwind::run(&cx.journal, &cx.session, &cx.ui, scope, false, &seen).await;
         if !failed.is_empty() {
             cx.ui.error(&format!(
                 "{} resource(s) could not be deleted; retry with: ambake cleanup {}",

@@ -84,7 +84,15 @@ fn clean_up_current() {
         Some(rt.block_on(async {
             // Fresh clients on this runtime; the old session's if the chain cannot answer.
             let session = r.session.renew().await.unwrap_or(r.session);
-            unwind::run(&r.journal, &session, &r.ui, Scope::Unfinished, false).await
+            unwind::run(
+                &r.journal,
+                &session,
+                &r.ui,
+                Scope::Unfinished,
+                false,
+                &Default::default(),
+            )
+            .await
         }))
     })
     .join();

@@ -10,10 +10,12 @@
 //! at). Images and snapshots are never part of it ([`Scope::Instance`]): a temporary
 //! intermediary AMI is the copies' source. What the release could not delete stays in the
 //! journal, and the build's final cleanup, which waits for the release first, tries again.
+//! The instance's volumes are those the stop wait saw ([`unwind::Seen`]): no DescribeInstances.
 
 use super::unwind::{self, Scope};
 use crate::cli::OnError;
 use crate::job::context::Cx;
+use crate::job::state::BuildState;
 use tokio::task::JoinHandle;
 
 /// The release running beside the rest of the build, if it was started.
@@ -22,7 +24,7 @@ pub struct Release(Option<JoinHandle<()>>);
 
 impl Release {
     /// Starts the release if this build may let its instance go now.
-    pub fn start(cx: &Cx, on_error: OnError) -> Release {
+    pub fn start(cx: &Cx, st: &BuildState, on_error: OnError) -> Release {
         // skip_create_ami: no AMI was made, and the end of the build is next anyway.
         if on_error != OnError::Cleanup || cx.debug || !cx.plan.decided.image.create {
             return Release(None);
@@ -30,10 +32,11 @@ impl Release {
         cx.ui
             .say("The AMI is available: terminating the instance and its temporary resources...");
         let (journal, session, ui) = (cx.journal.clone(), cx.session.clone(), cx.ui.clone());
+        let seen = unwind::Seen::of(st);
         Release(Some(tokio::spawn(async move {
             // Failures were shown; what is left is still outstanding in the journal and the
             // final cleanup retries it.
-            let _ = unwind::run(&journal, &session, &ui, Scope::Instance, false).await;
+            let _ = unwind::run(&journal, &session, &ui, Scope::Instance, false, &seen).await;
         })))
     }
 

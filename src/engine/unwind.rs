@@ -15,6 +15,7 @@ use crate::aws::clients::Session;
 use crate::aws::wait::{Poll, WaitSpec, wait};
 use crate::job::context::{aws_err, is_code};
 use crate::job::journal::{self, Event, Journal, Lifetime, Resource};
+use crate::job::state::{AttachedVolume, BuildState};
 use crate::job::tags::{BUILD_ID_TAG, COMMITTED_TAG};
 use crate::ui::Ui;
 use aws_sdk_ec2::types::Filter;
@@ -78,6 +79,24 @@ pub fn plan(records: &[journal::Record], scope: Scope) -> Vec<(Resource, Lifetim
     ordered.into_iter().map(|(_, r)| r).collect()
 }
 
+/// What the build saw itself that a cleanup would otherwise ask EC2 for. Empty for `ambake
+/// cleanup` and after a crash: then EC2 is asked.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Per instance id: its volumes when the build stopped it ([`BuildState::stopped_volumes`]).
+    pub volumes: BTreeMap<String, Vec<AttachedVolume>>,
+}
+
+impl Seen {
+    pub fn of(st: &BuildState) -> Seen {
+        let mut volumes = BTreeMap::new();
+        if let (Some(i), Some(v)) = (&st.instance, &st.stopped_volumes) {
+            volumes.insert(i.id.clone(), v.clone());
+        }
+        Seen { volumes }
+    }
+}
+
 /// What became of one resource.
 enum Done {
     Deleted,
@@ -107,15 +126,16 @@ pub async fn run(
     ui: &Ui,
     scope: Scope,
     dry_run: bool,
+    seen: &Seen,
 ) -> Vec<(Resource, String)> {
     let expired_before = crate::aws::errors::expired_count();
-    let failed = pass(journal, session, ui, scope, dry_run).await;
+    let failed = pass(journal, session, ui, scope, dry_run, seen).await;
     if failed.is_empty() || dry_run || crate::aws::errors::expired_count() == expired_before {
         return failed;
     }
     ui.say("The credentials expired during cleanup: asking for them again and retrying what is left...");
     match session.renew().await {
-        Ok(fresh) => pass(journal, &fresh, ui, scope, false).await,
+        Ok(fresh) => pass(journal, &fresh, ui, scope, false, seen).await,
         Err(e) => {
             ui.error(&format!("Could not renew the credentials: {e:#}"));
             failed
@@ -129,6 +149,7 @@ async fn pass(
     ui: &Ui,
     scope: Scope,
     dry_run: bool,
+    seen: &Seen,
 ) -> Vec<(Resource, String)> {
     let records = journal::read(journal.path()).unwrap_or_default();
     let todo = plan(&records, scope);
@@ -151,7 +172,8 @@ async fn pass(
         deleted: Default::default(),
     };
     let mut failed = Vec::new();
-    // A terminated instance no longer lists its volumes: look them up while it still does.
+    // A terminated instance no longer lists its volumes: look them up while it still does
+    // (unless the build saw them when it stopped the instance).
     let mut attached: BTreeMap<String, Result<Vec<String>, String>> = BTreeMap::new();
     for (r, _) in &todo {
         if let (
@@ -163,8 +185,11 @@ async fn pass(
             },
         ) = (dry_run, r)
         {
-            let vols = volumes_of(u.ec2(region), region, instance_id, keep).await;
-            attached.insert(instance_id.clone(), vols);
+            let vols = match seen.volumes.get(instance_id) {
+                Some(v) => Ok(v.clone()),
+                None => volumes_of(u.ec2(region), region, instance_id).await,
+            };
+            attached.insert(instance_id.clone(), vols.map(|v| surviving(&v, keep)));
         }
     }
     // An instance that could not be terminated still holds its volumes and groups: waiting for
@@ -240,14 +265,13 @@ async fn pass(
     failed
 }
 
-/// The EBS volumes attached to an instance, but for the devices in `keep`. An instance that is
-/// gone has nothing left to find; one that cannot be read is an error (its record stays).
+/// The EBS volumes attached to an instance, as EC2 lists them now. An instance that is gone has
+/// nothing left to find; one that cannot be read is an error (its record stays).
 async fn volumes_of(
     ec2: &aws_sdk_ec2::Client,
     region: &str,
     instance_id: &str,
-    keep: &[String],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<AttachedVolume>, String> {
     let out = match ec2
         .describe_instances()
         .instance_ids(instance_id)
@@ -262,13 +286,22 @@ async fn volumes_of(
         .reservations()
         .iter()
         .flat_map(|r| r.instances())
-        .flat_map(|i| i.block_device_mappings())
-        .filter(|m| !m.device_name().is_some_and(|d| keep.iter().any(|k| k == d)))
+        .flat_map(crate::steps::instance::attached)
+        .collect())
+}
+
+/// The volumes a terminated instance leaves behind that are the build's to delete: all but
+/// the devices in `keep` (the user's launch_block_device_mappings, which follow their own
+/// delete_on_termination, as in Packer) and those EC2 deletes itself.
+fn surviving(attached: &[AttachedVolume], keep: &[String]) -> Vec<String> {
+    attached
+        .iter()
+        .filter(|v| !v.device.as_ref().is_some_and(|d| keep.contains(d)))
         // EC2 deletes these itself when the instance terminates: deleting them too only races
         // it and costs a call.
-        .filter(|m| m.ebs().and_then(|e| e.delete_on_termination()) != Some(true))
-        .filter_map(|m| m.ebs().and_then(|e| e.volume_id()).map(String::from))
-        .collect())
+        .filter(|v| v.delete_on_termination != Some(true))
+        .map(|v| v.volume_id.clone())
+        .collect()
 }
 
 fn committed(tags: &[aws_sdk_ec2::types::Tag]) -> bool {
@@ -754,6 +787,44 @@ mod tests {
             vec![i, ami, v, sg, kp],
             "--include-artifacts reaches it"
         );
+    }
+
+    #[test]
+    fn only_volumes_ec2_leaves_and_the_user_did_not_list_are_deleted() {
+        let v = |dev: &str, id: &str, dot: Option<bool>| AttachedVolume {
+            device: Some(dev.into()),
+            volume_id: id.into(),
+            delete_on_termination: dot,
+        };
+        let attached = [
+            v("/dev/xvda", "vol-root", Some(true)),
+            v("/dev/xvdb", "vol-listed", Some(false)),
+            v("/dev/sdf", "vol-attached", Some(false)),
+            v("/dev/sdg", "vol-unknown", None),
+        ];
+        assert_eq!(
+            surviving(&attached, &["/dev/xvdb".to_string()]),
+            ["vol-attached", "vol-unknown"]
+        );
+    }
+
+    #[test]
+    fn what_the_stop_saw_is_known_by_instance() {
+        let vols = vec![AttachedVolume {
+            device: Some("/dev/sdf".into()),
+            volume_id: "vol-1".into(),
+            delete_on_termination: Some(false),
+        }];
+        let mut st = BuildState {
+            instance: Some(crate::job::state::InstanceInfo {
+                id: "i-1".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(Seen::of(&st).volumes.is_empty(), "not stopped yet");
+        st.stopped_volumes = Some(vols.clone());
+        assert_eq!(Seen::of(&st).volumes.get("i-1"), Some(&vols));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Canonical formatting for `.pkr.hcl` / `.pkrvars.hcl`, byte for byte what `packer fmt` writes:
-//! hclwrite's algorithm ([`format`]) on hclsyntax's token stream ([`lexer`]). Only the spaces
+//! hclwrite's algorithm ([`format()`]) on hclsyntax's token stream ([`lexer`]). Only the spaces
 //! between tokens change — indentation by bracket nesting, `=` and trailing comments aligned in
 //! runs of consecutive lines, fixed spacing rules inside a line — so comments, blank lines,
 //! heredocs, string contents and CRLF line endings stay as written.

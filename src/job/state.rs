@@ -24,6 +24,14 @@ impl std::fmt::Debug for KeyMaterial {
     }
 }
 
+/// One EBS volume attached to an instance, as DescribeInstances lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedVolume {
+    pub device: Option<String>,
+    pub volume_id: String,
+    pub delete_on_termination: Option<bool>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct InstanceInfo {
     pub id: String,
@@ -51,6 +59,11 @@ pub struct BuildState {
     pub security_group_ids: Vec<String>,
     pub instance_profile: Option<String>,
     pub instance: Option<InstanceInfo>,
+    /// The instance's volumes as the stop wait saw them: after the provisioners (which may
+    /// attach more) and nothing of the build changes them later, so the cleanup reads them here
+    /// instead of describing the instance again. None when the build did not stop it (spot) or
+    /// was resumed.
+    pub stopped_volumes: Option<Vec<AttachedVolume>>,
     pub spot: bool,
     /// The AMI in each region (the build region and every copy).
     pub amis: BTreeMap<String, String>,

@@ -10,7 +10,7 @@ use crate::config::ebs::BlockDevice;
 use crate::job::context::{Cx, aws_err, is_code};
 use crate::job::journal::{Lifetime, Resource};
 use crate::job::needs::Needs;
-use crate::job::state::{BuildState, InstanceInfo};
+use crate::job::state::{AttachedVolume, BuildState, InstanceInfo};
 use crate::job::tags::spec;
 use aws_sdk_ec2::operation::run_instances::RunInstancesError;
 use aws_sdk_ec2::types::*;
@@ -76,6 +76,21 @@ pub fn user_data(c: &crate::config::ebs::AmazonEbs) -> anyhow::Result<Option<Str
             b64.encode(raw)
         },
     ))
+}
+
+/// The EBS volumes an instance lists as attached.
+pub fn attached(i: &Instance) -> Vec<AttachedVolume> {
+    i.block_device_mappings()
+        .iter()
+        .filter_map(|m| {
+            let ebs = m.ebs()?;
+            Some(AttachedVolume {
+                device: m.device_name().map(String::from),
+                volume_id: ebs.volume_id()?.to_string(),
+                delete_on_termination: ebs.delete_on_termination(),
+            })
+        })
+        .collect()
 }
 
 pub fn info(i: &Instance) -> InstanceInfo {
@@ -540,7 +555,7 @@ async fn run_spot(
     )
 }
 
-pub async fn stop(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
+pub async fn stop(cx: &Cx, st: &mut BuildState) -> anyhow::Result<()> {
     let c = &cx.plan.config;
     if st.spot {
         return Ok(());
@@ -562,7 +577,8 @@ pub async fn stop(cx: &Cx, st: &BuildState) -> anyhow::Result<()> {
             .say("Automatic instance stop disabled. Please stop the instance manually.");
     }
     cx.ui.say("Waiting for the instance to stop...");
-    wait_state(cx, &cx.ec2, &id, "stopped", cx.region()).await?;
+    let stopped = wait_state(cx, &cx.ec2, &id, "stopped", cx.region()).await?;
+    st.stopped_volumes = Some(attached(&stopped));
     Ok(())
 }
 

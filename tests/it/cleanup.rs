@@ -523,3 +523,81 @@ fn a_key_pair_name_taken_over_by_someone_else_is_kept() {
     });
     assert!(still, "their key pair was deleted:\n{out}");
 }
+
+/// A volume attached while the instance ran (by a provisioner, say) outlives it — it is not
+/// delete_on_termination — so the build deletes it after the instance, as Packer's
+/// StepCleanupVolumes does. The build knows it from its stop wait: the release does not
+/// describe the instance a third time (running, stopped: two DescribeInstances in all).
+#[test]
+fn a_volume_attached_during_the_build_goes_with_the_instance() {
+    let calls = probe_calls();
+    let stop = calls
+        .iter()
+        .position(|c| c.starts_with("StopInstances"))
+        .unwrap();
+    let b = Bench::new(&["--hold-after", &stop.to_string()]);
+    let t = b.template("", "");
+    let child = held_build(&b, &t, stop);
+    let rt = emu::rt();
+    let volume = rt.block_on(async {
+        let sdk = b.moto.sdk().await;
+        let ec2 = ec2(&sdk, REGION);
+        let out = ec2
+            .describe_instances()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("instance-state-name")
+                    .values("running")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let inst = &out.reservations()[0].instances()[0];
+        let zone = inst
+            .placement()
+            .and_then(|p| p.availability_zone())
+            .unwrap();
+        let vol = ec2
+            .create_volume()
+            .availability_zone(zone)
+            .size(1)
+            .send()
+            .await
+            .unwrap();
+        let id = vol.volume_id().unwrap().to_string();
+        ec2.attach_volume()
+            .volume_id(&id)
+            .instance_id(inst.instance_id().unwrap())
+            .device("/dev/sdf")
+            .send()
+            .await
+            .unwrap();
+        id
+    });
+    release(&b);
+    let (code, out) = finish(child);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Deleting volumes left by instance"), "{out}");
+    let gone = rt.block_on(async {
+        let sdk = b.moto.sdk().await;
+        ec2(&sdk, REGION)
+            .describe_volumes()
+            .volume_ids(&volume)
+            .send()
+            .await
+            .map_or(true, |o| o.volumes().is_empty())
+    });
+    assert!(
+        gone,
+        "volume {volume} attached during the build was left\n{out}"
+    );
+    let described = b
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("DescribeInstances"))
+        .count();
+    assert_eq!(described, 2, "{:?}", b.calls());
+    let left = rt.block_on(leftovers(&b.moto, true));
+    assert!(left.is_empty(), "{left:?}\n{out}");
+}
