@@ -2,7 +2,7 @@
 # Transfer throughput: ambake's SSH communicator (ssh2/libssh2, scp and SFTP) against OpenSSH's
 # own scp and sftp, in the same run, on loopback, with a 1 GiB file (SIZE_MB to change).
 # Runs as root (a private sshd logs in the current user's test account); nothing leaves 127.0.0.1.
-# Usage: [BENCH_FILTER=regex] [SIZE_MB=n] bench/transfer.sh [runs]   → a table of median seconds and MiB/s, and ambake/OpenSSH ratios.
+# Usage: [BENCH_FILTER=regex] [SIZE_MB=n] [PROFILE=dir] bench/transfer.sh [runs]   → a table of median seconds and MiB/s, and ambake/OpenSSH ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -37,12 +37,29 @@ cp "$w/src" "$remote/src"; chown $user "$remote/src"
 opts=(-q -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i "$w/id")
 
 time_it() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
+# PROFILE=DIR: each measured command also runs once under `perf record` (the client's
+# processes only; sshd runs outside it), and DIR/<name>.txt says where their CPU went: samples
+# per process and library, then per function (2000 samples = one CPU second).
+profile() {
+  local name=$1; shift
+  [ -n "${PROFILE:-}" ] || return 0
+  command -v perf >/dev/null || { echo "PROFILE needs perf (apt-get install linux-perf)" >&2; exit 1; }
+  mkdir -p "$PROFILE"
+  local f="$PROFILE/${name// /-}"
+  perf record -q -e cpu-clock -F 2000 -o "$f.data" -- "$@" >/dev/null 2>&1
+  { echo "# $name: samples at 2000 Hz, by process and library"
+    perf report -q -n -i "$f.data" --sort comm,dso 2>/dev/null
+    echo "# by function (over 0.7 %)"
+    perf report -q -n -i "$f.data" --sort comm,dso,sym --percent-limit 0.7 2>/dev/null; } > "$f.txt"
+  rm -f "$f.data" "$w/down" "$remote/up"
+}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 bench() {
   local name=$1; shift
   [[ "$name" =~ ${BENCH_FILTER:-.} ]] || return 0
   local times=()
   for _ in $(seq "$runs"); do times+=("$(time_it "$@")"); rm -f "$w/down" "$remote/up"; done
+  profile "$name" "$@"
   local m; m=$(printf '%s\n' "${times[@]}" | median)
   printf '%-34s %8.3f s %9.1f MiB/s\n' "$name" "$m" "$(echo "$size_mb / $m" | bc -l)"
   echo "$name $m" >> "$w/results"
