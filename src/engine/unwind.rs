@@ -189,7 +189,14 @@ async fn pass(
                 Some(v) => Ok(v.clone()),
                 None => volumes_of(u.ec2(region), region, instance_id).await,
             };
-            attached.insert(instance_id.clone(), vols.map(|v| surviving(&v, keep)));
+            let ours = match vols.map(|v| surviving(&v, keep)) {
+                Ok(left) if !left.is_empty() => {
+                    let build_id = journal.build_id().to_string();
+                    u.made_by_build(region, &build_id, &left).await
+                }
+                other => other,
+            };
+            attached.insert(instance_id.clone(), ours);
         }
     }
     // An instance that could not be terminated still holds its volumes and groups: waiting for
@@ -290,9 +297,10 @@ async fn volumes_of(
         .collect())
 }
 
-/// The volumes a terminated instance leaves behind that are the build's to delete: all but
+/// The volumes a terminated instance leaves behind that may be the build's to delete: all but
 /// the devices in `keep` (the user's launch_block_device_mappings, which follow their own
-/// delete_on_termination, as in Packer) and those EC2 deletes itself.
+/// delete_on_termination, as in Packer) and those EC2 deletes itself. Which of them the build
+/// made is then asked by tag ([`Unwinder::made_by_build`]).
 fn surviving(attached: &[AttachedVolume], keep: &[String]) -> Vec<String> {
     attached
         .iter()
@@ -311,6 +319,46 @@ fn committed(tags: &[aws_sdk_ec2::types::Tag]) -> bool {
 const KEPT_COMMITTED: &str = "it belongs to a finished build (tag ambake:committed); `ambake cleanup --include-artifacts` removes it";
 
 impl Unwinder<'_> {
+    /// Of the volumes a terminated instance leaves, those its launch made (tagged with this
+    /// build's id at creation). One attached to it since — a user's data volume a provisioner
+    /// mounted, say — is not the build's to delete: it is named and kept.
+    async fn made_by_build(
+        &mut self,
+        region: &str,
+        build_id: &str,
+        left: &[String],
+    ) -> Result<Vec<String>, String> {
+        let out = self
+            .ec2(region)
+            .describe_volumes()
+            .filters(
+                Filter::builder()
+                    .name("volume-id")
+                    .set_values(Some(left.to_vec()))
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{BUILD_ID_TAG}"))
+                    .values(build_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeVolumes", region, e).to_string())?;
+        let ours: Vec<String> = out
+            .volumes()
+            .iter()
+            .filter_map(|v| v.volume_id().map(String::from))
+            .collect();
+        for id in left.iter().filter(|id| !ours.contains(id)) {
+            self.ui.message(&format!(
+                "Kept volume {id} ({region}): attached to the instance but not made by this build (no {BUILD_ID_TAG} tag of its own)"
+            ));
+        }
+        Ok(ours)
+    }
+
     fn ec2(&mut self, region: &str) -> &aws_sdk_ec2::Client {
         let session = self.session;
         self.clients
@@ -790,7 +838,7 @@ mod tests {
     }
 
     #[test]
-    fn only_volumes_ec2_leaves_and_the_user_did_not_list_are_deleted() {
+    fn the_candidates_are_volumes_ec2_leaves_and_the_user_did_not_list() {
         let v = |dev: &str, id: &str, dot: Option<bool>| AttachedVolume {
             device: Some(dev.into()),
             volume_id: id.into(),

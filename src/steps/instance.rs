@@ -625,6 +625,11 @@ pub fn iam(p: &BuildPlan, n: &mut Needs) {
     // AMI), which a successful build with the usual AMIs never meets: marked like the undo
     // actions, so the policy check does not expect a build to fail without it.
     n.put(
+        "ec2:DescribeVolumes",
+        "check that a volume the instance leaves behind is the build's (its ambake:build-id tag)",
+        true,
+    );
+    n.put(
         "ec2:DeleteVolume",
         "remove volumes the source AMI leaves behind (not deleted on termination)",
         true,

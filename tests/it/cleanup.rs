@@ -524,12 +524,13 @@ fn a_key_pair_name_taken_over_by_someone_else_is_kept() {
     assert!(still, "their key pair was deleted:\n{out}");
 }
 
-/// A volume attached while the instance ran (by a provisioner, say) outlives it — it is not
-/// delete_on_termination — so the build deletes it after the instance, as Packer's
-/// StepCleanupVolumes does. The build knows it from its stop wait: the release does not
-/// describe the instance a third time (running, stopped: two DescribeInstances in all).
+/// Volumes the instance leaves behind: the one its launch made (tagged with the build's id)
+/// goes with it, even when a provisioner, say, turned off its delete_on_termination; a user's
+/// volume attached to it during the build (a data volume a provisioner mounted) is not the
+/// build's and stays. The build knows the volumes from its stop wait: it does not describe the
+/// instance a third time (running, stopped: two DescribeInstances in all).
 #[test]
-fn a_volume_attached_during_the_build_goes_with_the_instance() {
+fn volumes_left_by_the_instance_go_only_if_the_build_made_them() {
     let calls = probe_calls();
     let stop = calls
         .iter()
@@ -539,7 +540,7 @@ fn a_volume_attached_during_the_build_goes_with_the_instance() {
     let t = b.template("", "");
     let child = held_build(&b, &t, stop);
     let rt = emu::rt();
-    let volume = rt.block_on(async {
+    let (root, theirs) = rt.block_on(async {
         let sdk = b.moto.sdk().await;
         let ec2 = ec2(&sdk, REGION);
         let out = ec2
@@ -554,6 +555,24 @@ fn a_volume_attached_during_the_build_goes_with_the_instance() {
             .await
             .unwrap();
         let inst = &out.reservations()[0].instances()[0];
+        let id = inst.instance_id().unwrap();
+        let root = inst.block_device_mappings()[0].clone();
+        let device = root.device_name().unwrap();
+        ec2.modify_instance_attribute()
+            .instance_id(id)
+            .block_device_mappings(
+                aws_sdk_ec2::types::InstanceBlockDeviceMappingSpecification::builder()
+                    .device_name(device)
+                    .ebs(
+                        aws_sdk_ec2::types::EbsInstanceBlockDeviceSpecification::builder()
+                            .delete_on_termination(false)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
         let zone = inst
             .placement()
             .and_then(|p| p.availability_zone())
@@ -565,39 +584,49 @@ fn a_volume_attached_during_the_build_goes_with_the_instance() {
             .send()
             .await
             .unwrap();
-        let id = vol.volume_id().unwrap().to_string();
+        let theirs = vol.volume_id().unwrap().to_string();
         ec2.attach_volume()
-            .volume_id(&id)
-            .instance_id(inst.instance_id().unwrap())
+            .volume_id(&theirs)
+            .instance_id(id)
             .device("/dev/sdf")
             .send()
             .await
             .unwrap();
-        id
+        (root.ebs().unwrap().volume_id().unwrap().to_string(), theirs)
     });
     release(&b);
     let (code, out) = finish(child);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("Deleting volumes left by instance"), "{out}");
-    let gone = rt.block_on(async {
-        let sdk = b.moto.sdk().await;
-        ec2(&sdk, REGION)
-            .describe_volumes()
-            .volume_ids(&volume)
-            .send()
-            .await
-            .map_or(true, |o| o.volumes().is_empty())
-    });
+    let exists = |id: &str| {
+        rt.block_on(async {
+            let sdk = b.moto.sdk().await;
+            ec2(&sdk, REGION)
+                .describe_volumes()
+                .volume_ids(id)
+                .send()
+                .await
+                .is_ok_and(|o| !o.volumes().is_empty())
+        })
+    };
     assert!(
-        gone,
-        "volume {volume} attached during the build was left\n{out}"
+        !exists(&root),
+        "the build's own volume {root} was left\n{out}"
     );
+    assert!(
+        exists(&theirs),
+        "the user's volume {theirs} was deleted\n{out}"
+    );
+    assert!(out.contains(&format!("Kept volume {theirs}")), "{out}");
     let described = b
         .calls()
         .iter()
         .filter(|c| c.starts_with("DescribeInstances"))
         .count();
     assert_eq!(described, 2, "{:?}", b.calls());
-    let left = rt.block_on(leftovers(&b.moto, true));
+    let left: Vec<String> = rt
+        .block_on(leftovers(&b.moto, true))
+        .into_iter()
+        .filter(|l| !l.contains(&theirs))
+        .collect();
     assert!(left.is_empty(), "{left:?}\n{out}");
 }
