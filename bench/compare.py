@@ -350,13 +350,19 @@ def main():
                 if code != 0:
                     sys.exit(f"{tool} validate {t} failed:\n{out}")
             if shutil.which("hyperfine"):
-                # A few milliseconds: hyperfine times them without Python's spawn cost.
-                for tool in tools:
-                    js = os.path.join(work, f"hf-{tool}.json")
-                    subprocess.run(["hyperfine", "-N", "--warmup", "3", "-r", str(max(a.runs, 10)), "--export-json", js,
-                                    " ".join(tool_cmd(tool, a.binary, "validate", t))],
-                                   env=env, cwd=work, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    res[tool] = json.load(open(js))["results"][0]["times"]
+                # A few milliseconds: hyperfine times them without Python's spawn cost. In
+                # alternated rounds, so a change in the machine's speed during the run reaches
+                # both tools alike; the small template, where a millisecond of noise is 20 % of
+                # ambake's time, gets four times the runs.
+                runs = max(a.runs, 10) * (4 if t == small else 1)
+                rounds = 4 if t == small else 1
+                for _ in range(rounds):
+                    for tool in tools:
+                        js = os.path.join(work, f"hf-{tool}.json")
+                        subprocess.run(["hyperfine", "-N", "--warmup", "3", "-r", str(runs // rounds), "--export-json", js,
+                                        " ".join(tool_cmd(tool, a.binary, "validate", t))],
+                                       env=env, cwd=work, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        res[tool] += json.load(open(js))["results"][0]["times"]
             else:
                 for _ in range(a.runs):
                     for tool in tools:
@@ -494,7 +500,8 @@ def main():
         sshd.terminate()
 
     print(f"\nambake {a.binary} vs {subprocess.run(['packer', 'version'], capture_output=True, text=True).stdout.strip()}, "
-          f"{a.runs} validate runs and {a.build_runs} build runs each, alternated; medians, spreads min–max\n")
+          f"{max(a.runs, 10) * 4} validate runs of the small template (4 alternated rounds), {max(a.runs, 10)} of the large, "
+          f"{a.build_runs} build runs each, alternated; medians, spreads min–max\n")
     print("| measure | unit | ambake | spread | Packer | spread | ambake / Packer |")
     print("|---|---|---:|---|---:|---|---:|")
     for name, unit, am, sa, pk, sp, r in rows:
