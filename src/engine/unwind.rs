@@ -16,7 +16,7 @@ use crate::aws::wait::{Poll, WaitSpec, wait};
 use crate::job::context::{aws_err, is_code};
 use crate::job::journal::{self, Event, Journal, Lifetime, Resource};
 use crate::job::state::{AttachedVolume, BuildState};
-use crate::job::tags::{BUILD_ID_TAG, COMMITTED_TAG};
+use crate::job::tags::{BUILD_ID_TAG, COMMITTED_TAG, of_build};
 use crate::ui::Ui;
 use aws_sdk_ec2::types::Filter;
 use std::collections::BTreeMap;
@@ -337,12 +337,7 @@ impl Unwinder<'_> {
                     .set_values(Some(left.to_vec()))
                     .build(),
             )
-            .filters(
-                Filter::builder()
-                    .name(format!("tag:{BUILD_ID_TAG}"))
-                    .values(build_id)
-                    .build(),
-            )
+            .filters(of_build(build_id))
             .send()
             .await
             .map_err(|e| aws_err("ec2:DescribeVolumes", region, e).to_string())?;
@@ -402,12 +397,7 @@ impl Unwinder<'_> {
                 let ec2 = self.ec2(region).clone();
                 let out = ec2
                     .describe_instances()
-                    .filters(
-                        Filter::builder()
-                            .name(format!("tag:{BUILD_ID_TAG}"))
-                            .values(build_id)
-                            .build(),
-                    )
+                    .filters(of_build(build_id))
                     .send()
                     .await
                     .map_err(|e| aws_err("ec2:DescribeInstances", region, e).to_string())?;
@@ -434,12 +424,7 @@ impl Unwinder<'_> {
                     .describe_images()
                     .owners("self")
                     .filters(Filter::builder().name("name").values(name).build())
-                    .filters(
-                        Filter::builder()
-                            .name(format!("tag:{BUILD_ID_TAG}"))
-                            .values(&build_id)
-                            .build(),
-                    )
+                    .filters(of_build(&build_id))
                     .send()
                     .await
                     .map_err(|e| aws_err("ec2:DescribeImages", region, e).to_string())?;

@@ -1,7 +1,7 @@
 //! Tags put on resources at creation (TagSpecifications), so that a resource can always be
 //! traced to its build even when the journal is gone.
 
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use std::collections::BTreeMap;
 
 /// The tag every resource ambake creates carries.
@@ -13,6 +13,15 @@ pub fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// The Describe* filter for what carries `build_id`'s tag: how cleanup tells the build's own
+/// resources from others of the same name or place.
+pub fn of_build(build_id: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{BUILD_ID_TAG}"))
+        .values(build_id)
+        .build()
 }
 
 /// `extra` plus the build-id tag.

@@ -739,9 +739,10 @@ fn sigint_at_every_api_call_leaves_nothing() {
                     .position(|c| c.starts_with(a))
                     .unwrap_or_else(|| panic!("no {a} after CreateImage: {calls:?}"))
         };
+        // The release's first call is its TerminateInstances (the volumes come from the stop).
         (
             calls.len(),
-            after("CopyImage").min(after("DescribeInstances")),
+            after("CopyImage").min(after("TerminateInstances")),
         )
     };
     let rt = emu::rt();
@@ -797,14 +798,17 @@ fn sigint_at_every_api_call_leaves_nothing() {
 
 /// kill -9 in the middle of a build, then `ambake cleanup --all` from the journal; and again
 /// with the journal deleted, `ambake cleanup --orphans` by tag. Nothing is left either way.
+/// With `-on-error=abort` the instance is not released beside the copy, so it is still there
+/// when the copy is held.
 #[test]
 fn kill_9_then_cleanup_leaves_nothing() {
     let rt = emu::rt();
+    let abort = "-on-error=abort";
     for use_orphans in [false, true] {
         // Hold the CreateImage call: instance, volumes and the AMI-to-be are all in play.
         let probe = Bench::new(&["--date-offset=0"]);
         let t = probe.template("", "");
-        assert_eq!(run(probe.cmd(&["build", t.to_str().unwrap()])).0, 0);
+        assert_eq!(run(probe.cmd(&["build", abort, t.to_str().unwrap()])).0, 0);
         // From the journal: hold CopyImage (the copy's id is never journaled, only the intent).
         // By tag: hold CreateImage (moto drops CopyImage's TagSpecifications, AWS keeps them).
         let held = if use_orphans {
@@ -821,7 +825,7 @@ fn kill_9_then_cleanup_leaves_nothing() {
         let b = Bench::new(&["--hold-after", &k.to_string()]);
         let t = b.template("", "");
         let mut child = b
-            .cmd(&["build", t.to_str().unwrap()])
+            .cmd(&["build", abort, t.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

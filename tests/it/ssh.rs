@@ -1096,7 +1096,10 @@ fn resume_finishes_a_kept_build_from_the_failed_provisioner() {
         "the temporary key is kept for the resume"
     );
     // The fix.
-    std::fs::write(format!("{rd}/fixed"), "").unwrap();
+    // The first provisioner made the directory: a build that failed before it (SSH never
+    // came, say) is not the failure this test is about, and says so.
+    std::fs::write(format!("{rd}/fixed"), "")
+        .unwrap_or_else(|e| panic!("{rd}/fixed: {e}; the build:\n{out}"));
     let (code, out) = run(b.cmd(&["resume", &id, t.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("starting with provisioner 2"), "{out}");
@@ -1136,7 +1139,10 @@ fn resume_refuses_changed_sources_and_gone_instances() {
     let (code, out) = run(b.cmd(&["build", "-on-error=abort", t.to_str().unwrap()]));
     assert_eq!(code, 1, "{out}");
     let id = resume_id(&out);
-    std::fs::write(format!("{rd}/fixed"), "").unwrap();
+    // The first provisioner made the directory: a build that failed before it (SSH never
+    // came, say) is not the failure this test is about, and says so.
+    std::fs::write(format!("{rd}/fixed"), "")
+        .unwrap_or_else(|e| panic!("{rd}/fixed: {e}; the build:\n{out}"));
 
     let original = std::fs::read_to_string(&t).unwrap();
     std::fs::write(&t, original.replace("t2.micro", "t3.large")).unwrap();
