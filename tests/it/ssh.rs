@@ -19,7 +19,7 @@ pub(super) fn template(b: &Bench, port: u16, source_extra: &str, provisioners: &
   ssh_username  = "{USER}"
   ssh_host      = "127.0.0.1"
   ssh_port      = {port}
-  ssh_timeout   = "20s"
+  ssh_timeout   = "60s"
 {source_extra}
 }}
 build {{
@@ -475,7 +475,7 @@ fn ctrl_c_while_waiting_for_ssh_returns_promptly_and_cleans_up() {
     );
     let text = std::fs::read_to_string(&t)
         .unwrap()
-        .replace("ssh_timeout   = \"20s\"", "ssh_timeout   = \"5m\"");
+        .replace("ssh_timeout   = \"60s\"", "ssh_timeout   = \"5m\"");
     std::fs::write(&t, text).unwrap();
     let child = b
         .cmd(&["build", t.to_str().unwrap()])
@@ -868,7 +868,7 @@ fn ssh_ciphers_and_key_exchange_are_what_the_session_offers() {
     let text = std::fs::read_to_string(&t).unwrap();
     std::fs::write(
         &t,
-        text.replace("ssh_timeout   = \"20s\"", "ssh_timeout   = \"3s\""),
+        text.replace("ssh_timeout   = \"60s\"", "ssh_timeout   = \"3s\""),
     )
     .unwrap();
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
@@ -926,7 +926,7 @@ fn ssh_certificate_file_logs_in_with_a_signed_key() {
     let text = std::fs::read_to_string(&t).unwrap();
     std::fs::write(
         &t,
-        text.replace("ssh_timeout   = \"20s\"", "ssh_timeout   = \"3s\""),
+        text.replace("ssh_timeout   = \"60s\"", "ssh_timeout   = \"3s\""),
     )
     .unwrap();
     let (code, out) = run(b.cmd(&["build", t.to_str().unwrap()]));
@@ -1156,8 +1156,8 @@ fn resume_refuses_changed_sources_and_gone_instances() {
     std::fs::write(
         &t,
         original.replace(
-            "  ssh_timeout   = \"20s\"\n",
-            "  ssh_timeout   = \"20s\"\n  assume_role {\n    role_arn = \"arn:aws:iam::111111111111:role/other\"\n  }\n",
+            "  ssh_timeout   = \"60s\"\n",
+            "  ssh_timeout   = \"60s\"\n  assume_role {\n    role_arn = \"arn:aws:iam::111111111111:role/other\"\n  }\n",
         ),
     )
     .unwrap();
