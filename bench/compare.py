@@ -25,6 +25,10 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = os.path.join(REPO, ".venv", "bin", "python")
+# The small validate takes a few ms, where one ms of noise is 20 % of ambake's time: four times
+# the runs, in rounds alternated between the tools, so a change in the machine's speed during
+# the run reaches both alike.
+SMALL_ROUNDS = 4
 REGION, COPY, THIRD = "us-east-1", "us-west-2", "eu-west-1"
 KEY_ID, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -320,6 +324,8 @@ def main():
     ap.add_argument("--parallel-slow", default="12:33:47",
                     help="RUN:IMAGE:COPY seconds of the 16 × 3 run against slow AWS ('' to skip)")
     a = ap.parse_args()
+    large_runs = max(a.runs, 10)
+    small_runs = large_runs * SMALL_ROUNDS
     if os.geteuid() != 0:
         sys.exit("bench/compare.py: run as root (it starts a private sshd)")
     for need in (a.binary, PY, "/usr/bin/packer"):
@@ -350,12 +356,8 @@ def main():
                 if code != 0:
                     sys.exit(f"{tool} validate {t} failed:\n{out}")
             if shutil.which("hyperfine"):
-                # A few milliseconds: hyperfine times them without Python's spawn cost. In
-                # alternated rounds, so a change in the machine's speed during the run reaches
-                # both tools alike; the small template, where a millisecond of noise is 20 % of
-                # ambake's time, gets four times the runs.
-                runs = max(a.runs, 10) * (4 if t == small else 1)
-                rounds = 4 if t == small else 1
+                # A few milliseconds: hyperfine times them without Python's spawn cost.
+                runs, rounds = (small_runs, SMALL_ROUNDS) if t == small else (large_runs, 1)
                 for _ in range(rounds):
                     for tool in tools:
                         js = os.path.join(work, f"hf-{tool}.json")
@@ -500,7 +502,7 @@ def main():
         sshd.terminate()
 
     print(f"\nambake {a.binary} vs {subprocess.run(['packer', 'version'], capture_output=True, text=True).stdout.strip()}, "
-          f"{max(a.runs, 10) * 4} validate runs of the small template (4 alternated rounds), {max(a.runs, 10)} of the large, "
+          f"{small_runs} validate runs of the small template ({SMALL_ROUNDS} alternated rounds), {large_runs} of the large, "
           f"{a.build_runs} build runs each, alternated; medians, spreads min–max\n")
     print("| measure | unit | ambake | spread | Packer | spread | ambake / Packer |")
     print("|---|---|---:|---|---:|---|---:|")

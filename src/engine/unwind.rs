@@ -190,10 +190,7 @@ async fn pass(
                 None => volumes_of(u.ec2(region), region, instance_id).await,
             };
             let ours = match vols.map(|v| surviving(&v, keep)) {
-                Ok(left) if !left.is_empty() => {
-                    let build_id = journal.build_id().to_string();
-                    u.made_by_build(region, &build_id, &left).await
-                }
+                Ok(left) if !left.is_empty() => u.made_by_build(region, &left).await,
                 other => other,
             };
             attached.insert(instance_id.clone(), ours);
@@ -325,9 +322,9 @@ impl Unwinder<'_> {
     async fn made_by_build(
         &mut self,
         region: &str,
-        build_id: &str,
         left: &[String],
     ) -> Result<Vec<String>, String> {
+        let build = of_build(self.journal.build_id());
         let out = self
             .ec2(region)
             .describe_volumes()
@@ -337,7 +334,7 @@ impl Unwinder<'_> {
                     .set_values(Some(left.to_vec()))
                     .build(),
             )
-            .filters(of_build(build_id))
+            .filters(build)
             .send()
             .await
             .map_err(|e| aws_err("ec2:DescribeVolumes", region, e).to_string())?;

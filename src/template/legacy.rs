@@ -73,16 +73,21 @@ pub fn has_actions(s: &str) -> bool {
     s.contains("{{") && s.contains("}}")
 }
 
+/// Where the next `{{ … }}` action in `s` is: the offset of its `{{` and of its `}}`. An action
+/// never closed is text.
+fn next_action(s: &str) -> Option<(usize, usize)> {
+    let start = s.find("{{")?;
+    let end = start + 2 + s[start + 2..].find("}}")?;
+    Some((start, end))
+}
+
 /// The text outside the `{{ … }}` actions (what is literal whatever the actions render to).
 pub fn without_actions(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
-    while let Some(start) = rest.find("{{") {
-        let Some(end_rel) = rest[start + 2..].find("}}") else {
-            break;
-        };
+    while let Some((start, end)) = next_action(rest) {
         out.push_str(&rest[..start]);
-        rest = &rest[start + 2 + end_rel + 2..];
+        rest = &rest[end + 2..];
     }
     out.push_str(rest);
     out
@@ -92,11 +97,7 @@ pub fn without_actions(s: &str) -> String {
 pub fn render(s: &str, ctx: &LegacyContext) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = s;
-    while let Some(start) = rest.find("{{") {
-        let Some(end_rel) = rest[start + 2..].find("}}") else {
-            break;
-        };
-        let end = start + 2 + end_rel;
+    while let Some((start, end)) = next_action(rest) {
         let mut before = &rest[..start];
         let mut inner = &rest[start + 2..end];
         let mut after = &rest[end + 2..];

@@ -1,5 +1,6 @@
 //! Issue #4: whole builds against moto (always through tests/support/aws_proxy.py, which
-//! counts the calls and, when a test asks, makes AWS slow, strict or failing), asserting on moto's state: the AMI and its copies exist with the
+//! counts the calls and, when a test asks, makes AWS slow, strict or failing), asserting on
+//! moto's state: the AMI and its copies exist with the
 //! right name, description, tags and permissions, and nothing temporary is left — after
 //! success, after failures at each stage, after SIGINT at every API call, and after kill -9
 //! followed by `ambake cleanup`.
@@ -39,6 +40,26 @@ impl Bench {
             _proxy: proxy,
             endpoint,
         }
+    }
+    /// Starts `ambake build FLAGS TEMPLATE` on a Bench made with `--hold-after K` and returns
+    /// once the proxy holds call K + 1 (`k` names it if it never comes).
+    pub(super) fn held_build(&self, t: &Path, flags: &[&str], k: usize) -> std::process::Child {
+        let child = self
+            .cmd(&[&["build"], flags, &[t.to_str().unwrap()]].concat())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_for(&self.dir.path().join("held"), Duration::from_secs(60)),
+            "call {} never came",
+            k + 1
+        );
+        child
+    }
+    /// Lets the held call go on.
+    pub(super) fn release(&self) {
+        std::fs::write(self.dir.path().join("release"), "").unwrap();
     }
     pub(super) fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
@@ -532,36 +553,18 @@ fn the_source_ami_is_found_while_the_name_is_checked() {
     };
     let b = Bench::new(&["--hold-after", &first.to_string()]);
     let t = b.template("  skip_region_validation = true", "");
-    let child = b
-        .cmd(&["build", t.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(wait_for(
-        &b.dir.path().join("held"),
-        Duration::from_secs(60)
-    ));
+    let child = b.held_build(&t, &[], first);
     let deadline = Instant::now() + Duration::from_secs(10);
-    let asked = || {
-        b.calls()
-            .iter()
-            .filter(|c| c.starts_with("DescribeImages "))
-            .count()
-    };
-    while asked() < 3 && Instant::now() < deadline {
+    while count(&b.calls(), "DescribeImages") < 3 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let during = b.calls()[first..].to_vec();
-    std::fs::write(b.dir.path().join("release"), "").unwrap();
+    b.release();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert_eq!(
-        during
-            .iter()
-            .filter(|c| c.starts_with("DescribeImages "))
-            .count(),
+        count(&during, "DescribeImages"),
         3,
         "two name checks and the source AMI at once: {during:?}"
     );
@@ -750,20 +753,10 @@ fn sigint_at_every_api_call_leaves_nothing() {
     for k in 0..total {
         let b = Bench::new(&["--hold-after", &k.to_string()]);
         let t = b.template("", "");
-        let child = b
-            .cmd(&["build", t.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        assert!(
-            wait_for(&b.dir.path().join("held"), Duration::from_secs(60)),
-            "call {} never came",
-            k + 1
-        );
+        let child = b.held_build(&t, &[], k);
         signal(child.id(), "-INT");
         std::thread::sleep(Duration::from_millis(50));
-        std::fs::write(b.dir.path().join("release"), "").unwrap();
+        b.release();
         let out = child.wait_with_output().unwrap();
         let text = format!(
             "{}{}",
@@ -824,19 +817,10 @@ fn kill_9_then_cleanup_leaves_nothing() {
 
         let b = Bench::new(&["--hold-after", &k.to_string()]);
         let t = b.template("", "");
-        let mut child = b
-            .cmd(&["build", abort, t.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        assert!(wait_for(
-            &b.dir.path().join("held"),
-            Duration::from_secs(60)
-        ));
+        let mut child = b.held_build(&t, &[abort], k);
         child.kill().unwrap();
         child.wait().unwrap();
-        std::fs::write(b.dir.path().join("release"), "").unwrap();
+        b.release();
         std::thread::sleep(Duration::from_millis(300));
         let before = rt.block_on(leftovers(&b.moto, false));
         assert!(

@@ -4,9 +4,9 @@
 //! Every test runs real `ambake` against moto (through the test proxy where AWS must be held,
 //! failed or made to answer oddly) and asserts on moto's state.
 
-use super::build::{Bench, journals, leftovers, run, wait_for};
+use super::build::{Bench, journals, leftovers, run};
 use super::emu::{self, REGION};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 const COPY_REGION: &str = "us-west-2";
@@ -25,29 +25,13 @@ fn probe_calls_with(flags: &[&str]) -> Vec<String> {
     probe.calls()
 }
 
-/// Starts a build whose AWS call number `k + 1` is held by the proxy; returns once it is held.
-fn held_build(b: &Bench, t: &std::path::Path, k: usize) -> Child {
-    held_build_with(b, t, k, &[])
-}
-
-/// The same, with `flags` for `ambake build`.
-fn held_build_with(b: &Bench, t: &std::path::Path, k: usize, flags: &[&str]) -> Child {
-    let child = b
-        .cmd(&[&["build"], flags, &[t.to_str().unwrap()]].concat())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for(&b.dir.path().join("held"), Duration::from_secs(60)),
-        "call {} never came",
-        k + 1
-    );
-    child
-}
-
-fn release(b: &Bench) {
-    std::fs::write(b.dir.path().join("release"), "").unwrap();
+/// Where `action` first comes among the calls of a whole build of the Bench template: the
+/// `--hold-after` that holds it.
+fn first_call(action: &str) -> usize {
+    probe_calls()
+        .iter()
+        .position(|c| c.starts_with(action))
+        .unwrap_or_else(|| panic!("no {action} in a whole build"))
 }
 
 fn finish(child: Child) -> (i32, String) {
@@ -128,10 +112,10 @@ fn kill_9_during_final_cleanup_then_cleanup_all_keeps_the_finished_amis() {
     );
     let b = Bench::new(&["--hold-after", &(last_tag + 1).to_string()]);
     let t = b.template("", "");
-    let mut child = held_build_with(&b, &t, last_tag + 1, &abort);
+    let mut child = b.held_build(&t, &abort, last_tag + 1);
     child.kill().unwrap();
     child.wait().unwrap();
-    release(&b);
+    b.release();
     std::thread::sleep(Duration::from_millis(300));
     let rt = emu::rt();
     let before: Vec<_> = [REGION, COPY_REGION]
@@ -188,14 +172,10 @@ fn kill_9_during_final_cleanup_then_cleanup_all_keeps_the_finished_amis() {
 /// the build is too young to be an orphan, is left alone, and succeeds.
 #[test]
 fn orphans_during_a_live_build_leave_it_alone() {
-    let calls = probe_calls();
-    let k = calls
-        .iter()
-        .position(|c| c.starts_with("CreateImage"))
-        .unwrap();
+    let k = first_call("CreateImage");
     let b = Bench::new(&["--hold-after", &k.to_string()]);
     let t = b.template("", "");
-    let child = held_build(&b, &t, k);
+    let child = b.held_build(&t, &[], k);
     let other_state = b.dir.path().join("other-state");
     let mut c = b.cmd(&[
         "cleanup",
@@ -209,7 +189,7 @@ fn orphans_during_a_live_build_leave_it_alone() {
         .env("AWS_ENDPOINT_URL", b.moto.url())
         .env("AWS_REGION", REGION);
     let (code, out) = run(c);
-    release(&b);
+    b.release();
     let (bcode, bout) = finish(child);
     assert_eq!(
         bcode, 0,
@@ -287,18 +267,14 @@ fn a_pending_image_never_takes_an_ami_of_the_same_name() {
     assert_eq!(ids, vec![theirs.clone()], "their AMI was deleted\n{out}");
 
     // kill -9 while CreateImage is in flight, then cleanup from the journal.
-    let calls = probe_calls();
-    let k = calls
-        .iter()
-        .position(|c| c.starts_with("CreateImage"))
-        .unwrap();
+    let k = first_call("CreateImage");
     let b = Bench::new(&["--hold-after", &k.to_string()]);
     let theirs = rt.block_on(someone_elses_ami(&b.moto));
     let t = shared_name_template(&b);
-    let mut child = held_build(&b, &t, k);
+    let mut child = b.held_build(&t, &[], k);
     child.kill().unwrap();
     child.wait().unwrap();
-    release(&b);
+    b.release();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         rt.block_on(images(&b.moto, REGION)).len(),
@@ -370,14 +346,10 @@ fn cleanup_with_another_accounts_credentials_refuses() {
 /// past an empty and an unreadable journal (reporting them), and the build then succeeds.
 #[test]
 fn cleanup_all_skips_a_running_build_and_reads_past_bad_journals() {
-    let calls = probe_calls();
-    let k = calls
-        .iter()
-        .position(|c| c.starts_with("CreateImage"))
-        .unwrap();
+    let k = first_call("CreateImage");
     let b = Bench::new(&["--hold-after", &k.to_string()]);
     let t = b.template("", "");
-    let child = held_build(&b, &t, k);
+    let child = b.held_build(&t, &[], k);
     let state = b.state_dir();
     std::fs::write(state.join("00000000000000-empty.jsonl"), "").unwrap();
     std::fs::write(
@@ -387,7 +359,7 @@ fn cleanup_all_skips_a_running_build_and_reads_past_bad_journals() {
     .unwrap();
     let (code, out) = run(b.cmd(&["cleanup", "--all"]));
     let instances = emu::rt().block_on(live_instances(&b.moto));
-    release(&b);
+    b.release();
     assert_eq!(
         instances, 1,
         "the running build's instance was touched\n{out}"
@@ -531,14 +503,10 @@ fn a_key_pair_name_taken_over_by_someone_else_is_kept() {
 /// instance a third time (running, stopped: two DescribeInstances in all).
 #[test]
 fn volumes_left_by_the_instance_go_only_if_the_build_made_them() {
-    let calls = probe_calls();
-    let stop = calls
-        .iter()
-        .position(|c| c.starts_with("StopInstances"))
-        .unwrap();
+    let stop = first_call("StopInstances");
     let b = Bench::new(&["--hold-after", &stop.to_string()]);
     let t = b.template("", "");
-    let child = held_build(&b, &t, stop);
+    let child = b.held_build(&t, &[], stop);
     let rt = emu::rt();
     let (root, theirs) = rt.block_on(async {
         let sdk = b.moto.sdk().await;
@@ -594,7 +562,7 @@ fn volumes_left_by_the_instance_go_only_if_the_build_made_them() {
             .unwrap();
         (root.ebs().unwrap().volume_id().unwrap().to_string(), theirs)
     });
-    release(&b);
+    b.release();
     let (code, out) = finish(child);
     assert_eq!(code, 0, "{out}");
     let exists = |id: &str| {
